@@ -1,0 +1,72 @@
+#pragma once
+/// @file pool.hpp
+/// @brief `pool`: chunks of one memory_kind on one device of one backend, with stream-ordered
+/// release. Thread-safe.
+
+#include <pinpool/backend.hpp>
+#include <pinpool/buffer.hpp>
+#include <pinpool/pool_options.hpp>
+#include <pinpool/pool_stats.hpp>
+#include <pinpool/stream.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+namespace pinpool {
+
+namespace detail {
+class pool_core;
+}
+
+/// @brief A pool of chunks carved from large slabs, grouped in size classes.
+///
+/// Steady state makes no backend allocation: slabs are allocated when the pool grows and
+/// returned only by `trim()` or when the pool's memory is finally released. Every member is
+/// thread-safe. Locks are held briefly; acquisitions never call the backend's allocator unless
+/// the pool must grow.
+class pool {
+ public:
+  /// @brief Reserves `opt.initial_bytes` at once.
+  /// @throws std::invalid_argument for bad options (device out of range, alignment not a power
+  /// of two, initial_bytes above max_bytes, ...); out_of_memory / cuda_error from the backend.
+  pool(std::shared_ptr<backend> be, const pool_options& opt = {});
+  /// @brief Releases idle memory after pending releases completed (host wait). Buffers still
+  /// outstanding keep the memory alive until they go; a message on stderr reports them.
+  ~pool();
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
+  pool(pool&&) = delete;
+  pool& operator=(pool&&) = delete;
+
+  /// @brief A chunk of at least `bytes` that is idle now: the host may touch it at once.
+  /// @note May wait (host block) up to `acquire_timeout` when the cap is reached.
+  /// @throws std::invalid_argument for 0 bytes or a size no class can hold; pool_exhausted
+  /// when the cap is reached; out_of_memory / cuda_error when growth fails. The pool stays usable.
+  buffer acquire(std::size_t bytes);
+  /// @brief A chunk safe for work enqueued on `s` from now on, released on `s` when destroyed.
+  /// It may still be used by earlier work on `s`, or (device memory) by another stream's work
+  /// that `s` has been made to wait for on the device. The host must not touch it before
+  /// synchronising `s`. Same errors as `acquire(bytes)`.
+  buffer acquire(std::size_t bytes, stream_ref s);
+  /// @brief As `acquire(bytes)`, but never waits: empty when it would have to wait or grow
+  /// beyond the cap. Still throws for invalid sizes and backend failures.
+  std::optional<buffer> try_acquire(std::size_t bytes);
+  /// @brief As `acquire(bytes, s)`, but never waits.
+  std::optional<buffer> try_acquire(std::size_t bytes, stream_ref s);
+
+  /// @brief Returns idle slabs (every chunk free and its release completed) to the backend.
+  /// @return bytes returned. May synchronise the device (cudaFree).
+  std::size_t trim();
+
+  pool_stats stats() const;
+  const pool_options& options() const noexcept;
+  backend& get_backend() const noexcept;
+  /// @brief The chunk size a request of `bytes` is rounded to (0 if it cannot be served).
+  std::size_t chunk_size_for(std::size_t bytes) const noexcept;
+
+ private:
+  detail::pool_core* core_;  // owned; outlives the pool while buffers are outstanding
+};
+
+}  // namespace pinpool

@@ -1,0 +1,109 @@
+#pragma once
+/// @file stream.hpp
+/// @brief `stream_ref` (non-owning view of an in-order work queue) and `stream` (owning).
+
+#include <pinpool/memory_kind.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+struct CUstream_st;  // cudaStream_t is `CUstream_st*`; declared here so no CUDA header is needed.
+
+namespace pinpool {
+
+class backend;
+
+/// @brief Non-owning, cheap-to-copy view of a backend stream.
+///
+/// There is no default constructor and no conversion from `int`/`nullptr`: pinpool has no
+/// implicit default stream. A `stream_ref` must not outlive the stream it views.
+class stream_ref {
+ public:
+  stream_ref() = delete;
+  stream_ref(int) = delete;             // NOLINT: forbid stream_ref{0}
+  stream_ref(std::nullptr_t) = delete;  // NOLINT: forbid stream_ref{nullptr}
+
+  /// @brief Wraps a native handle of `be` (CPU: a stream object; CUDA: a `cudaStream_t`).
+  /// @param device the device the stream belongs to.
+  stream_ref(backend& be, void* native_handle, int device) noexcept
+      : backend_(&be), handle_(native_handle), device_(device) {}
+
+  /// @brief Wraps an existing `cudaStream_t` (including `cudaStreamPerThread`) of a CUDA backend.
+  /// @throws std::invalid_argument when `be` is not a CUDA backend.
+  /// @note Queries the stream's device (cudaStreamGetDevice); does not synchronise.
+  stream_ref(backend& be, CUstream_st* cuda_stream);
+
+  backend& get_backend() const noexcept { return *backend_; }
+  void* native_handle() const noexcept { return handle_; }
+  int device() const noexcept { return device_; }
+
+  /// @brief Whether "same stream" can be decided by the handle value. False for handles that
+  /// name a different stream in each thread (cudaStreamPerThread, the legacy/null stream):
+  /// pools never apply same-stream reuse to those (the CUB #373 trap).
+  bool has_stable_identity() const noexcept;
+
+  /// @brief Enqueues a copy of `bytes` from `src` to `dst`. Asynchronous: returns at once; the
+  /// memory must stay valid until the copy has run (ordered after earlier work on this stream).
+  void memcpy_async(void* dst, const void* src, std::size_t bytes) const;
+  /// @brief Enqueues `fn` to run on the host after earlier work on this stream. CUDA calls are
+  /// not allowed inside `fn` (runtime rule); an exception it throws surfaces at the next
+  /// `synchronize()` of this stream as `pinpool::error`.
+  void launch_host_func(std::function<void()> fn) const;
+  /// @brief Blocks the calling host thread until all work enqueued so far has run.
+  /// @throws pinpool::error when a task on the stream failed since the last synchronize.
+  void synchronize() const;
+
+  friend bool operator==(const stream_ref& a, const stream_ref& b) noexcept {
+    return a.backend_ == b.backend_ && a.handle_ == b.handle_;
+  }
+  friend bool operator!=(const stream_ref& a, const stream_ref& b) noexcept { return !(a == b); }
+
+ private:
+  backend* backend_;
+  void* handle_;
+  int device_;
+};
+
+/// @brief Owning stream: created by `backend::create_stream`, destroyed (after its queued work
+/// has run) when the `stream` is destroyed. Move-only.
+class stream {
+ public:
+  stream(stream&& other) noexcept;
+  stream& operator=(stream&& other) noexcept;
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+  /// @note Waits for queued work to finish, then destroys the native stream. Never throws.
+  ~stream();
+
+  /// @brief The non-owning view. @pre the stream is not moved-from.
+  stream_ref ref() const noexcept { return stream_ref{*backend_, handle_, device_}; }
+  operator stream_ref() const noexcept { return ref(); }  // NOLINT: implicit by design
+
+  void* native_handle() const noexcept { return handle_; }
+  int device() const noexcept { return device_; }
+  const std::shared_ptr<backend>& get_backend() const noexcept { return backend_; }
+
+  /// @copydoc stream_ref::memcpy_async
+  void memcpy_async(void* dst, const void* src, std::size_t bytes) const {
+    ref().memcpy_async(dst, src, bytes);
+  }
+  /// @copydoc stream_ref::launch_host_func
+  void launch_host_func(std::function<void()> fn) const { ref().launch_host_func(std::move(fn)); }
+  /// @copydoc stream_ref::synchronize
+  void synchronize() const { ref().synchronize(); }
+
+ private:
+  friend class backend;
+  stream(std::shared_ptr<backend> be, void* handle, int device) noexcept
+      : backend_(std::move(be)), handle_(handle), device_(device) {}
+  void reset() noexcept;
+
+  std::shared_ptr<backend> backend_;
+  void* handle_ = nullptr;
+  int device_ = 0;
+};
+
+}  // namespace pinpool

@@ -1,0 +1,88 @@
+#include "cpu_backend.hpp"
+
+#include <pinpool/error.hpp>
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "cpu_stream.hpp"
+
+namespace pinpool::detail {
+namespace {
+
+cpu_stream& as_stream(const stream_ref& s) { return *static_cast<cpu_stream*>(s.native_handle()); }
+cpu_event& as_event(void* e) { return *static_cast<cpu_event*>(e); }
+
+class cpu_backend final : public backend {
+ public:
+  backend_kind kind() const noexcept override { return backend_kind::cpu; }
+  const char* name() const noexcept override { return "cpu"; }
+  int device_count() const noexcept override { return 1; }
+
+  /// mmap'd (page-aligned) memory; pinned_host is mlock'd when RLIMIT_MEMLOCK allows.
+  slab allocate(memory_kind kind, int device, std::size_t bytes) override {
+    check_device(device);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      throw out_of_memory("pinpool: cpu backend: cannot map " + std::to_string(bytes) +
+                          " bytes of " + to_string(kind) + " memory: " + std::strerror(errno));
+    }
+    slab s{p, bytes, false};
+    if (kind == memory_kind::pinned_host) s.page_locked = ::mlock(p, bytes) == 0;
+    return s;
+  }
+
+  void deallocate(memory_kind, int, slab s) noexcept override { ::munmap(s.ptr, s.bytes); }
+
+  void* create_native_stream(int device) override {
+    check_device(device);
+    return new cpu_stream("cpu-stream-" + std::to_string(++streams_created_));
+  }
+  void destroy_native_stream(void* handle, int) noexcept override {
+    delete static_cast<cpu_stream*>(handle);
+  }
+  void memcpy_async(stream_ref s, void* dst, const void* src, std::size_t bytes) override {
+    as_stream(s).enqueue_copy(dst, src, bytes);
+  }
+  void launch_host_func(stream_ref s, std::function<void()> fn) override {
+    as_stream(s).enqueue_host_func(std::move(fn));
+  }
+  void synchronize(stream_ref s) override { as_stream(s).synchronize(); }
+  bool has_stable_identity(const stream_ref&) const noexcept override { return true; }
+  int stream_device(void*) override { return 0; }
+
+  void* create_event(int device) override {
+    check_device(device);
+    return new cpu_event();
+  }
+  void destroy_event(void* e, int) noexcept override { delete static_cast<cpu_event*>(e); }
+  void record_event(void* e, int, stream_ref s) override { as_stream(s).enqueue_record(as_event(e)); }
+  bool event_done(void* e, int) override { return as_event(e).done(); }
+  void stream_wait_event(stream_ref s, void* e, int) override {
+    as_stream(s).enqueue_wait(as_event(e));
+  }
+  void synchronize_event(void* e, int) override {
+    cpu_event& ev = as_event(e);
+    ev.wait(ev.recorded());
+  }
+
+ private:
+  static void check_device(int device) {
+    if (device != 0) {
+      throw std::invalid_argument("pinpool: cpu backend has one device (0), asked for " +
+                                  std::to_string(device));
+    }
+  }
+  std::atomic<int> streams_created_{0};
+};
+
+}  // namespace
+
+std::shared_ptr<backend> make_cpu_backend() { return std::make_shared<cpu_backend>(); }
+
+}  // namespace pinpool::detail

@@ -1,0 +1,434 @@
+#pragma once
+// One typed behaviour suite for every backend (RMM's tests/mr style). A backend environment
+// `Env` provides:
+//   static std::string skip_reason();                  // "" when the backend is usable
+//   static std::shared_ptr<pinpool::backend> make();
+//   static void after_test();                          // e.g. fail on emulation rule violations
+// and the suite is instantiated with INSTANTIATE_TYPED_TEST_SUITE_P(name, pool_suite, Env).
+
+#include <pinpool/pinpool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace pinpool_test {
+
+using namespace std::chrono_literals;
+using pinpool::memory_kind;
+
+inline void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds{ms}); }
+
+template <class Env>
+class pool_suite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = Env::skip_reason();
+    if (!why.empty()) GTEST_SKIP() << why;
+    be_ = Env::make();
+  }
+  void TearDown() override {
+    if (be_) Env::after_test();
+  }
+
+  std::unique_ptr<pinpool::pool> make_pool(memory_kind kind, std::size_t max_bytes = 0,
+                                           std::chrono::milliseconds timeout = 0ms,
+                                           std::size_t slab_bytes = 4 << 20) {
+    pinpool::pool_options o;
+    o.kind = kind;
+    o.max_bytes = max_bytes;
+    o.acquire_timeout = timeout;
+    o.slab_bytes = slab_bytes;
+    return std::make_unique<pinpool::pool>(be_, o);
+  }
+
+  std::shared_ptr<pinpool::backend> be_;
+};
+
+TYPED_TEST_SUITE_P(pool_suite);
+
+TYPED_TEST_P(pool_suite, chunks_are_aligned_to_256_bytes) {
+  for (memory_kind kind : {memory_kind::pinned_host, memory_kind::device, memory_kind::host}) {
+    auto p = this->make_pool(kind);
+    std::vector<pinpool::buffer> held;
+    for (std::size_t bytes : {1, 3, 255, 256, 257, 1000, 4097, 65536, 100001, 3 << 20}) {
+      held.push_back(p->acquire(bytes));
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(held.back().data()) % 256, 0u) << bytes;
+      EXPECT_EQ(held.back().size(), bytes);
+      EXPECT_EQ(held.back().kind(), kind);
+    }
+  }
+}
+
+TYPED_TEST_P(pool_suite, rounding_waste_is_at_most_one_eighth) {
+  auto p = this->make_pool(memory_kind::host);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    const std::size_t bytes = (rng() >> (rng() % 40 + 24)) + 1;
+    const std::size_t chunk = p->chunk_size_for(bytes);
+    ASSERT_GE(chunk, bytes);
+    if (bytes >= 2048) {
+      ASSERT_LE((chunk - bytes) * 8, bytes) << bytes;
+    } else {
+      ASSERT_LT(chunk - bytes, 256u) << bytes;
+    }
+  }
+  auto b = p->acquire(5000);
+  EXPECT_EQ(b.capacity(), p->chunk_size_for(5000));
+  EXPECT_LE((b.capacity() - 5000) * 8, 5000u);
+}
+
+// After warm-up, a loop of acquire / enqueue / release on several streams makes no backend
+// allocation.
+TYPED_TEST_P(pool_suite, steady_state_makes_no_backend_allocation) {
+  auto p = this->make_pool(memory_kind::pinned_host);
+  auto d = this->make_pool(memory_kind::device);
+  std::vector<pinpool::stream> streams;
+  for (int i = 0; i < 3; ++i) streams.push_back(this->be_->create_stream());
+  auto round = [&] {
+    for (auto& s : streams) {
+      for (std::size_t bytes : {1000, 65536, 1 << 20}) {
+        auto h = p->acquire(bytes);
+        std::memset(h.data(), 1, bytes);
+        auto dev = d->acquire(bytes, s);
+        s.memcpy_async(dev.data(), h.data(), bytes);
+        h.set_stream(s);
+      }
+    }
+    for (auto& s : streams) s.synchronize();
+  };
+  for (int i = 0; i < 3; ++i) round();
+  const auto before_p = p->stats();
+  const auto before_d = d->stats();
+  for (int i = 0; i < 100; ++i) round();
+  EXPECT_EQ(p->stats().backend_allocations, before_p.backend_allocations);
+  EXPECT_EQ(d->stats().backend_allocations, before_d.backend_allocations);
+  EXPECT_GT(p->stats().hits, before_p.hits);
+  EXPECT_EQ(p->stats().bytes_in_use, 0u);
+}
+
+// A chunk released on s can be handed to later work on s at once, before the released work ran.
+TYPED_TEST_P(pool_suite, same_stream_reuse_is_immediate) {
+  for (memory_kind kind : {memory_kind::pinned_host, memory_kind::device}) {
+    auto p = this->make_pool(kind);
+    auto s = this->be_->create_stream();
+    std::atomic<bool> slow_done{false};
+    void* first = nullptr;
+    {
+      auto b = p->acquire(10000, s);
+      first = b.data();
+      s.launch_host_func([&] {
+        sleep_ms(300);
+        slow_done = true;
+      });
+    }
+    auto again = p->acquire(10000, s);
+    EXPECT_EQ(again.data(), first);
+    EXPECT_FALSE(slow_done.load()) << "the acquisition waited for the stream";
+    s.synchronize();
+  }
+}
+
+// The heart: work still writing a chunk after its release must finish before the host or
+// another stream gets it. The pool holds one chunk so that the next acquisition must contend.
+TYPED_TEST_P(pool_suite, no_premature_reuse_by_host_or_other_stream) {
+  for (memory_kind kind : {memory_kind::pinned_host, memory_kind::device}) {
+    for (bool host_acquires : {true, false}) {
+      const std::size_t bytes = 1 << 16;
+      auto p = this->make_pool(kind, bytes, 5000ms, bytes);
+      auto staging = this->make_pool(memory_kind::pinned_host);
+      auto s1 = this->be_->create_stream();
+      auto s2 = this->be_->create_stream();
+      auto pattern = staging->acquire(bytes);
+      std::memset(pattern.data(), 0xAB, bytes);
+      std::atomic<bool> late_write_done{false};
+      {
+        auto b = p->acquire(bytes, s1);
+        s1.launch_host_func([] { sleep_ms(200); });
+        s1.memcpy_async(b.data(), pattern.data(), bytes);  // writes after the release below
+        s1.launch_host_func([&] { late_write_done = true; });
+      }
+      if (host_acquires) {
+        auto q = p->acquire(bytes);
+        EXPECT_TRUE(late_write_done.load()) << to_string(kind) << ": host got a chunk in use";
+      } else {
+        auto q = p->acquire(bytes, s2);
+        std::atomic<bool> seen{false};
+        s2.launch_host_func([&] { seen = late_write_done.load(); });
+        s2.synchronize();
+        EXPECT_TRUE(seen.load()) << to_string(kind) << ": s2 ran before s1's write finished";
+      }
+      s1.synchronize();
+    }
+  }
+}
+
+TYPED_TEST_P(pool_suite, record_stream_delays_reuse_until_that_stream_is_done) {
+  const std::size_t bytes = 4096;
+  auto p = this->make_pool(memory_kind::pinned_host, bytes, 5000ms, bytes);
+  auto s1 = this->be_->create_stream();
+  auto s2 = this->be_->create_stream();
+  std::atomic<bool> s2_done{false};
+  {
+    auto b = p->acquire(bytes, s1);
+    b.record_stream(s2);
+    b.record_stream(s2);  // recording twice is harmless
+    EXPECT_EQ(b.stream_count(), 2u);
+    s2.launch_host_func([&] {
+      sleep_ms(200);
+      s2_done = true;
+    });
+  }
+  auto q = p->acquire(bytes, s1);  // not the same-stream shortcut: s2 also used it
+  EXPECT_TRUE(s2_done.load());
+  s1.synchronize();
+  s2.synchronize();
+}
+
+TYPED_TEST_P(pool_suite, set_stream_hands_a_host_filled_chunk_to_a_stream) {
+  const std::size_t bytes = 1 << 20;
+  auto p = this->make_pool(memory_kind::pinned_host, bytes, 5000ms, bytes);
+  auto d = this->make_pool(memory_kind::device);
+  auto s = this->be_->create_stream();
+  std::atomic<bool> copied{false};
+  {
+    auto h = p->acquire(bytes);
+    std::memset(h.data(), 7, bytes);
+    auto dev = d->acquire(bytes, s);
+    s.launch_host_func([] { sleep_ms(150); });
+    s.memcpy_async(dev.data(), h.data(), bytes);
+    s.launch_host_func([&] { copied = true; });
+    h.set_stream(s);
+  }
+  auto h2 = p->acquire(bytes);  // the host may overwrite it only after the copy read it
+  EXPECT_TRUE(copied.load());
+  s.synchronize();
+}
+
+TYPED_TEST_P(pool_suite, exhaustion_throws_try_acquire_is_empty_and_waiting_succeeds) {
+  const std::size_t bytes = 8192;
+  {
+    auto p = this->make_pool(memory_kind::pinned_host, bytes, 0ms, bytes);
+    auto held = p->acquire(bytes);
+    EXPECT_THROW(p->acquire(bytes), pinpool::pool_exhausted);
+    EXPECT_FALSE(p->try_acquire(bytes).has_value());
+    held.reset();
+    EXPECT_TRUE(p->try_acquire(bytes).has_value());
+  }
+  {
+    auto p = this->make_pool(memory_kind::pinned_host, bytes, 5000ms, bytes);
+    auto held = std::make_unique<pinpool::buffer>(p->acquire(bytes));
+    std::thread releaser([&] {
+      sleep_ms(100);
+      held.reset();
+    });
+    auto got = p->acquire(bytes);
+    EXPECT_FALSE(got.empty());
+    EXPECT_GE(p->stats().waits, 1u);
+    releaser.join();
+  }
+  {  // try_acquire never waits, even for a release that is about to complete
+    auto p = this->make_pool(memory_kind::pinned_host, bytes, 5000ms, bytes);
+    auto s = this->be_->create_stream();
+    {
+      auto b = p->acquire(bytes, s);
+      s.launch_host_func([] { sleep_ms(200); });
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(p->try_acquire(bytes).has_value());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 150ms);
+    s.synchronize();
+    EXPECT_TRUE(p->try_acquire(bytes).has_value());
+  }
+}
+
+TYPED_TEST_P(pool_suite, trim_returns_idle_slabs_and_the_pool_stays_usable) {
+  auto p = this->make_pool(memory_kind::device, 0, 0ms, 1 << 20);
+  auto s = this->be_->create_stream();
+  {
+    std::vector<pinpool::buffer> held;
+    for (int i = 0; i < 8; ++i) held.push_back(p->acquire(300000, s));
+  }
+  auto keep = p->acquire(100);
+  s.synchronize();
+  const auto before = p->stats();
+  EXPECT_GE(before.slabs, 2u);
+  const std::size_t freed = p->trim();
+  const auto after = p->stats();
+  EXPECT_GT(freed, 0u);
+  EXPECT_EQ(after.bytes_reserved, before.bytes_reserved - freed);
+  EXPECT_EQ(after.backend_frees, before.backend_frees + (before.slabs - after.slabs));
+  EXPECT_EQ(after.slabs, 1u);  // the slab holding `keep`
+  auto again = p->acquire(300000, s);
+  EXPECT_FALSE(again.empty());
+}
+
+TYPED_TEST_P(pool_suite, shared_buffer_returns_the_chunk_with_its_last_copy) {
+  auto p = this->make_pool(memory_kind::pinned_host);
+  pinpool::shared_buffer a{p->acquire(1000)};
+  {
+    pinpool::shared_buffer b = a;
+    EXPECT_EQ(a.use_count(), 2);
+    EXPECT_EQ(b.data(), a.data());
+    a.reset();
+    EXPECT_EQ(p->stats().outstanding_buffers, 1u);
+    std::memset(b.data(), 3, b.size());
+  }
+  EXPECT_EQ(p->stats().outstanding_buffers, 0u);
+  EXPECT_EQ(p->stats().bytes_in_use, 0u);
+}
+
+TYPED_TEST_P(pool_suite, arena_hands_out_aligned_pieces_of_one_chunk) {
+  auto p = this->make_pool(memory_kind::pinned_host);
+  {
+    pinpool::arena a(*p, 10000);
+    auto* base = static_cast<std::byte*>(a.chunk().data());
+    void* x = a.allocate(10);
+    void* y = a.allocate(100, 64);
+    int* z = a.allocate_n<int>(20);
+    EXPECT_EQ(x, base);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(y) % 64, 0u);
+    EXPECT_GE(static_cast<std::byte*>(y), base + 10);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(z) % 256, 0u);
+    EXPECT_EQ(p->stats().outstanding_buffers, 1u);
+    const std::size_t used = a.used();
+    EXPECT_THROW(a.allocate(20000), pinpool::out_of_memory);
+    EXPECT_THROW(a.allocate(8, 3), std::invalid_argument);
+    EXPECT_EQ(a.used(), used);  // a failed request changes nothing
+    a.reset();
+    EXPECT_EQ(a.allocate(16), base);
+  }
+  EXPECT_EQ(p->stats().outstanding_buffers, 0u);
+}
+
+TYPED_TEST_P(pool_suite, bad_requests_throw_and_leave_the_pool_usable) {
+  auto p = this->make_pool(memory_kind::pinned_host, 1 << 20);
+  auto s = this->be_->create_stream();
+  EXPECT_THROW(p->acquire(0), std::invalid_argument);
+  EXPECT_THROW(p->acquire(std::numeric_limits<std::size_t>::max()), std::invalid_argument);
+  EXPECT_THROW(p->acquire(std::numeric_limits<std::size_t>::max(), s), std::invalid_argument);
+  EXPECT_THROW(p->try_acquire(0), std::invalid_argument);
+  EXPECT_THROW(p->acquire((1 << 20) + 1), std::invalid_argument);  // above the cap
+  auto fine = p->acquire(1000);
+  EXPECT_FALSE(fine.empty());
+  const auto st = p->stats();
+  EXPECT_EQ(st.outstanding_buffers, 1u);
+  EXPECT_EQ(st.bytes_in_use, p->chunk_size_for(1000));
+  pinpool::pool_options bad;
+  bad.alignment = 100;
+  EXPECT_THROW(pinpool::pool(this->be_, bad), std::invalid_argument);
+  bad = {};
+  bad.device = 99;
+  EXPECT_THROW(pinpool::pool(this->be_, bad), std::invalid_argument);
+  bad = {};
+  bad.initial_bytes = 2 << 20;
+  bad.max_bytes = 1 << 20;
+  EXPECT_THROW(pinpool::pool(this->be_, bad), std::invalid_argument);
+  auto other = pinpool::make_backend(pinpool::backend_kind::cpu)->create_stream();
+  if (other.get_backend() != this->be_) {
+    EXPECT_THROW(p->acquire(10, other), std::invalid_argument);
+  }
+}
+
+TYPED_TEST_P(pool_suite, a_buffer_outlives_its_pool) {
+  auto p = this->make_pool(memory_kind::pinned_host);
+  auto s = this->be_->create_stream();
+  auto b = p->acquire(1 << 16);
+  auto on_stream = p->acquire(1 << 16, s);
+  p.reset();  // reports two outstanding buffers on stderr
+  std::memset(b.data(), 5, b.size());
+  EXPECT_EQ(static_cast<unsigned char*>(b.data())[b.size() - 1], 5);
+  s.launch_host_func([] { sleep_ms(50); });
+  b.reset();
+  on_stream.reset();  // the last one: the pool's memory goes after its release completed
+  s.synchronize();
+}
+
+TYPED_TEST_P(pool_suite, initial_bytes_are_reserved_up_front) {
+  pinpool::pool_options o;
+  o.kind = memory_kind::device;
+  o.initial_bytes = 3 << 20;
+  pinpool::pool p(this->be_, o);
+  auto st = p.stats();
+  EXPECT_EQ(st.bytes_reserved, std::size_t{3} << 20);
+  EXPECT_EQ(st.backend_allocations, 1u);
+  auto b = p.acquire(1 << 20);
+  EXPECT_EQ(p.stats().backend_allocations, 1u);
+}
+
+TYPED_TEST_P(pool_suite, stats_and_json_agree) {
+  auto p = this->make_pool(memory_kind::pinned_host);
+  auto a = p->acquire(3000);
+  auto b = p->acquire(3000);
+  const auto st = p->stats();
+  EXPECT_EQ(st.acquisitions, 2u);
+  EXPECT_EQ(st.bytes_in_use, 2 * p->chunk_size_for(3000));
+  EXPECT_EQ(st.bytes_requested, 6000u);
+  ASSERT_EQ(st.classes.size(), 1u);
+  EXPECT_EQ(st.classes[0].chunks_in_use, 2u);
+  const std::string js = st.to_json();
+  for (const char* key : {"\"bytes_reserved\":", "\"bytes_in_use\":", "\"bytes_pending\":",
+                          "\"peak_bytes_in_use\":", "\"acquisitions\":2", "\"hits\":",
+                          "\"grows\":", "\"waits\":", "\"backend_allocations\":",
+                          "\"backend_frees\":", "\"classes\":[{"}) {
+    EXPECT_NE(js.find(key), std::string::npos) << key << " in " << js;
+  }
+}
+
+// Two threads, random sizes, host and stream-ordered acquisitions with a pattern check: no chunk
+// is ever owned twice.
+TYPED_TEST_P(pool_suite, two_thread_stress_never_shares_a_chunk) {
+  auto p = this->make_pool(memory_kind::pinned_host, 8 << 20, 5000ms, 1 << 20);
+  auto worker = [&](unsigned seed) {
+    auto s = this->be_->create_stream();
+    std::mt19937 rng(seed);
+    for (int i = 0; i < 3000; ++i) {
+      const std::size_t bytes = 1 + rng() % 200000;
+      const auto tag = static_cast<unsigned char>(seed * 31 + i);
+      pinpool::buffer b = rng() % 2 ? p->acquire(bytes) : p->acquire(bytes, s);
+      if (b.stream_count() != 0) s.synchronize();  // the host touches it: wait for `s`
+      auto* bytes_ptr = static_cast<unsigned char*>(b.data());
+      std::memset(bytes_ptr, tag, bytes);
+      std::this_thread::yield();
+      ASSERT_EQ(bytes_ptr[0], tag);
+      ASSERT_EQ(bytes_ptr[bytes - 1], tag);
+      ASSERT_EQ(bytes_ptr[bytes / 2], tag);
+      if (rng() % 4 == 0) b.set_stream(s);
+    }
+    s.synchronize();
+  };
+  std::thread t1(worker, 1u);
+  std::thread t2(worker, 2u);
+  t1.join();
+  t2.join();
+  const auto st = p->stats();
+  EXPECT_EQ(st.bytes_in_use, 0u);
+  EXPECT_EQ(st.outstanding_buffers, 0u);
+  EXPECT_EQ(st.acquisitions, 6000u);
+  EXPECT_LE(st.bytes_reserved, std::size_t{8} << 20);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(pool_suite, chunks_are_aligned_to_256_bytes,
+                            rounding_waste_is_at_most_one_eighth,
+                            steady_state_makes_no_backend_allocation,
+                            same_stream_reuse_is_immediate,
+                            no_premature_reuse_by_host_or_other_stream,
+                            record_stream_delays_reuse_until_that_stream_is_done,
+                            set_stream_hands_a_host_filled_chunk_to_a_stream,
+                            exhaustion_throws_try_acquire_is_empty_and_waiting_succeeds,
+                            trim_returns_idle_slabs_and_the_pool_stays_usable,
+                            shared_buffer_returns_the_chunk_with_its_last_copy,
+                            arena_hands_out_aligned_pieces_of_one_chunk,
+                            bad_requests_throw_and_leave_the_pool_usable,
+                            a_buffer_outlives_its_pool, initial_bytes_are_reserved_up_front,
+                            stats_and_json_agree, two_thread_stress_never_shares_a_chunk);
+
+}  // namespace pinpool_test
