@@ -1,0 +1,335 @@
+#include "cuda_backend.hpp"
+
+#include <pinpool/error.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include "cuda_check.hpp"
+
+namespace pinpool::detail {
+namespace {
+
+constexpr std::size_t host_alignment = 256;
+
+cudaStream_t as_cuda(void* handle) noexcept { return static_cast<cudaStream_t>(handle); }
+cudaStream_t as_cuda(const stream_ref& s) noexcept { return as_cuda(s.native_handle()); }
+cudaEvent_t as_event(void* e) noexcept { return static_cast<cudaEvent_t>(e); }
+
+/// True for the handles that name a different stream in each host thread.
+bool is_special_stream(void* handle) noexcept {
+  return handle == nullptr || as_cuda(handle) == cudaStreamLegacy ||
+         as_cuda(handle) == cudaStreamPerThread;
+}
+
+std::string hex(const void* p) {
+  char text[2 + 2 * sizeof(void*) + 1];
+  std::snprintf(text, sizeof text, "%p", p);
+  return text;
+}
+
+/// Makes `device` current for the guard's lifetime; restores the previous device afterwards
+/// (cudaSetDevice is called only when they differ). The nothrow form reports failures instead.
+class device_guard {
+ public:
+  explicit device_guard(int device) {
+    PINPOOL_CUDA_TRY(cudaGetDevice(&previous_));
+    if (previous_ != device) {
+      PINPOOL_CUDA_TRY(cudaSetDevice(device));
+      switched_ = true;
+    }
+  }
+  device_guard(int device, std::nothrow_t) noexcept {
+    if (!PINPOOL_CUDA_TRY_NOTHROW(cudaGetDevice(&previous_))) return;
+    if (previous_ != device) switched_ = PINPOOL_CUDA_TRY_NOTHROW(cudaSetDevice(device));
+  }
+  ~device_guard() {
+    if (switched_) PINPOOL_CUDA_TRY_NOTHROW(cudaSetDevice(previous_));
+  }
+  device_guard(const device_guard&) = delete;
+  device_guard& operator=(const device_guard&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool switched_ = false;
+};
+
+/// First failure of a host function per stream, reported by the stream's next synchronize.
+/// Shared with pending callbacks, so it outlives the backend if they do.
+class failure_log {
+ public:
+  /// Special handles name a stream per (thread, device): the key includes both for them.
+  struct key {
+    void* handle;
+    int device;
+    std::thread::id thread;
+    bool operator<(const key& o) const {
+      return std::tie(handle, device, thread) < std::tie(o.handle, o.device, o.thread);
+    }
+  };
+  static key key_of(const stream_ref& s) {
+    if (!is_special_stream(s.native_handle())) return {s.native_handle(), s.device(), {}};
+    return {s.native_handle(), s.device(), std::this_thread::get_id()};
+  }
+
+  void note(const key& k, std::string what) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failures_.emplace(k, std::move(what));  // keeps the first one
+  }
+  /// @return the failure noted for `k` ("" if none), forgetting it.
+  std::string take(const key& k) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = failures_.find(k);
+    if (it == failures_.end()) return {};
+    std::string what = std::move(it->second);
+    failures_.erase(it);
+    return what;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<key, std::string> failures_;
+};
+
+/// What cudaLaunchHostFunc carries to the trampoline (heap-allocated; the trampoline owns it).
+struct host_call {
+  std::function<void()> fn;
+  std::shared_ptr<failure_log> log;
+  failure_log::key key;
+};
+
+/// Runs on a runtime thread: no CUDA call allowed here, and no exception may escape.
+void CUDART_CB run_host_call(void* data) noexcept {
+  std::unique_ptr<host_call> call(static_cast<host_call*>(data));
+  try {
+    call->fn();
+  } catch (const std::exception& e) {
+    call->log->note(call->key, e.what());
+  } catch (...) {
+    call->log->note(call->key, "unknown exception");
+  }
+}
+
+[[noreturn]] void throw_out_of_memory(memory_kind kind, int device, std::size_t bytes,
+                                      const std::string& cause) {
+  throw out_of_memory("pinpool: cuda backend: cannot allocate " + std::to_string(bytes) +
+                      " bytes of " + to_string(kind) + " memory on device " +
+                      std::to_string(device) + " (" + cause + ")");
+}
+
+/// Throws out_of_memory for cudaErrorMemoryAllocation, cuda_error for other failures.
+void check_allocation(cudaError_t status, const char* call, memory_kind kind, int device,
+                      std::size_t bytes, const char* file, int line) {
+  if (status == cudaSuccess) return;
+  if (status != cudaErrorMemoryAllocation) throw_cuda_error(status, call, file, line);
+  cudaGetLastError();
+  throw_out_of_memory(kind, device, bytes, std::string(call) + ": cudaErrorMemoryAllocation");
+}
+#define PINPOOL_CUDA_TRY_ALLOCATION(call, kind, device, bytes) \
+  check_allocation((call), #call, kind, device, bytes, __FILE__, __LINE__)
+
+class cuda_backend final : public backend {
+ public:
+  explicit cuda_backend(int devices) : device_count_(devices) {}
+
+  backend_kind kind() const noexcept override { return backend_kind::cuda; }
+  const char* name() const noexcept override { return "cuda"; }
+  int device_count() const noexcept override { return device_count_; }
+
+  /// device: cudaMalloc; pinned_host: cudaHostAlloc (portable); host: aligned_alloc (256).
+  /// @note cudaMalloc/cudaHostAlloc may synchronise the device.
+  slab allocate(memory_kind kind, int device, std::size_t bytes) override {
+    check_device(device);
+    if (bytes == 0) throw std::invalid_argument("pinpool: cuda backend: cannot allocate 0 bytes");
+    slab s{nullptr, bytes, false};
+    if (kind == memory_kind::host) {
+      const std::size_t rounded = (bytes + host_alignment - 1) / host_alignment * host_alignment;
+      s.ptr = rounded < bytes ? nullptr : std::aligned_alloc(host_alignment, rounded);
+      if (s.ptr == nullptr) throw_out_of_memory(kind, device, bytes, "aligned_alloc failed");
+      return s;
+    }
+    device_guard guard(device);
+    if (kind == memory_kind::device) {
+      PINPOOL_CUDA_TRY_ALLOCATION(cudaMalloc(&s.ptr, bytes), kind, device, bytes);
+    } else {
+      PINPOOL_CUDA_TRY_ALLOCATION(cudaHostAlloc(&s.ptr, bytes, cudaHostAllocPortable), kind,
+                                  device, bytes);
+      s.page_locked = true;
+    }
+    return s;
+  }
+
+  /// @note cudaFree/cudaFreeHost may synchronise the device.
+  void deallocate(memory_kind kind, int device, slab s) noexcept override {
+    switch (kind) {
+      case memory_kind::host:
+        std::free(s.ptr);
+        break;
+      case memory_kind::pinned_host:
+        PINPOOL_CUDA_TRY_NOTHROW(cudaFreeHost(s.ptr));
+        break;
+      case memory_kind::device: {
+        device_guard guard(device, std::nothrow);
+        PINPOOL_CUDA_TRY_NOTHROW(cudaFree(s.ptr));
+        break;
+      }
+    }
+  }
+
+  void* create_native_stream(int device) override {
+    check_device(device);
+    device_guard guard(device);
+    cudaStream_t s = nullptr;
+    PINPOOL_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }
+
+  /// @note Synchronises the stream, then destroys it. A host-function failure never reported
+  /// by a synchronize is printed on stderr.
+  void destroy_native_stream(void* handle, int device) noexcept override {
+    device_guard guard(device, std::nothrow);
+    PINPOOL_CUDA_TRY_NOTHROW(cudaStreamSynchronize(as_cuda(handle)));
+    PINPOOL_CUDA_TRY_NOTHROW(cudaStreamDestroy(as_cuda(handle)));
+    try {
+      const std::string lost = failures_->take({handle, device, {}});
+      if (!lost.empty()) {
+        std::fprintf(stderr, "pinpool: stream %s destroyed with an unreported host function "
+                     "failure: %s\n", hex(handle).c_str(), lost.c_str());
+      }
+    } catch (...) {  // std::string allocation: nothing more to report
+    }
+  }
+
+  /// @note Asynchronous (cudaMemcpyDefault: unified addressing decides the direction).
+  void memcpy_async(stream_ref s, void* dst, const void* src, std::size_t bytes) override {
+    device_guard guard(s.device());
+    PINPOOL_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, as_cuda(s)));
+  }
+
+  /// @note Asynchronous. An exception thrown by `fn` is kept and thrown by the next synchronize.
+  void launch_host_func(stream_ref s, std::function<void()> fn) override {
+    auto call = std::make_unique<host_call>(host_call{std::move(fn), failures_,
+                                                      failure_log::key_of(s)});
+    device_guard guard(s.device());
+    PINPOOL_CUDA_TRY(cudaLaunchHostFunc(as_cuda(s), run_host_call, call.get()));
+    call.release();  // owned by the pending callback now
+  }
+
+  /// @note Blocks the calling thread until the stream's queued work has run.
+  /// @throws pinpool::error when a host function on `s` failed since the last synchronize.
+  void synchronize(stream_ref s) override {
+    {
+      device_guard guard(s.device());
+      PINPOOL_CUDA_TRY(cudaStreamSynchronize(as_cuda(s)));
+    }
+    const std::string failure = failures_->take(failure_log::key_of(s));
+    if (!failure.empty()) {
+      throw error("pinpool: stream " + hex(s.native_handle()) + ": host function failed: " +
+                  failure);
+    }
+  }
+
+  bool has_stable_identity(const stream_ref& s) const noexcept override {
+    return !is_special_stream(s.native_handle());
+  }
+
+  /// The special handles (null, legacy, per-thread) belong to the current device.
+  int stream_device(void* handle) override {
+    int device = 0;
+    if (is_special_stream(handle)) {
+      PINPOOL_CUDA_TRY(cudaGetDevice(&device));
+    } else {
+      PINPOOL_CUDA_TRY(cudaStreamGetDevice(as_cuda(handle), &device));
+    }
+    return device;
+  }
+
+  void* create_event(int device) override {
+    check_device(device);
+    device_guard guard(device);
+    cudaEvent_t e = nullptr;
+    PINPOOL_CUDA_TRY(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }
+
+  void destroy_event(void* event, int) noexcept override {
+    PINPOOL_CUDA_TRY_NOTHROW(cudaEventDestroy(as_event(event)));
+  }
+
+  /// @throws std::invalid_argument when `s` is not a stream of `device` (the event's device).
+  void record_event(void* event, int device, stream_ref s) override {
+    check_device(device);
+    if (s.device() != device) {
+      throw std::invalid_argument("pinpool: cuda backend: event of device " +
+                                  std::to_string(device) + " recorded on a stream of device " +
+                                  std::to_string(s.device()));
+    }
+    device_guard guard(device);
+    PINPOOL_CUDA_TRY(cudaEventRecord(as_event(event), as_cuda(s)));
+  }
+
+  /// @note Does not block.
+  bool event_done(void* event, int) override {
+    const cudaError_t status = cudaEventQuery(as_event(event));
+    if (status == cudaSuccess) return true;
+    if (status != cudaErrorNotReady) throw_cuda_error(status, "cudaEventQuery", __FILE__, __LINE__);
+    cudaGetLastError();  // not-ready is no failure: keep it out of later checks
+    return false;
+  }
+
+  /// @note Device-side wait (cross-device allowed); does not block the host.
+  void stream_wait_event(stream_ref s, void* event, int) override {
+    device_guard guard(s.device());
+    PINPOOL_CUDA_TRY(cudaStreamWaitEvent(as_cuda(s), as_event(event), 0));
+  }
+
+  /// @note Blocks the calling thread until the event's recorded work has run.
+  void synchronize_event(void* event, int) override {
+    PINPOOL_CUDA_TRY(cudaEventSynchronize(as_event(event)));
+  }
+
+ private:
+  void check_device(int device) const {
+    if (device < 0 || device >= device_count_) {
+      throw std::invalid_argument("pinpool: cuda backend: device " + std::to_string(device) +
+                                  " out of range (" + std::to_string(device_count_) +
+                                  " devices)");
+    }
+  }
+
+  const int device_count_;
+  std::shared_ptr<failure_log> failures_ = std::make_shared<failure_log>();
+};
+
+}  // namespace
+
+std::shared_ptr<backend> make_cuda_backend() {
+  int count = 0;
+  PINPOOL_CUDA_TRY(cudaGetDeviceCount(&count));
+  if (count <= 0) throw cuda_error("pinpool: cuda backend: the runtime reports no device");
+  return std::make_shared<cuda_backend>(count);
+}
+
+std::string cuda_unusable_reason() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("cudaGetDeviceCount: ") + cudaGetErrorName(status) + ": " +
+           cudaGetErrorString(status);
+  }
+  return count > 0 ? std::string() : std::string("cudaGetDeviceCount: no device reported");
+}
+
+}  // namespace pinpool::detail
