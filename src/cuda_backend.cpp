@@ -1,4 +1,5 @@
 #include "cuda_backend.hpp"
+#include "cuda_check.hpp"
 
 #include <pinpool/error.hpp>
 
@@ -16,16 +17,20 @@
 #include <tuple>
 #include <utility>
 
-#include "cuda_check.hpp"
-
 namespace pinpool::detail {
 namespace {
 
 constexpr std::size_t host_alignment = 256;
 
-cudaStream_t as_cuda(void* handle) noexcept { return static_cast<cudaStream_t>(handle); }
-cudaStream_t as_cuda(const stream_ref& s) noexcept { return as_cuda(s.native_handle()); }
-cudaEvent_t as_event(void* e) noexcept { return static_cast<cudaEvent_t>(e); }
+cudaStream_t as_cuda(void* handle) noexcept {
+  return static_cast<cudaStream_t>(handle);
+}
+cudaStream_t as_cuda(const stream_ref& s) noexcept {
+  return as_cuda(s.native_handle());
+}
+cudaEvent_t as_event(void* e) noexcept {
+  return static_cast<cudaEvent_t>(e);
+}
 
 /// True for the handles that name a different stream in each host thread.
 bool is_special_stream(void* handle) noexcept {
@@ -50,7 +55,7 @@ class device_guard {
       switched_ = true;
     }
   }
-  device_guard(int device, std::nothrow_t) noexcept {
+  device_guard(int device, std::nothrow_t /*tag*/) noexcept {
     if (!PINPOOL_CUDA_TRY_NOTHROW(cudaGetDevice(&previous_))) return;
     if (previous_ != device) switched_ = PINPOOL_CUDA_TRY_NOTHROW(cudaSetDevice(device));
   }
@@ -163,8 +168,8 @@ class cuda_backend final : public backend {
     if (kind == memory_kind::device) {
       PINPOOL_CUDA_TRY_ALLOCATION(cudaMalloc(&s.ptr, bytes), kind, device, bytes);
     } else {
-      PINPOOL_CUDA_TRY_ALLOCATION(cudaHostAlloc(&s.ptr, bytes, cudaHostAllocPortable), kind,
-                                  device, bytes);
+      PINPOOL_CUDA_TRY_ALLOCATION(cudaHostAlloc(&s.ptr, bytes, cudaHostAllocPortable), kind, device,
+                                  bytes);
       s.page_locked = true;
     }
     return s;
@@ -204,8 +209,10 @@ class cuda_backend final : public backend {
     try {
       const std::string lost = failures_->take({handle, device, {}});
       if (!lost.empty()) {
-        std::fprintf(stderr, "pinpool: stream %s destroyed with an unreported host function "
-                     "failure: %s\n", hex(handle).c_str(), lost.c_str());
+        std::fprintf(stderr,
+                     "pinpool: stream %s destroyed with an unreported host function "
+                     "failure: %s\n",
+                     hex(handle).c_str(), lost.c_str());
       }
     } catch (...) {  // std::string allocation: nothing more to report
     }
@@ -219,11 +226,11 @@ class cuda_backend final : public backend {
 
   /// @note Asynchronous. An exception thrown by `fn` is kept and thrown by the next synchronize.
   void launch_host_func(stream_ref s, std::function<void()> fn) override {
-    auto call = std::make_unique<host_call>(host_call{std::move(fn), failures_,
-                                                      failure_log::key_of(s)});
+    auto call =
+        std::make_unique<host_call>(host_call{std::move(fn), failures_, failure_log::key_of(s)});
     device_guard guard(s.device());
     PINPOOL_CUDA_TRY(cudaLaunchHostFunc(as_cuda(s), run_host_call, call.get()));
-    call.release();  // owned by the pending callback now
+    static_cast<void>(call.release());  // owned by the pending callback now
   }
 
   /// @note Blocks the calling thread until the stream's queued work has run.
@@ -235,8 +242,8 @@ class cuda_backend final : public backend {
     }
     const std::string failure = failures_->take(failure_log::key_of(s));
     if (!failure.empty()) {
-      throw error("pinpool: stream " + hex(s.native_handle()) + ": host function failed: " +
-                  failure);
+      throw error("pinpool: stream " + hex(s.native_handle()) +
+                  ": host function failed: " + failure);
     }
   }
 
@@ -263,7 +270,7 @@ class cuda_backend final : public backend {
     return e;
   }
 
-  void destroy_event(void* event, int) noexcept override {
+  void destroy_event(void* event, int /*device*/) noexcept override {
     PINPOOL_CUDA_TRY_NOTHROW(cudaEventDestroy(as_event(event)));
   }
 
@@ -280,22 +287,24 @@ class cuda_backend final : public backend {
   }
 
   /// @note Does not block.
-  bool event_done(void* event, int) override {
+  bool event_done(void* event, int /*device*/) override {
     const cudaError_t status = cudaEventQuery(as_event(event));
     if (status == cudaSuccess) return true;
-    if (status != cudaErrorNotReady) throw_cuda_error(status, "cudaEventQuery", __FILE__, __LINE__);
+    if (status != cudaErrorNotReady) {
+      throw_cuda_error(status, "cudaEventQuery(event)", __FILE__, __LINE__);
+    }
     cudaGetLastError();  // not-ready is no failure: keep it out of later checks
     return false;
   }
 
   /// @note Device-side wait (cross-device allowed); does not block the host.
-  void stream_wait_event(stream_ref s, void* event, int) override {
+  void stream_wait_event(stream_ref s, void* event, int /*device*/) override {
     device_guard guard(s.device());
     PINPOOL_CUDA_TRY(cudaStreamWaitEvent(as_cuda(s), as_event(event), 0));
   }
 
   /// @note Blocks the calling thread until the event's recorded work has run.
-  void synchronize_event(void* event, int) override {
+  void synchronize_event(void* event, int /*device*/) override {
     PINPOOL_CUDA_TRY(cudaEventSynchronize(as_event(event)));
   }
 
@@ -303,8 +312,7 @@ class cuda_backend final : public backend {
   void check_device(int device) const {
     if (device < 0 || device >= device_count_) {
       throw std::invalid_argument("pinpool: cuda backend: device " + std::to_string(device) +
-                                  " out of range (" + std::to_string(device_count_) +
-                                  " devices)");
+                                  " out of range (" + std::to_string(device_count_) + " devices)");
     }
   }
 

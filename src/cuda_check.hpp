@@ -42,12 +42,12 @@ inline bool report_cuda_error(cudaError_t status, const char* call, const char* 
 
 /// Evaluates `call` (a CUDA runtime call); on failure clears the last error and throws
 /// pinpool::cuda_error carrying the code, its name and message, the call text and file:line.
-#define PINPOOL_CUDA_TRY(call)                                                        \
-  do {                                                                                \
-    const cudaError_t pinpool_status_ = (call);                                       \
-    if (pinpool_status_ != cudaSuccess) {                                             \
+#define PINPOOL_CUDA_TRY(call)                                                         \
+  do {                                                                                 \
+    const cudaError_t pinpool_status_ = (call);                                        \
+    if (pinpool_status_ != cudaSuccess) {                                              \
       ::pinpool::detail::throw_cuda_error(pinpool_status_, #call, __FILE__, __LINE__); \
-    }                                                                                 \
+    }                                                                                  \
   } while (false)
 
 /// As PINPOOL_CUDA_TRY, but never throws (for destructors and noexcept paths): prints one line

@@ -30,8 +30,12 @@ constexpr std::size_t alignment = 256;
 constexpr std::uintptr_t first_handle = 0x1000;  // stream/event handles: never reused
 constexpr std::uintptr_t handle_step = 0x10;
 
-std::size_t round_up(std::size_t bytes) { return (bytes + alignment - 1) / alignment * alignment; }
-std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::size_t round_up(std::size_t bytes) {
+  return (bytes + alignment - 1) / alignment * alignment;
+}
+std::uintptr_t address(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
 
 std::string hex(std::uintptr_t value) {
   char text[32];
@@ -176,11 +180,11 @@ struct state {
   std::vector<std::string> violations;
 
   std::uintptr_t new_handle() { return next_handle += handle_step; }
-  /// "destroyed stream 0x1010" or "unknown stream 0x..." for a handle missing from a registry.
+  /// "a destroyed stream 0x1010" or "an unknown stream 0x..." for a handle not in a registry.
   std::string missing(const char* what, std::uintptr_t h) {
     lock_guard lock(mutex);
     const bool ours = h > first_handle && h <= next_handle && h % handle_step == 0;
-    return std::string(ours ? "destroyed " : "unknown ") + what + " " + hex(h);
+    return std::string(ours ? "a destroyed " : "an unknown ") + what + " " + hex(h);
   }
 };
 
@@ -292,7 +296,7 @@ std::shared_ptr<emu_stream> find_stream(cudaStream_t s, const char* call) {
     auto it = st.streams.find(h);
     if (it != st.streams.end()) return it->second;
   }
-  violation(std::string(call) + ": use of a " + st.missing("stream", h));
+  violation(std::string(call) + ": use of " + st.missing("stream", h));
   return nullptr;
 }
 
@@ -303,7 +307,7 @@ std::shared_ptr<emu_event> find_event(cudaEvent_t e, const char* call) {
     auto it = st.events.find(address(e));
     if (it != st.events.end()) return it->second;
   }
-  violation(std::string(call) + ": use of a " + st.missing("event", address(e)));
+  violation(std::string(call) + ": use of " + st.missing("event", address(e)));
   return nullptr;
 }
 
@@ -316,8 +320,9 @@ std::shared_ptr<allocation> use_locked(const void* p, std::size_t bytes, const c
   --it;
   allocation& a = *it->second;
   if (address(p) >= it->first + a.bytes) return nullptr;
-  if (a.freed) violation(std::string("cudaMemcpyAsync: ") + role + " " + hex(address(p)) +
-                         " is in freed memory");
+  if (a.freed)
+    violation(std::string("cudaMemcpyAsync: ") + role + " " + hex(address(p)) +
+              " is in freed memory");
   if (address(p) + bytes > it->first + a.bytes) {
     violation(std::string("cudaMemcpyAsync: ") + role + " " + hex(address(p)) + " + " +
               std::to_string(bytes) + " bytes runs past the end of a " + std::to_string(a.bytes) +
@@ -553,8 +558,12 @@ cudaError_t CUDARTAPI cudaMalloc(void** ptr, size_t size) {
 cudaError_t CUDARTAPI cudaHostAlloc(void** ptr, size_t size, unsigned int /*flags*/) {
   return allocate(ptr, size, true, "cudaHostAlloc");
 }
-cudaError_t CUDARTAPI cudaFree(void* ptr) { return release(ptr, false, "cudaFree"); }
-cudaError_t CUDARTAPI cudaFreeHost(void* ptr) { return release(ptr, true, "cudaFreeHost"); }
+cudaError_t CUDARTAPI cudaFree(void* ptr) {
+  return release(ptr, false, "cudaFree");
+}
+cudaError_t CUDARTAPI cudaFreeHost(void* ptr) {
+  return release(ptr, true, "cudaFreeHost");
+}
 
 cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int /*flags*/) {
   if (cudaError_t e = enter("cudaStreamCreateWithFlags")) return e;
@@ -582,7 +591,7 @@ cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
     }
   }
   if (!doomed) {
-    violation("cudaStreamDestroy: destroying a " + st.missing("stream", address(stream)));
+    violation("cudaStreamDestroy: destroying " + st.missing("stream", address(stream)));
     return fail(cudaErrorInvalidResourceHandle);
   }
   doomed.reset();  // joins the worker once the queue is drained
@@ -623,7 +632,7 @@ cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t event) {
     lock_guard lock(st.mutex);
     if (st.events.erase(address(event)) == 1) return e;
   }
-  violation("cudaEventDestroy: destroying a " + st.missing("event", address(event)));
+  violation("cudaEventDestroy: destroying " + st.missing("event", address(event)));
   return fail(cudaErrorInvalidResourceHandle);
 }
 
@@ -743,6 +752,8 @@ void fail_nth_allocation(unsigned n) {
   g().fail_countdown = n;
 }
 
-void set_sticky_error() { g().sticky = true; }
+void set_sticky_error() {
+  g().sticky = true;
+}
 
 }  // namespace pinpool_emu

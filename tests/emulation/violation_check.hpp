@@ -9,18 +9,18 @@
 //   class my_test : public pinpool_emu::checked_test {};       // SetUp clears, TearDown checks
 //   template <class T> class my_typed : public pinpool_emu::checked<my_base<T>> {};
 //   pinpool_emu::expect_violation("freed while");  // exactly one, containing the text; clears
+//   ::testing::AddGlobalTestEnvironment(new pinpool_emu::violation_environment);  // safety net
 //
 // Violations found by stream worker threads (e.g. a runtime call inside a host function) are
 // recorded when the work runs: synchronise the streams before checking. TearDown runs before
 // the fixture's members are destroyed, so violations of member destructors are not seen there;
 // keep streams and pools in the test body (or destroy them in TearDown before the check).
 
-#include <gtest/gtest.h>
+#include "cuda_emulation.hpp"
 
+#include <gtest/gtest.h>
 #include <string>
 #include <vector>
-
-#include "cuda_emulation.hpp"
 
 namespace pinpool_emu {
 
@@ -56,5 +56,15 @@ class checked : public Base {
 };
 
 using checked_test = checked<>;
+
+/// @brief Global safety net, for a test main or a test file:
+///   ::testing::AddGlobalTestEnvironment(new pinpool_emu::violation_environment);
+/// Resets the emulation before the first test; at the end, fails the run for violations that no
+/// test checked.
+class violation_environment : public ::testing::Environment {
+ public:
+  void SetUp() override { reset(); }
+  void TearDown() override { expect_no_violations(); }
+};
 
 }  // namespace pinpool_emu

@@ -1,0 +1,70 @@
+#include "frame_plan.hpp"
+
+#include <pinpool/io/image_io.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+namespace pinpool::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<std::string> expand(const std::string& input) {
+  std::error_code ec;
+  if (!fs::is_directory(input, ec)) return {input};
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(input, ec)) {
+    if (entry.is_regular_file(ec) && io::is_supported_extension(entry.path().string())) {
+      files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string unique_output(const fs::path& dir, const std::string& stem,
+                          std::set<std::string>& taken) {
+  std::string name = stem + ".png";
+  for (int n = 2; taken.count(name) != 0; ++n) name = stem + "_" + std::to_string(n) + ".png";
+  taken.insert(name);
+  return (dir / name).string();
+}
+
+}  // namespace
+
+std::vector<frame_source> plan_frames(const options& o) {
+  std::vector<frame_source> plan;
+  const fs::path dir(o.output_dir);
+  std::set<std::string> taken;
+  if (o.inputs.empty()) {
+    for (int i = 0; i < o.frames; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "frame_%04d", i);
+      plan.push_back({"synthetic frame " + std::to_string(i), unique_output(dir, name, taken), i});
+    }
+    return plan;
+  }
+  for (const std::string& input : o.inputs) {
+    for (const std::string& file : expand(input)) {
+      plan.push_back({file, unique_output(dir, fs::path(file).stem().string(), taken), -1});
+    }
+  }
+  return plan;
+}
+
+void prepare_output_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw usage_error("--output " + dir + ": cannot create the directory: " + ec.message());
+  if (!fs::is_directory(dir, ec)) throw usage_error("--output " + dir + ": not a directory");
+  const fs::path probe = fs::path(dir) / ".pinpool-write-test";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr) throw usage_error("--output " + dir + ": the directory is not writable");
+  std::fclose(f);
+  fs::remove(probe, ec);
+}
+
+}  // namespace pinpool::pipeline

@@ -1,0 +1,26 @@
+#pragma once
+// Which frames a run processes and where each result goes.
+
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+
+namespace pinpool::pipeline {
+
+struct frame_source {
+  std::string input;   ///< a file path, or "synthetic frame N"
+  std::string output;  ///< the PNG to write
+  int synthetic = -1;  ///< frame number of a generated frame, -1 for a file
+};
+
+/// @brief Expands directories (their supported image files, sorted; not recursive) and names
+/// outputs: x.jpg -> <output_dir>/x.png (x_2.png, ... when two inputs share a name); synthetic
+/// frames -> frame_0000.png, ... Paths that do not exist are kept: they fail when read.
+std::vector<frame_source> plan_frames(const options& o);
+
+/// @brief Creates the output directory and checks that a file can be written there.
+/// @throws usage_error naming the directory and the reason.
+void prepare_output_dir(const std::string& dir);
+
+}  // namespace pinpool::pipeline

@@ -1,0 +1,43 @@
+#pragma once
+// Command line of pinpool-pipeline.
+
+#include <pinpool/kernels/stage.hpp>
+#include <pinpool/memory_kind.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pinpool::pipeline {
+
+/// @brief A bad command line or environment detected before any work (exit code 2).
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct options {
+  std::vector<std::string> inputs;  ///< files or directories; empty: synthetic frames
+  std::string output_dir = "./pinpool-out";
+  std::vector<kernels::stage> stages{kernels::stage::gray, kernels::stage::blur,
+                                     kernels::stage::sobel};
+  float sigma = 1.5f;
+  int streams = 3;
+  backend_kind backend = backend_kind::automatic;
+  int frames = 64;
+  int width = 1920;
+  int height = 1080;
+  std::string report_path;  ///< empty: no JSON report
+  std::uint64_t max_pixels = 100'000'000;
+  bool quiet = false;
+  bool help = false;
+};
+
+/// @brief Parses argv. @throws usage_error naming the offending flag or value.
+options parse_options(int argc, const char* const* argv);
+
+/// @brief The --help text.
+std::string usage_text();
+
+}  // namespace pinpool::pipeline

@@ -1,0 +1,135 @@
+// The behaviour suite on the CUDA backend, linked against the emulated runtime: every test also
+// fails on a rule violation the emulation detected (wrong-device event, freeing memory queued
+// work uses, a runtime call inside a host function, ...).
+#include <pinpool/pinpool.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include "emulation/violation_check.hpp"
+#include "pool_suite.hpp"
+
+namespace pinpool_test {
+
+struct emulated_cuda_env {
+  static std::string skip_reason() { return ""; }
+  static std::shared_ptr<pinpool::backend> make() {
+    pinpool_emu::clear_violations();
+    return pinpool::make_backend(pinpool::backend_kind::cuda);
+  }
+  static void after_test() { pinpool_emu::expect_no_violations(); }
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(emulated_cuda, pool_suite, emulated_cuda_env);
+
+// Beyond the shared suite: what only the emulation can observe.
+class emulated_cuda_pool : public pinpool_emu::checked_test {
+ protected:
+  void SetUp() override {
+    pinpool_emu::reset(2);
+    pinpool_emu::checked_test::SetUp();
+  }
+};
+
+TEST_F(emulated_cuda_pool, steady_state_makes_no_runtime_allocation_event_or_stream_creation) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  {
+    pinpool::pool_options o;
+    o.kind = pinpool::memory_kind::device;
+    pinpool::pool d(be, o);
+    o.kind = pinpool::memory_kind::pinned_host;
+    pinpool::pool h(be, o);
+    auto s = be->create_stream();
+    auto round = [&] {
+      for (int i = 0; i < 4; ++i) {
+        auto staging = h.acquire(1 << 20);
+        auto dev = d.acquire(1 << 20, s);
+        s.memcpy_async(dev.data(), staging.data(), 1 << 20);
+        staging.set_stream(s);
+      }
+      s.synchronize();
+    };
+    round();
+    round();
+    const auto before = pinpool_emu::get_counters();
+    for (int i = 0; i < 50; ++i) round();
+    const auto after = pinpool_emu::get_counters();
+    EXPECT_EQ(after.malloc_calls, before.malloc_calls);
+    EXPECT_EQ(after.host_alloc_calls, before.host_alloc_calls);
+    EXPECT_EQ(after.free_calls, before.free_calls);
+    EXPECT_EQ(after.free_host_calls, before.free_host_calls);
+    EXPECT_EQ(after.event_create_calls, before.event_create_calls);
+    EXPECT_EQ(after.stream_create_calls, before.stream_create_calls);
+  }
+  EXPECT_EQ(pinpool_emu::live_allocations(), 0u) << "the pools leaked runtime memory";
+}
+
+TEST_F(emulated_cuda_pool, cross_stream_device_reuse_waits_on_the_device_not_the_host) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  o.max_bytes = 1 << 16;
+  o.slab_bytes = 1 << 16;
+  pinpool::pool d(be, o);
+  auto s1 = be->create_stream();
+  auto s2 = be->create_stream();
+  std::atomic<bool> s1_done{false};
+  {
+    auto b = d.acquire(1 << 16, s1);
+    s1.launch_host_func([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds{200});
+      s1_done = true;
+    });
+  }
+  auto again = d.acquire(1 << 16, s2);  // no host wait: s2 waits for s1's event on the device
+  EXPECT_FALSE(s1_done.load());
+  EXPECT_EQ(d.stats().stream_waits, 1u);
+  bool seen = false;
+  s2.launch_host_func([&] { seen = s1_done.load(); });
+  s2.synchronize();
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(emulated_cuda_pool, pools_on_the_second_device_record_events_on_its_streams) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  ASSERT_EQ(be->device_count(), 2);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  o.device = 1;
+  pinpool::pool d(be, o);
+  auto s = be->create_stream(1);
+  for (int i = 0; i < 10; ++i) {
+    auto b = d.acquire(4096, s);
+    s.memcpy_async(b.data(), b.data(), 16);
+  }
+  s.synchronize();
+  EXPECT_EQ(d.stats().bytes_in_use, 0u);
+}
+
+TEST_F(emulated_cuda_pool, per_thread_default_stream_never_gets_same_stream_reuse) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  pinpool::stream_ref per_thread(*be, cudaStreamPerThread);
+  EXPECT_FALSE(per_thread.has_stable_identity());
+  void* first = nullptr;
+  std::atomic<bool> slow_done{false};
+  {
+    auto b = h.acquire(4096, per_thread);
+    first = b.data();
+    per_thread.launch_host_func([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds{200});
+      slow_done = true;
+    });
+  }
+  std::thread other([&] {  // another thread's cudaStreamPerThread is another stream
+    pinpool::stream_ref theirs(*be, cudaStreamPerThread);
+    auto b = h.acquire(4096, theirs);
+    EXPECT_TRUE(b.data() != first || slow_done.load());
+    theirs.synchronize();
+  });
+  other.join();
+  per_thread.synchronize();
+}
+
+}  // namespace pinpool_test
