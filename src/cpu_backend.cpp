@@ -18,8 +18,18 @@ namespace {
 cpu_stream& as_stream(const stream_ref& s) { return *static_cast<cpu_stream*>(s.native_handle()); }
 cpu_event& as_event(void* e) { return *static_cast<cpu_event*>(e); }
 
+// Counts down an injection counter: true when this call is the one to fail.
+bool hits(std::atomic<unsigned>& nth) {
+  unsigned n = nth.load();
+  while (n != 0 && !nth.compare_exchange_weak(n, n - 1)) {
+  }
+  return n == 1;
+}
+
 class cpu_backend final : public backend {
  public:
+  explicit cpu_backend(std::shared_ptr<cpu_faults> faults) : faults_(std::move(faults)) {}
+
   backend_kind kind() const noexcept override { return backend_kind::cpu; }
   const char* name() const noexcept override { return "cpu"; }
   int device_count() const noexcept override { return 1; }
@@ -27,6 +37,7 @@ class cpu_backend final : public backend {
   /// mmap'd (page-aligned) memory; pinned_host is mlock'd when RLIMIT_MEMLOCK allows.
   slab allocate(memory_kind kind, int device, std::size_t bytes) override {
     check_device(device);
+    inject(faults_ ? &faults_->fail_nth_allocation : nullptr, "allocate");
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       throw out_of_memory("pinpool: cpu backend: cannot map " + std::to_string(bytes) +
@@ -41,29 +52,43 @@ class cpu_backend final : public backend {
 
   void* create_native_stream(int device) override {
     check_device(device);
+    inject(faults_ ? &faults_->fail_nth_stream_call : nullptr, "create_stream");
     return new cpu_stream("cpu-stream-" + std::to_string(++streams_created_));
   }
   void destroy_native_stream(void* handle, int) noexcept override {
     delete static_cast<cpu_stream*>(handle);
   }
   void memcpy_async(stream_ref s, void* dst, const void* src, std::size_t bytes) override {
+    inject(nullptr, "memcpy_async");
     as_stream(s).enqueue_copy(dst, src, bytes);
   }
   void launch_host_func(stream_ref s, std::function<void()> fn) override {
+    inject(nullptr, "launch_host_func");
     as_stream(s).enqueue_host_func(std::move(fn));
   }
-  void synchronize(stream_ref s) override { as_stream(s).synchronize(); }
+  void synchronize(stream_ref s) override {
+    inject(nullptr, "synchronize");
+    as_stream(s).synchronize();
+  }
   bool has_stable_identity(const stream_ref&) const noexcept override { return true; }
   int stream_device(void*) override { return 0; }
 
   void* create_event(int device) override {
     check_device(device);
+    inject(faults_ ? &faults_->fail_nth_event_call : nullptr, "create_event");
     return new cpu_event();
   }
   void destroy_event(void* e, int) noexcept override { delete static_cast<cpu_event*>(e); }
-  void record_event(void* e, int, stream_ref s) override { as_stream(s).enqueue_record(as_event(e)); }
-  bool event_done(void* e, int) override { return as_event(e).done(); }
+  void record_event(void* e, int, stream_ref s) override {
+    inject(faults_ ? &faults_->fail_nth_event_call : nullptr, "record_event");
+    as_stream(s).enqueue_record(as_event(e));
+  }
+  bool event_done(void* e, int) override {
+    inject(nullptr, "event_done");
+    return as_event(e).done();
+  }
   void stream_wait_event(stream_ref s, void* e, int) override {
+    inject(nullptr, "stream_wait_event");
     as_stream(s).enqueue_wait(as_event(e));
   }
   void synchronize_event(void* e, int) override {
@@ -78,11 +103,26 @@ class cpu_backend final : public backend {
                                   std::to_string(device));
     }
   }
+  // Throws when fault injection says so: the sticky state fails every call, `nth` one call.
+  void inject(std::atomic<unsigned>* nth, const char* call) {
+    if (!faults_) return;
+    const bool sticky = faults_->sticky.load();
+    if (!sticky && (nth == nullptr || !hits(*nth))) return;
+    ++faults_->injected;
+    const std::string what = std::string("pinpool: cpu backend: injected ") +
+                             (sticky ? "sticky failure" : "failure") + " in " + call;
+    if (!sticky && nth == &faults_->fail_nth_allocation) throw out_of_memory(what);
+    throw error(what);
+  }
+
+  std::shared_ptr<cpu_faults> faults_;
   std::atomic<int> streams_created_{0};
 };
 
 }  // namespace
 
-std::shared_ptr<backend> make_cpu_backend() { return std::make_shared<cpu_backend>(); }
+std::shared_ptr<backend> make_cpu_backend(std::shared_ptr<cpu_faults> faults) {
+  return std::make_shared<cpu_backend>(std::move(faults));
+}
 
 }  // namespace pinpool::detail

@@ -94,6 +94,10 @@ std::optional<buffer> pool_core::acquire(std::size_t bytes, const stream_ref* s,
   const std::uint32_t cls = class_of(bytes);
   if (s != nullptr) check_stream(*s);
   std::unique_lock<std::mutex> lock(mutex_);
+  if (!broken_.empty()) {
+    throw error(std::string("pinpool: pool '") + opt_.name +
+                "' refuses work after a runtime failure: " + broken_);
+  }
   ++acquisitions_;
   ++classes_[cls].acquisitions;
   std::chrono::steady_clock::time_point deadline{};
@@ -403,6 +407,12 @@ bool pool_core::record_events(chunk* c) noexcept {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pinpool: pool '%s': cannot record a release (%s); chunk quarantined\n",
                  opt_.name, e.what());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (broken_.empty()) broken_ = e.what();
+    for (const event_slot& ev : c->events) {  // destroyed with the pool, after a wait
+      if (ev.event != nullptr) retiring_.push_back(ev);
+    }
+    c->events.clear();
     return false;
   }
 }
@@ -436,13 +446,22 @@ void pool_core::take_events(chunk* c) {
 // a wait on an incomplete one (under the lock).
 void pool_core::recycle_events(chunk* c) {
   for (const event_slot& e : c->events) {
-    if (backend_->event_done(e.event, e.device)) {
+    if (event_done_or_failed(e) == 1) {
       idle_events_[static_cast<std::size_t>(e.device)].push_back(e.event);
     } else {
       retiring_.push_back(e);
     }
   }
   c->events.clear();
+}
+
+// 1 done, 0 not yet, -1 the backend failed to say (treated as "not yet": never reused early).
+int pool_core::event_done_or_failed(const event_slot& e) noexcept {
+  try {
+    return backend_->event_done(e.event, e.device) ? 1 : 0;
+  } catch (const std::exception&) {
+    return -1;
+  }
 }
 
 // ---- stats and teardown -----------------------------------------------------------------------

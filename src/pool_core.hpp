@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "chunk_list.hpp"
@@ -104,6 +105,7 @@ class pool_core {
   bool record_events(chunk* c) noexcept;
   void take_events(chunk* c);
   void recycle_events(chunk* c);
+  int event_done_or_failed(const event_slot& e) noexcept;
   void destroy_memory() noexcept;
 
   std::shared_ptr<backend> backend_;
@@ -130,6 +132,7 @@ class pool_core {
   std::size_t outstanding_ = 0;
   std::uint64_t acquisitions_ = 0, hits_ = 0, grows_ = 0, waits_ = 0, stream_waits_ = 0;
   std::uint64_t backend_allocations_ = 0, backend_frees_ = 0;
+  std::string broken_;  // why the pool refuses work (a release could not be recorded)
   std::size_t quarantined_ = 0;  // chunks whose release could not be recorded (runtime failure)
   bool all_locked_ = true;
 };

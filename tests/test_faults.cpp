@@ -1,0 +1,103 @@
+// Fault injection on the CPU backend: the pool raises a clear exception, stays consistent (no
+// leak, no lost chunk), recovers from recoverable failures and refuses work after sticky ones.
+#include <pinpool/pinpool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "cpu_backend.hpp"
+
+namespace {
+
+struct faulty {
+  std::shared_ptr<pinpool::detail::cpu_faults> faults =
+      std::make_shared<pinpool::detail::cpu_faults>();
+  std::shared_ptr<pinpool::backend> be = pinpool::detail::make_cpu_backend(faults);
+};
+
+pinpool::pool_options small_slabs(pinpool::memory_kind kind = pinpool::memory_kind::pinned_host) {
+  pinpool::pool_options o;
+  o.kind = kind;
+  o.slab_bytes = 1 << 16;
+  return o;
+}
+
+TEST(faults, a_failed_slab_allocation_throws_out_of_memory_and_the_pool_recovers) {
+  faulty f;
+  pinpool::pool p(f.be, small_slabs());
+  auto first = p.acquire(40000);  // slab 1
+  f.faults->fail_nth_allocation = 1;
+  EXPECT_THROW(p.acquire(40000), pinpool::out_of_memory);  // needs slab 2: injected failure
+  EXPECT_EQ(f.faults->injected.load(), 1u);
+  auto st = p.stats();
+  EXPECT_EQ(st.bytes_reserved, std::size_t{1} << 16) << "the failed slab is not counted";
+  EXPECT_EQ(st.backend_allocations, 1u);
+  EXPECT_EQ(st.outstanding_buffers, 1u);
+  std::memset(first.data(), 1, first.size());  // earlier buffers stay valid
+  auto second = p.acquire(40000);              // recoverable: the next growth works
+  EXPECT_EQ(p.stats().backend_allocations, 2u);
+  first.reset();
+  second.reset();
+  EXPECT_EQ(p.trim(), std::size_t{2} << 16) << "every slab is returned: nothing was lost";
+}
+
+TEST(faults, the_initial_reservation_failing_fails_construction_cleanly) {
+  faulty f;
+  f.faults->fail_nth_allocation = 1;
+  pinpool::pool_options o = small_slabs();
+  o.initial_bytes = 1 << 20;
+  EXPECT_THROW(pinpool::pool(f.be, o), pinpool::out_of_memory);
+  pinpool::pool ok(f.be, o);  // the next attempt works
+  EXPECT_EQ(ok.stats().bytes_reserved, std::size_t{1} << 20);
+}
+
+TEST(faults, a_failed_stream_creation_throws_and_later_ones_work) {
+  faulty f;
+  f.faults->fail_nth_stream_call = 2;
+  auto s1 = f.be->create_stream();
+  EXPECT_THROW(f.be->create_stream(), pinpool::error);
+  auto s3 = f.be->create_stream();
+  s1.synchronize();
+  s3.synchronize();
+}
+
+TEST(faults, an_event_failure_on_release_quarantines_the_chunk_and_the_pool_refuses_work) {
+  faulty f;
+  pinpool::pool p(f.be, small_slabs());
+  auto s = f.be->create_stream();
+  auto kept = p.acquire(1000);
+  {
+    auto b = p.acquire(1000, s);
+    f.faults->fail_nth_event_call = 1;  // the release's event creation fails
+  }  // the destructor reports and quarantines; it never throws
+  EXPECT_EQ(f.faults->injected.load(), 1u);
+  try {
+    p.acquire(1000);
+    FAIL() << "a pool that lost track of a release must refuse work";
+  } catch (const pinpool::error& e) {
+    EXPECT_NE(std::string(e.what()).find("refuses work"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(p.stats().outstanding_buffers, 1u);  // `kept` only
+  std::memset(kept.data(), 2, kept.size());
+}
+
+TEST(faults, a_sticky_failure_refuses_work_with_a_clear_error_and_corrupts_nothing) {
+  faulty f;
+  pinpool::pool p(f.be, small_slabs(pinpool::memory_kind::device));
+  auto s = f.be->create_stream();
+  auto held = p.acquire(5000, s);
+  {
+    auto b = p.acquire(5000, s);
+    f.faults->sticky = true;
+  }
+  EXPECT_GE(f.faults->injected.load(), 1u);
+  EXPECT_THROW(p.acquire(5000, s), pinpool::error);
+  EXPECT_THROW(p.acquire(5000), pinpool::error);
+  EXPECT_THROW(s.synchronize(), pinpool::error);
+  f.faults->sticky = false;
+  EXPECT_THROW(p.acquire(5000), pinpool::error) << "still refused: the pool cannot trust its state";
+  held.reset();  // releasing after the failure is safe (quarantined or parked, never reused)
+}
+
+}  // namespace
