@@ -132,4 +132,46 @@ TEST_F(emulated_cuda_pool, per_thread_default_stream_never_gets_same_stream_reus
   per_thread.synchronize();
 }
 
+TEST_F(emulated_cuda_pool, a_failed_cuda_malloc_is_out_of_memory_and_the_pool_recovers) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  {
+    pinpool::pool_options o;
+    o.kind = pinpool::memory_kind::device;
+    o.slab_bytes = 1 << 16;
+    pinpool::pool d(be, o);
+    auto s = be->create_stream();
+    auto first = d.acquire(40000, s);
+    pinpool_emu::fail_nth_allocation(1);
+    try {
+      d.acquire(40000, s);
+      FAIL() << "no exception";
+    } catch (const pinpool::out_of_memory& e) {
+      EXPECT_NE(std::string(e.what()).find("device"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(d.stats().bytes_reserved, std::size_t{1} << 16);
+    auto second = d.acquire(40000, s);  // recoverable
+    first.reset();
+    second.reset();
+    s.synchronize();
+    EXPECT_EQ(d.trim(), std::size_t{2} << 16);
+  }
+  EXPECT_EQ(pinpool_emu::live_allocations(), 0u);
+}
+
+TEST_F(emulated_cuda_pool, a_sticky_error_gives_cuda_error_and_the_pool_refuses_work) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  auto s = be->create_stream();
+  { auto warm = d.acquire(4096, s); }
+  s.synchronize();
+  pinpool_emu::set_sticky_error();
+  {
+    auto b = d.acquire(4096, s);  // reuses an idle chunk: no runtime call needed
+  }  // the release cannot record its event: quarantined, reported on stderr
+  EXPECT_THROW(d.acquire(4096, s), pinpool::error);
+  EXPECT_THROW(s.synchronize(), pinpool::cuda_error);
+}
+
 }  // namespace pinpool_test
