@@ -81,7 +81,7 @@ class cpu_backend final : public backend {
   void destroy_event(void* e, int) noexcept override { delete static_cast<cpu_event*>(e); }
   void record_event(void* e, int, stream_ref s) override {
     inject(faults_ ? &faults_->fail_nth_event_call : nullptr, "record_event");
-    as_stream(s).enqueue_record(as_event(e));
+    as_event(e).record(as_stream(s).current_point());
   }
   bool event_done(void* e, int) override {
     inject(nullptr, "event_done");
@@ -89,11 +89,11 @@ class cpu_backend final : public backend {
   }
   void stream_wait_event(stream_ref s, void* e, int) override {
     inject(nullptr, "stream_wait_event");
-    as_stream(s).enqueue_wait(as_event(e));
+    as_stream(s).enqueue_wait(as_event(e).point());
   }
   void synchronize_event(void* e, int) override {
-    cpu_event& ev = as_event(e);
-    ev.wait(ev.recorded());
+    const stream_point p = as_event(e).point();
+    if (p.stream) p.stream->wait(p.tasks);
   }
 
  private:

@@ -7,30 +7,42 @@
 
 namespace pinpool::detail {
 
-void cpu_event::complete(std::uint64_t generation) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (completed_.load(std::memory_order_relaxed) < generation) {
-    completed_.store(generation, std::memory_order_release);
-  }
-  cv_.notify_all();
-}
-
-void cpu_event::wait(std::uint64_t g) {
-  if (reached(g)) return;
+void stream_progress::wait(std::uint64_t tasks) {
+  if (reached(tasks)) return;
   std::unique_lock<std::mutex> lock(mutex_);
-  cv_.wait(lock, [&] { return reached(g); });
+  ++waiters_;
+  cv_.wait(lock, [&] { return reached(tasks); });
+  --waiters_;
 }
 
-cpu_stream::cpu_stream(std::string name) : name_(std::move(name)), ring_(64) {
+void stream_progress::advance(std::uint64_t finished) {
+  finished_.store(finished);  // seq_cst, then the waiter count: no lost wake-up
+  if (waiters_.load() != 0) {
+    std::lock_guard<std::mutex> lock(mutex_);  // pairs with the waiter's check-then-sleep
+    cv_.notify_all();
+  }
+}
+
+void cpu_event::record(stream_point p) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  point_ = std::move(p);
+}
+
+stream_point cpu_event::point() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return point_;
+}
+
+cpu_stream::cpu_stream(std::string name)
+    : name_(std::move(name)), progress_(std::make_shared<stream_progress>()), ring_(64) {
   worker_ = std::thread([this] { run(); });
 }
 
 cpu_stream::~cpu_stream() {
+  const stream_point end = current_point();
+  end.stream->wait(end.tasks);
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ++waiters_;
-    idle_cv_.wait(lock, [&] { return finished_ == enqueued_; });
-    --waiters_;
+    std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   work_cv_.notify_one();
@@ -71,30 +83,24 @@ void cpu_stream::enqueue_host_func(std::function<void()> fn) {
   push(std::move(t));
 }
 
-void cpu_stream::enqueue_record(cpu_event& e) {
+void cpu_stream::enqueue_wait(stream_point p) {
   task t;
-  t.kind = op::record;
-  t.event = &e;
-  t.generation = e.open_generation();
+  t.kind = op::wait;
+  t.until = std::move(p);
   push(std::move(t));
 }
 
-void cpu_stream::enqueue_wait(cpu_event& e) {
-  task t;
-  t.kind = op::wait;
-  t.event = &e;
-  t.generation = e.recorded();  // captured now, as cudaStreamWaitEvent does
-  push(std::move(t));
+stream_point cpu_stream::current_point() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {progress_, enqueued_};
 }
 
 void cpu_stream::synchronize() {
+  const stream_point end = current_point();
+  end.stream->wait(end.tasks);
   std::string failure;
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    const std::uint64_t target = enqueued_;
-    ++waiters_;
-    idle_cv_.wait(lock, [&] { return finished_ >= target; });
-    --waiters_;
+    std::lock_guard<std::mutex> lock(mutex_);
     failure.swap(first_error_);
   }
   if (!failure.empty()) {
@@ -107,11 +113,9 @@ void cpu_stream::execute(task& t) noexcept {
     case op::copy:
       if (t.bytes != 0) std::memmove(t.dst, t.src, t.bytes);
       break;
-    case op::record:
-      t.event->complete(t.generation);
-      break;
     case op::wait:
-      t.event->wait(t.generation);
+      if (t.until.stream) t.until.stream->wait(t.until.tasks);
+      t.until = {};
       break;
     case op::host_func: {
       std::string failure;
@@ -143,8 +147,7 @@ void cpu_stream::run() {
     lock.unlock();
     execute(t);
     lock.lock();
-    ++finished_;
-    if (waiters_ > 0) idle_cv_.notify_all();
+    progress_->advance(++finished_);
   }
 }
 

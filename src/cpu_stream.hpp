@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -13,25 +14,43 @@
 
 namespace pinpool::detail {
 
-/// @brief A completion marker. `record_ticket()` opens a generation; the stream task that
-/// reaches it calls `complete(gen)`. Done when every opened generation has completed.
-class cpu_event {
+/// @brief How far a stream got: the number of its tasks that have finished. Shared by the stream
+/// and every event recorded on it, so events stay valid after the stream is gone.
+class stream_progress {
  public:
-  std::uint64_t open_generation() noexcept { return ++recorded_; }
-  std::uint64_t recorded() const noexcept { return recorded_.load(std::memory_order_acquire); }
-  void complete(std::uint64_t generation);
-  bool done() const noexcept { return reached(recorded()); }
-  bool reached(std::uint64_t generation) const noexcept {
-    return completed_.load(std::memory_order_acquire) >= generation;
+  bool reached(std::uint64_t tasks) const noexcept {
+    return finished_.load() >= tasks;  // seq_cst: pairs with advance()'s waiter check
   }
-  /// @brief Blocks until generation `g` has completed.
-  void wait(std::uint64_t g);
+  /// @brief Blocks until `tasks` tasks have finished.
+  void wait(std::uint64_t tasks);
+  void advance(std::uint64_t finished);
 
  private:
-  std::atomic<std::uint64_t> recorded_{0};
-  std::atomic<std::uint64_t> completed_{0};
+  std::atomic<std::uint64_t> finished_{0};
+  std::atomic<int> waiters_{0};
   std::mutex mutex_;
   std::condition_variable cv_;
+};
+
+/// @brief A point in one stream's work: (the stream's progress, tasks enqueued before it).
+struct stream_point {
+  std::shared_ptr<stream_progress> stream;  // null: never recorded (always complete)
+  std::uint64_t tasks = 0;
+  bool reached() const noexcept { return !stream || stream->reached(tasks); }
+};
+
+/// @brief As a CUDA event: `record` captures the work enqueued so far on a stream; queries and
+/// waits refer to the latest record; a wait captures the record it saw, so re-recording later
+/// (on any stream) never releases an earlier wait. Thread-safe.
+class cpu_event {
+ public:
+  void record(stream_point p);
+  stream_point point() const;
+  bool done() const { return point().reached(); }
+
+ private:
+  mutable std::mutex mutex_;
+  stream_point point_;
 };
 
 /// @brief An in-order queue run by one worker thread. Enqueueing is thread-safe and makes no
@@ -47,22 +66,23 @@ class cpu_stream {
 
   void enqueue_copy(void* dst, const void* src, std::size_t bytes);
   void enqueue_host_func(std::function<void()> fn);
-  void enqueue_record(cpu_event& e);
-  void enqueue_wait(cpu_event& e);
+  /// @brief Later tasks wait until `p` is reached (a device-side wait: the caller never blocks).
+  void enqueue_wait(stream_point p);
+  /// @brief The point after every task enqueued so far.
+  stream_point current_point();
   /// @brief Blocks until everything enqueued before the call has run; then throws
   /// pinpool::error naming the stream if a task failed since the last synchronize.
   void synchronize();
   const std::string& name() const noexcept { return name_; }
 
  private:
-  enum class op : std::uint8_t { copy, host_func, record, wait };
+  enum class op : std::uint8_t { copy, host_func, wait };
   struct task {
     op kind = op::copy;
     void* dst = nullptr;
     const void* src = nullptr;
     std::size_t bytes = 0;
-    cpu_event* event = nullptr;
-    std::uint64_t generation = 0;
+    stream_point until;
     std::function<void()> fn;
   };
 
@@ -71,15 +91,14 @@ class cpu_stream {
   void execute(task& t) noexcept;
 
   std::string name_;
+  std::shared_ptr<stream_progress> progress_;
   std::mutex mutex_;
   std::condition_variable work_cv_;
-  std::condition_variable idle_cv_;
   std::vector<task> ring_;  // capacity is a power of two
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::uint64_t enqueued_ = 0;
   std::uint64_t finished_ = 0;
-  int waiters_ = 0;  // threads blocked in synchronize()/destruction
   bool stopping_ = false;
   std::string first_error_;
   std::thread worker_;

@@ -409,10 +409,7 @@ bool pool_core::record_events(chunk* c) noexcept {
                  opt_.name, e.what());
     std::lock_guard<std::mutex> lock(mutex_);
     if (broken_.empty()) broken_ = e.what();
-    for (const event_slot& ev : c->events) {  // destroyed with the pool, after a wait
-      if (ev.event != nullptr) retiring_.push_back(ev);
-    }
-    c->events.clear();
+    recycle_events(c);
     return false;
   }
 }
@@ -423,14 +420,6 @@ void pool_core::take_events(chunk* c) {
   c->events.clear();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = retiring_.begin(); it != retiring_.end();) {  // harvest completed ones
-      if (backend_->event_done(it->event, it->device)) {
-        idle_events_[static_cast<std::size_t>(it->device)].push_back(it->event);
-        it = retiring_.erase(it);
-      } else {
-        ++it;
-      }
-    }
     for (const stream_ref& s : c->streams) {
       auto& idle = idle_events_.at(static_cast<std::size_t>(s.device()));
       c->events.push_back({idle.empty() ? nullptr : idle.back(), s.device()});
@@ -442,26 +431,14 @@ void pool_core::take_events(chunk* c) {
   }
 }
 
-// Detaches a chunk's events. Only completed ones may be recorded again: a stream may still hold
-// a wait on an incomplete one (under the lock).
+// Detaches a chunk's events for reuse (under the lock). Recording an event again while earlier
+// work is pending is fine: a record replaces the previous one, and waits already enqueued keep
+// the record they saw (CUDA semantics, which the CPU backend and the emulation share).
 void pool_core::recycle_events(chunk* c) {
   for (const event_slot& e : c->events) {
-    if (event_done_or_failed(e) == 1) {
-      idle_events_[static_cast<std::size_t>(e.device)].push_back(e.event);
-    } else {
-      retiring_.push_back(e);
-    }
+    if (e.event != nullptr) idle_events_[static_cast<std::size_t>(e.device)].push_back(e.event);
   }
   c->events.clear();
-}
-
-// 1 done, 0 not yet, -1 the backend failed to say (treated as "not yet": never reused early).
-int pool_core::event_done_or_failed(const event_slot& e) noexcept {
-  try {
-    return backend_->event_done(e.event, e.device) ? 1 : 0;
-  } catch (const std::exception&) {
-    return -1;
-  }
 }
 
 // ---- stats and teardown -----------------------------------------------------------------------
@@ -525,7 +502,6 @@ void pool_core::destroy_memory() noexcept {
       for (const event_slot& e : c->events) wait_and_destroy(e);
     }
   }
-  for (const event_slot& e : retiring_) wait_and_destroy(e);
   for (std::size_t d = 0; d < idle_events_.size(); ++d) {
     for (void* e : idle_events_[d]) backend_->destroy_event(e, static_cast<int>(d));
   }

@@ -105,7 +105,6 @@ class pool_core {
   bool record_events(chunk* c) noexcept;
   void take_events(chunk* c);
   void recycle_events(chunk* c);
-  int event_done_or_failed(const event_slot& e) noexcept;
   void destroy_memory() noexcept;
 
   std::shared_ptr<backend> backend_;
@@ -121,7 +120,6 @@ class pool_core {
   std::deque<chunk> chunk_storage_;
   std::vector<chunk*> spare_records_;
   std::vector<std::vector<void*>> idle_events_;  // per device: completed, free to record
-  std::vector<event_slot> retiring_;              // detached before completing: not yet free
 
   // Figures (under mutex_).
   std::size_t bytes_reserved_ = 0;

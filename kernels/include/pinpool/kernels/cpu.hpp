@@ -1,0 +1,44 @@
+#pragma once
+/// @file cpu.hpp
+/// @brief The CPU launchers of the image kernels (OpenCV conventions: BT.601 grey, Gaussian
+/// radius ceil(3 sigma), BORDER_REFLECT_101 edges, 8-bit results rounded and saturated).
+///
+/// Every launcher runs on the calling thread with help from the worker pool
+/// (`cpu_parallel_for`) and returns when the result is written: nothing is left running.
+/// Launchers may be called concurrently from any threads on distinct outputs.
+/// Arguments are checked first: images at least 1 x 1, channels in {1, 3, 4}, pitch >=
+/// width * channels, non-null data, destination 1 channel of the source's size; a violation
+/// throws std::invalid_argument naming the launcher and the argument, and writes nothing.
+
+#include <pinpool/kernels/gaussian.hpp>
+#include <pinpool/kernels/image_view.hpp>
+
+namespace pinpool::kernels {
+
+/// @brief Grey from RGB (3 channels) or RGBA (4, alpha ignored): (4899 R + 9617 G + 1868 B +
+/// 8192) >> 14, i.e. 0.299 R + 0.587 G + 0.114 B rounded, exactly as cv::cvtColor(RGB2GRAY).
+/// A 1-channel source is copied.
+/// @param dst 1 channel, same size; must not overlap `src` unless src is 1 channel.
+void gray_cpu(const_image_view src, image_view dst);
+
+/// @brief Separable Gaussian blur of a 1-channel image, radius `blur_radius(sigma)`, weights
+/// exp(-x^2 / (2 sigma^2)) normalised, reflect-101 borders, float intermediate; within 1 of
+/// cv::GaussianBlur(src, dst, {2r+1, 2r+1}, sigma, sigma, BORDER_REFLECT_101).
+/// @param dst 1 channel, same size; may be `src` itself (in place).
+/// @param scratch at least `blur_scratch_bytes(width, height)` bytes of host memory, owned by the
+/// caller; its content is overwritten.
+/// @throws std::invalid_argument also for a bad sigma (see `blur_radius`) or a null scratch.
+void blur_cpu(const_image_view src, image_view dst, float sigma, float* scratch);
+
+/// @brief 3x3 Sobel of a 1-channel image, |gx| + |gy| saturated to 255, reflect-101 borders;
+/// equal to cv::Sobel dx and dy (ksize 3) combined as saturate(|gx| + |gy|).
+/// @param dst 1 channel, same size; must not overlap `src`.
+void sobel_cpu(const_image_view src, image_view dst);
+
+/// @brief Histogram equalisation of a 1-channel image with cv::equalizeHist semantics: with i0
+/// the first non-empty bin, lut[i] = round((cdf[i] - cdf[i0]) * 255 / (total - cdf[i0])); an
+/// image of a single value is copied.
+/// @param dst 1 channel, same size; may be `src` itself (in place).
+void equalize_cpu(const_image_view src, image_view dst);
+
+}  // namespace pinpool::kernels

@@ -1,0 +1,218 @@
+// The CUDA launchers: argument checks on the host, then one thread per pixel (2-D grid, rows
+// grid-strided) calling the shared bodies of pixel_ops.hpp. Equalisation uses CUB for the
+// histogram and its scan, with temporaries from a pinpool device pool.
+
+#include <pinpool/backend.hpp>
+#include <pinpool/kernels/cuda.hpp>
+
+#include <cub/device/device_histogram.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "cuda_check.hpp"  // PINPOOL_CUDA_TRY, from the library's src/
+#include "launcher_support.hpp"
+#include "pixel_ops.hpp"
+
+namespace pinpool::kernels {
+namespace {
+
+// ---- per-pixel operations (device functors over the shared bodies) ------------------------
+
+struct gray_op {
+  const_image_view src;
+  image_view dst;
+  __device__ void operator()(int x, int y) const {
+    const std::uint8_t* in = src.data + static_cast<std::size_t>(y) * src.pitch;
+    dst.data[static_cast<std::size_t>(y) * dst.pitch + x] =
+        detail::gray_pixel(in + static_cast<std::size_t>(x) * src.channels, src.channels);
+  }
+};
+
+struct blur_horizontal_op {
+  const_image_view src;
+  float* tmp;
+  detail::gaussian_taps taps;
+  __device__ void operator()(int x, int y) const {
+    tmp[static_cast<std::size_t>(y) * src.width + x] =
+        detail::blur_horizontal_at(src.data, src.pitch, src.width, x, y, taps);
+  }
+};
+
+struct blur_vertical_op {
+  const float* tmp;
+  image_view dst;
+  detail::gaussian_taps taps;
+  __device__ void operator()(int x, int y) const {
+    dst.data[static_cast<std::size_t>(y) * dst.pitch + x] =
+        detail::blur_vertical_at(tmp, dst.width, dst.height, x, y, taps);
+  }
+};
+
+struct sobel_op {
+  const_image_view src;
+  image_view dst;
+  __device__ void operator()(int x, int y) const {
+    dst.data[static_cast<std::size_t>(y) * dst.pitch + x] =
+        detail::sobel_at(src.data, src.pitch, src.width, src.height, x, y);
+  }
+};
+
+struct apply_lut_op {
+  const_image_view src;
+  image_view dst;
+  const std::uint8_t* lut;
+  __device__ void operator()(int x, int y) const {
+    const std::uint8_t v = src.data[static_cast<std::size_t>(y) * src.pitch + x];
+    dst.data[static_cast<std::size_t>(y) * dst.pitch + x] = detail::apply_lut(lut, v);
+  }
+};
+
+template <class Op>
+__global__ void per_pixel_kernel(int width, int height, Op op) {
+  const int x = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (x >= width) return;
+  for (int y = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y); y < height;
+       y += static_cast<int>(gridDim.y * blockDim.y)) {
+    op(x, y);
+  }
+}
+
+/// LUT of the equalisation from the 256-bin cdf: one block of 256 threads.
+__global__ void equalize_lut_kernel(const unsigned* cdf, std::uint8_t* lut) {
+  __shared__ unsigned first;
+  if (threadIdx.x == 0) first = detail::first_nonzero(cdf);
+  __syncthreads();
+  const int i = static_cast<int>(threadIdx.x);
+  lut[i] = detail::equalize_lut_at(i, cdf[i], first, cdf[255]);
+}
+
+// ---- host side --------------------------------------------------------------------------------
+
+/// Makes `device` current for the scope, restoring the previous one.
+class device_scope {
+ public:
+  explicit device_scope(int device) {
+    PINPOOL_CUDA_TRY(cudaGetDevice(&previous_));
+    if (previous_ != device) PINPOOL_CUDA_TRY(cudaSetDevice(device));
+  }
+  ~device_scope() {
+    int current = previous_;
+    if (cudaGetDevice(&current) == cudaSuccess && current != previous_) {
+      PINPOOL_CUDA_TRY_NOTHROW(cudaSetDevice(previous_));
+    }
+  }
+  device_scope(const device_scope&) = delete;
+  device_scope& operator=(const device_scope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+cudaStream_t cuda_stream_of(const char* who, const stream_ref& s) {
+  if (s.get_backend().kind() != backend_kind::cuda) {
+    throw std::invalid_argument(std::string("pinpool::kernels::") + who + ": stream of the " +
+                                s.get_backend().name() + " backend (needs a CUDA stream)");
+  }
+  return static_cast<cudaStream_t>(s.native_handle());
+}
+
+void check_device_pool(const char* who, const pool& p) {
+  if (p.options().kind != memory_kind::device) {
+    throw std::invalid_argument(std::string("pinpool::kernels::") + who +
+                                ": device_pool must be a memory_kind::device pool");
+  }
+}
+
+template <class Op>
+void launch_per_pixel(int width, int height, cudaStream_t stream, const Op& op) {
+  constexpr unsigned block_x = 32, block_y = 8, max_grid_y = 65535;
+  const dim3 block(block_x, block_y);
+  const unsigned rows = (static_cast<unsigned>(height) + block_y - 1) / block_y;
+  const dim3 grid((static_cast<unsigned>(width) + block_x - 1) / block_x,
+                  std::min(rows, max_grid_y));
+  per_pixel_kernel<<<grid, block, 0, stream>>>(width, height, op);
+  PINPOOL_CUDA_TRY(cudaGetLastError());
+}
+
+constexpr std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
+
+}  // namespace
+
+void gray_cuda(const_image_view src, image_view dst, stream_ref s) {
+  detail::check_gray_args("gray_cuda", src, dst);
+  const cudaStream_t stream = cuda_stream_of("gray_cuda", s);
+  const device_scope on(s.device());
+  launch_per_pixel(src.width, src.height, stream, gray_op{src, dst});
+}
+
+void blur_cuda(const_image_view src, image_view dst, float sigma, float* scratch,
+               stream_ref s) {
+  detail::check_mono_args("blur_cuda", src, dst);
+  detail::check_not_null("blur_cuda", "scratch", scratch);
+  const detail::gaussian_taps taps = detail::make_gaussian_taps("blur_cuda", sigma);
+  const cudaStream_t stream = cuda_stream_of("blur_cuda", s);
+  const device_scope on(s.device());
+  launch_per_pixel(src.width, src.height, stream, blur_horizontal_op{src, scratch, taps});
+  launch_per_pixel(src.width, src.height, stream, blur_vertical_op{scratch, dst, taps});
+}
+
+void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_pool,
+               stream_ref s) {
+  detail::check_mono_args("blur_cuda", src, dst);
+  check_device_pool("blur_cuda", device_pool);
+  (void)detail::make_gaussian_taps("blur_cuda", sigma);  // check before acquiring
+  buffer scratch = device_pool.acquire(blur_scratch_bytes(src.width, src.height), s);
+  blur_cuda(src, dst, sigma, static_cast<float*>(scratch.data()), s);
+}  // scratch goes back to the pool on `s`, after the blur
+
+void sobel_cuda(const_image_view src, image_view dst, stream_ref s) {
+  detail::check_mono_args("sobel_cuda", src, dst);
+  const cudaStream_t stream = cuda_stream_of("sobel_cuda", s);
+  const device_scope on(s.device());
+  launch_per_pixel(src.width, src.height, stream, sobel_op{src, dst});
+}
+
+void equalize_cuda(const_image_view src, image_view dst, pool& device_pool, stream_ref s) {
+  detail::check_mono_args("equalize_cuda", src, dst);
+  check_device_pool("equalize_cuda", device_pool);
+  if (static_cast<unsigned long long>(src.width) * src.height > 0xffffffffULL) {
+    throw std::invalid_argument("pinpool::kernels::equalize_cuda: more than 2^32 - 1 pixels");
+  }
+  const cudaStream_t stream = cuda_stream_of("equalize_cuda", s);
+  const device_scope on(s.device());
+
+  // One chunk: [histogram 256 x u32][cdf 256 x u32][lut 256 x u8][CUB temporary storage].
+  constexpr int bins = 256;
+  constexpr std::size_t counts_bytes = bins * sizeof(unsigned);
+  constexpr std::size_t cub_offset = align_up(2 * counts_bytes + bins, 256);
+  std::size_t histogram_temp = 0, scan_temp = 0;
+  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(
+      nullptr, histogram_temp, src.data, static_cast<unsigned*>(nullptr), bins + 1, 0, bins,
+      src.width, src.height, src.pitch, stream));
+  PINPOOL_CUDA_TRY(cub::DeviceScan::InclusiveSum(nullptr, scan_temp, static_cast<unsigned*>(nullptr),
+                                                 static_cast<unsigned*>(nullptr), bins, stream));
+  std::size_t temp_bytes = std::max(histogram_temp, scan_temp);
+  buffer chunk = device_pool.acquire(cub_offset + temp_bytes, s);
+
+  auto* base = static_cast<unsigned char*>(chunk.data());
+  auto* hist = reinterpret_cast<unsigned*>(base);
+  auto* cdf = reinterpret_cast<unsigned*>(base + counts_bytes);
+  auto* lut = reinterpret_cast<std::uint8_t*>(base + 2 * counts_bytes);
+  void* temp = base + cub_offset;
+  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(temp, temp_bytes, src.data, hist, bins + 1,
+                                                       0, bins, src.width, src.height, src.pitch,
+                                                       stream));
+  temp_bytes = std::max(histogram_temp, scan_temp);
+  PINPOOL_CUDA_TRY(cub::DeviceScan::InclusiveSum(temp, temp_bytes, hist, cdf, bins, stream));
+  equalize_lut_kernel<<<1, bins, 0, stream>>>(cdf, lut);
+  PINPOOL_CUDA_TRY(cudaGetLastError());
+  launch_per_pixel(src.width, src.height, stream, apply_lut_op{src, dst, lut});
+}  // chunk goes back to the pool on `s`, after the work enqueued above
+
+}  // namespace pinpool::kernels

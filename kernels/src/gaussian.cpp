@@ -1,0 +1,25 @@
+#include <pinpool/kernels/gaussian.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "launcher_support.hpp"
+
+namespace pinpool::kernels {
+
+int blur_radius(float sigma) {
+  const std::string problem = detail::sigma_problem(sigma);
+  if (!problem.empty()) throw std::invalid_argument("pinpool::kernels::blur_radius: " + problem);
+  return detail::radius_of(sigma);
+}
+
+std::size_t blur_scratch_bytes(int width, int height) {
+  if (width < 1 || height < 1) {
+    throw std::invalid_argument("pinpool::kernels::blur_scratch_bytes: " + std::to_string(width) +
+                                " x " + std::to_string(height) +
+                                " (width and height must be >= 1)");
+  }
+  return static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * sizeof(float);
+}
+
+}  // namespace pinpool::kernels

@@ -1,0 +1,46 @@
+#pragma once
+// Internals of pinpool_image_io shared by the format readers and the writer.
+
+#include <pinpool/io/image_io.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+namespace pinpool::io::detail {
+
+struct file_closer {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+/// @brief An open stdio file, closed on destruction (read side: the close result is moot).
+using file_ptr = std::unique_ptr<std::FILE, file_closer>;
+
+/// @brief "<prefix>: <strerror(err)>".
+std::string errno_message(const char* prefix, int err);
+
+/// @brief Throws image_error unless 1 <= width, height <= max_side and width * height <=
+/// max_pixels. Called on every header before anything is sized from it.
+void check_limits(std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels);
+
+/// @brief Throws image_error unless `capacity` holds the decoded image of `info`.
+void check_capacity(const image_info& info, std::size_t capacity);
+
+/// @brief Bytes of one decoded row of `info`.
+inline std::size_t row_bytes(const image_info& info) {
+  return static_cast<std::size_t>(info.width) * static_cast<std::size_t>(info.channels);
+}
+
+// One reader per format. `f` is positioned at the start of the file, whose signature has been
+// recognised. probe_* read the header only; decode_* check limits and capacity, then decode.
+image_info probe_png(std::FILE* f, std::uint64_t max_pixels);
+image_info decode_png(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
+                      std::uint64_t max_pixels);
+image_info probe_jpeg(std::FILE* f, std::uint64_t max_pixels);
+image_info decode_jpeg(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
+                       std::uint64_t max_pixels);
+image_info probe_pnm(std::FILE* f, std::uint64_t max_pixels);
+image_info decode_pnm(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
+                      std::uint64_t max_pixels);
+
+}  // namespace pinpool::io::detail
