@@ -2,7 +2,6 @@
 // Helpers shared by the benchmark suites (not part of the library).
 
 #include <benchmark/benchmark.h>
-
 #include <cstddef>
 #include <cstdio>
 #include <string>
@@ -13,9 +12,12 @@ namespace pinpool::bench {
 /// The request sizes of the round-trip suites: 256 B to 64 MiB, one every factor of 16 plus
 /// 8 MiB (the size of the "fresh page-locked buffer" target).
 inline const std::vector<std::size_t>& round_trip_sizes() {
-  static const std::vector<std::size_t> sizes{
-      256, std::size_t{4} << 10, std::size_t{64} << 10, std::size_t{1} << 20,
-      std::size_t{8} << 20, std::size_t{64} << 20};
+  static const std::vector<std::size_t> sizes{256,
+                                              std::size_t{4} << 10,
+                                              std::size_t{64} << 10,
+                                              std::size_t{1} << 20,
+                                              std::size_t{8} << 20,
+                                              std::size_t{64} << 20};
   return sizes;
 }
 

@@ -45,15 +45,15 @@ constexpr std::int64_t kSyncEvery = 256;
 constexpr int kDevice = 0;
 
 /// Skips the benchmark with the runtime's message when a call fails.
-#define BENCH_CUDA(state, call)                                                        \
-  do {                                                                                 \
-    const cudaError_t bench_err_ = (call);                                             \
-    if (bench_err_ != cudaSuccess) {                                                   \
-      (state).SkipWithError((std::string(#call) + ": " + cudaGetErrorName(bench_err_) + \
-                             " " + cudaGetErrorString(bench_err_))                      \
-                                .c_str());                                             \
-      return;                                                                          \
-    }                                                                                  \
+#define BENCH_CUDA(state, call)                                                               \
+  do {                                                                                        \
+    const cudaError_t bench_err_ = (call);                                                    \
+    if (bench_err_ != cudaSuccess) {                                                          \
+      (state).SkipWithError((std::string(#call) + ": " + cudaGetErrorName(bench_err_) + " " + \
+                             cudaGetErrorString(bench_err_))                                  \
+                                .c_str());                                                    \
+      return;                                                                                 \
+    }                                                                                         \
   } while (0)
 
 /// Everything shared by the benchmarks; made in main() once a device is known to be usable
@@ -88,7 +88,8 @@ std::size_t bytes_of(const benchmark::State& state) {
   return static_cast<std::size_t>(state.range(0));
 }
 
-// ---- allocation round trips -----------------------------------------------------------------------
+// ---- allocation round trips
+// -----------------------------------------------------------------------
 
 void bm_pinpool_device(benchmark::State& state) {
   const std::size_t bytes = bytes_of(state);
@@ -184,7 +185,8 @@ void bm_cuda_malloc_host(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// ---- copy throughput -----------------------------------------------------------------------------------
+// ---- copy throughput
+// -----------------------------------------------------------------------------------
 
 void bm_copy_limit(benchmark::State& state) {
   const std::size_t bytes = bytes_of(state);
@@ -235,9 +237,9 @@ void bm_copy_pinpool_pipeline(benchmark::State& state) {
 void register_all() {
   using fn = void (*)(benchmark::State&);
   const std::pair<const char*, fn> round_trips[] = {
-      {"gpu/pinpool_device", bm_pinpool_device},   {"gpu/cudaMalloc", bm_cuda_malloc},
+      {"gpu/pinpool_device", bm_pinpool_device},     {"gpu/cudaMalloc", bm_cuda_malloc},
       {"gpu/cudaMallocAsync", bm_cuda_malloc_async}, {"gpu/cub_caching", bm_cub_caching},
-      {"gpu/pinpool_pinned", bm_pinpool_pinned},   {"gpu/cudaMallocHost", bm_cuda_malloc_host},
+      {"gpu/pinpool_pinned", bm_pinpool_pinned},     {"gpu/cudaMallocHost", bm_cuda_malloc_host},
   };
   for (const auto& [name, f] : round_trips) {
     auto* b = benchmark::RegisterBenchmark(name, f)->ArgName("bytes")->UseRealTime();

@@ -22,23 +22,22 @@
 // from here. Debian's jemalloc uses initial-exec TLS, which dlopen can only place when glibc
 // reserves more static TLS: main() re-executes itself once with GLIBC_TUNABLES set for that.
 
-#include <pinpool/pinpool.hpp>
+#include "bench_util.hpp"
 
-#include <dlfcn.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include <pinpool/pinpool.hpp>
 
 #include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <memory>
 #include <memory_resource>
 #include <mutex>
 #include <string>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <vector>
-
-#include "bench_util.hpp"
 
 namespace {
 
@@ -288,7 +287,8 @@ void bm_fresh_locked(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// ---- registration --------------------------------------------------------------------------------
+// ---- registration
+// --------------------------------------------------------------------------------
 
 void register_all() {
   struct entry {
@@ -340,9 +340,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("jemalloc", loaded().je_error.empty()
                                               ? PINPOOL_BENCH_JEMALLOC_PATH
                                               : "unavailable: " + loaded().je_error);
-  {
-    pinpool::buffer probe = hot_pool().acquire(4096);
-  }
+  { pinpool::buffer probe = hot_pool().acquire(4096); }
   benchmark::AddCustomContext("pinpool_page_locked",
                               hot_pool().stats().page_locked ? "true" : "false");
   register_all();

@@ -11,29 +11,30 @@
 //   and what the heap really grew by per carved chunk (glibc mallinfo2), plus the fixed cost
 //   of a pool's size-class table.
 
+#include "../src/pool_core.hpp"
+#include "bench_util.hpp"
+
 #include <pinpool/pinpool.hpp>
 
-#include <malloc.h>
-
 #include <cmath>
+#include <malloc.h>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "../src/pool_core.hpp"
-#include "bench_util.hpp"
-
 namespace {
 
 using sizes_t = std::vector<std::size_t>;
 
-// ---- size mixes -----------------------------------------------------------------------------------
+// ---- size mixes
+// -----------------------------------------------------------------------------------
 
 /// Frame buffers of common resolutions and pixel formats (bytes = width * height * bytes/px).
 sizes_t image_frames() {
-  const std::pair<std::size_t, std::size_t> res[] = {
-      {640, 480}, {1280, 720}, {1920, 1080}, {2048, 1536}, {2560, 1440}, {3840, 2160}, {4096, 2160}};
+  const std::pair<std::size_t, std::size_t> res[] = {{640, 480},   {1280, 720},  {1920, 1080},
+                                                     {2048, 1536}, {2560, 1440}, {3840, 2160},
+                                                     {4096, 2160}};
   // gray8, NV12 (1.5 B/px: 3/2), RGB8, RGBA8, gray float32, RGB float32 (planar)
   const std::pair<std::size_t, std::size_t> px_num_den[] = {{1, 1}, {3, 2}, {3, 1},
                                                             {4, 1}, {4, 1}, {12, 1}};
@@ -95,7 +96,8 @@ const std::vector<mix>& mixes() {
   return all;
 }
 
-// ---- rounding schemes -------------------------------------------------------------------------------
+// ---- rounding schemes
+// -------------------------------------------------------------------------------
 
 pinpool::pool& pool_for_sizes() {
   static pinpool::pool p(pinpool::make_backend(pinpool::backend_kind::cpu), [] {
@@ -107,7 +109,9 @@ pinpool::pool& pool_for_sizes() {
   return p;
 }
 
-std::size_t round_pinpool(std::size_t n) { return pool_for_sizes().chunk_size_for(n); }
+std::size_t round_pinpool(std::size_t n) {
+  return pool_for_sizes().chunk_size_for(n);
+}
 
 std::size_t round_pow2(std::size_t n) {
   std::size_t c = 256;
@@ -142,7 +146,8 @@ void bm_waste(benchmark::State& state, const mix* m, std::size_t (*round)(std::s
   state.counters["requests"] = static_cast<double>(m->sizes.size());
 }
 
-// ---- bookkeeping -------------------------------------------------------------------------------------
+// ---- bookkeeping
+// -------------------------------------------------------------------------------------
 
 void bm_bookkeeping_static(benchmark::State& state) {
   using pinpool::detail::chunk;
@@ -158,7 +163,9 @@ void bm_bookkeeping_static(benchmark::State& state) {
   state.counters["sizeof_class_state"] = sizeof(pinpool::detail::class_state);
 }
 
-std::size_t heap_in_use() { return mallinfo2().uordblks; }
+std::size_t heap_in_use() {
+  return mallinfo2().uordblks;
+}
 
 // Carves `chunks` chunks of `bytes` from one pre-reserved slab and measures the heap's growth.
 void bm_bookkeeping_measured(benchmark::State& state) {
@@ -185,8 +192,8 @@ void bm_bookkeeping_measured(benchmark::State& state) {
   state.counters["heap_bytes_per_chunk"] = per_chunk;
   state.counters["overhead_pct_of_chunk"] = 100.0 * per_chunk / static_cast<double>(bytes);
   state.counters["heap_bytes_per_pool"] = per_pool;
-  state.counters["size_classes"] = static_cast<double>(
-      pinpool::detail::size_classes(256, 8).count());
+  state.counters["size_classes"] =
+      static_cast<double>(pinpool::detail::size_classes(256, 8).count());
 }
 
 void register_all() {

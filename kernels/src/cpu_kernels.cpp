@@ -1,6 +1,9 @@
 // The CPU launchers: argument checks, then rows spread over cpu_parallel_for, each pixel
 // computed by the shared bodies of pixel_ops.hpp.
 
+#include "launcher_support.hpp"
+#include "pixel_ops.hpp"
+
 #include <pinpool/kernels/cpu.hpp>
 #include <pinpool/kernels/parallel_for.hpp>
 
@@ -8,9 +11,6 @@
 #include <array>
 #include <cstdint>
 #include <vector>
-
-#include "launcher_support.hpp"
-#include "pixel_ops.hpp"
 
 namespace pinpool::kernels {
 namespace {

@@ -2,6 +2,10 @@
 // grid-strided) calling the shared bodies of pixel_ops.hpp. Equalisation uses CUB for the
 // histogram and its scan, with temporaries from a pinpool device pool.
 
+#include "cuda_check.hpp"  // PINPOOL_CUDA_TRY, from the library's src/
+#include "launcher_support.hpp"
+#include "pixel_ops.hpp"
+
 #include <pinpool/backend.hpp>
 #include <pinpool/kernels/cuda.hpp>
 
@@ -14,10 +18,6 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-
-#include "cuda_check.hpp"  // PINPOOL_CUDA_TRY, from the library's src/
-#include "launcher_support.hpp"
-#include "pixel_ops.hpp"
 
 namespace pinpool::kernels {
 namespace {
@@ -140,7 +140,24 @@ void launch_per_pixel(int width, int height, cudaStream_t stream, const Op& op) 
   PINPOOL_CUDA_TRY(cudaGetLastError());
 }
 
-constexpr std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
+constexpr std::size_t align_up(std::size_t n, std::size_t a) {
+  return (n + a - 1) / a * a;
+}
+
+constexpr int histogram_bins = 256;
+
+/// CUB temporary storage for the histogram of `src` and for the scan of 256 counts (the
+/// larger of the two: they run one after the other). Size queries only: nothing is enqueued.
+std::size_t equalize_cub_temp_bytes(const const_image_view& src, cudaStream_t stream) {
+  std::size_t histogram_bytes = 0, scan_bytes = 0;
+  unsigned* const no_counts = nullptr;
+  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(
+      nullptr, histogram_bytes, src.data, no_counts, histogram_bins + 1, 0, histogram_bins,
+      src.width, src.height, src.pitch, stream));
+  PINPOOL_CUDA_TRY(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, no_counts, no_counts,
+                                                 histogram_bins, stream));
+  return std::max(histogram_bytes, scan_bytes);
+}
 
 }  // namespace
 
@@ -151,8 +168,7 @@ void gray_cuda(const_image_view src, image_view dst, stream_ref s) {
   launch_per_pixel(src.width, src.height, stream, gray_op{src, dst});
 }
 
-void blur_cuda(const_image_view src, image_view dst, float sigma, float* scratch,
-               stream_ref s) {
+void blur_cuda(const_image_view src, image_view dst, float sigma, float* scratch, stream_ref s) {
   detail::check_mono_args("blur_cuda", src, dst);
   detail::check_not_null("blur_cuda", "scratch", scratch);
   const detail::gaussian_taps taps = detail::make_gaussian_taps("blur_cuda", sigma);
@@ -162,11 +178,11 @@ void blur_cuda(const_image_view src, image_view dst, float sigma, float* scratch
   launch_per_pixel(src.width, src.height, stream, blur_vertical_op{scratch, dst, taps});
 }
 
-void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_pool,
-               stream_ref s) {
+void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_pool, stream_ref s) {
   detail::check_mono_args("blur_cuda", src, dst);
   check_device_pool("blur_cuda", device_pool);
-  (void)detail::make_gaussian_taps("blur_cuda", sigma);  // check before acquiring
+  (void)detail::make_gaussian_taps("blur_cuda", sigma);  // check everything before acquiring
+  (void)cuda_stream_of("blur_cuda", s);
   buffer scratch = device_pool.acquire(blur_scratch_bytes(src.width, src.height), s);
   blur_cuda(src, dst, sigma, static_cast<float*>(scratch.data()), s);
 }  // scratch goes back to the pool on `s`, after the blur
@@ -188,29 +204,24 @@ void equalize_cuda(const_image_view src, image_view dst, pool& device_pool, stre
   const device_scope on(s.device());
 
   // One chunk: [histogram 256 x u32][cdf 256 x u32][lut 256 x u8][CUB temporary storage].
-  constexpr int bins = 256;
-  constexpr std::size_t counts_bytes = bins * sizeof(unsigned);
-  constexpr std::size_t cub_offset = align_up(2 * counts_bytes + bins, 256);
-  std::size_t histogram_temp = 0, scan_temp = 0;
-  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(
-      nullptr, histogram_temp, src.data, static_cast<unsigned*>(nullptr), bins + 1, 0, bins,
-      src.width, src.height, src.pitch, stream));
-  PINPOOL_CUDA_TRY(cub::DeviceScan::InclusiveSum(nullptr, scan_temp, static_cast<unsigned*>(nullptr),
-                                                 static_cast<unsigned*>(nullptr), bins, stream));
-  std::size_t temp_bytes = std::max(histogram_temp, scan_temp);
-  buffer chunk = device_pool.acquire(cub_offset + temp_bytes, s);
-
+  constexpr std::size_t counts_bytes = histogram_bins * sizeof(unsigned);
+  constexpr std::size_t cub_offset = align_up(2 * counts_bytes + histogram_bins, 256);
+  const std::size_t cub_bytes = equalize_cub_temp_bytes(src, stream);
+  buffer chunk = device_pool.acquire(cub_offset + cub_bytes, s);
   auto* base = static_cast<unsigned char*>(chunk.data());
   auto* hist = reinterpret_cast<unsigned*>(base);
   auto* cdf = reinterpret_cast<unsigned*>(base + counts_bytes);
   auto* lut = reinterpret_cast<std::uint8_t*>(base + 2 * counts_bytes);
   void* temp = base + cub_offset;
-  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(temp, temp_bytes, src.data, hist, bins + 1,
-                                                       0, bins, src.width, src.height, src.pitch,
-                                                       stream));
-  temp_bytes = std::max(histogram_temp, scan_temp);
-  PINPOOL_CUDA_TRY(cub::DeviceScan::InclusiveSum(temp, temp_bytes, hist, cdf, bins, stream));
-  equalize_lut_kernel<<<1, bins, 0, stream>>>(cdf, lut);
+  std::size_t temp_bytes = cub_bytes;  // in-out argument of CUB
+
+  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(temp, temp_bytes, src.data, hist,
+                                                       histogram_bins + 1, 0, histogram_bins,
+                                                       src.width, src.height, src.pitch, stream));
+  temp_bytes = cub_bytes;
+  PINPOOL_CUDA_TRY(
+      cub::DeviceScan::InclusiveSum(temp, temp_bytes, hist, cdf, histogram_bins, stream));
+  equalize_lut_kernel<<<1, histogram_bins, 0, stream>>>(cdf, lut);
   PINPOOL_CUDA_TRY(cudaGetLastError());
   launch_per_pixel(src.width, src.height, stream, apply_lut_op{src, dst, lut});
 }  // chunk goes back to the pool on `s`, after the work enqueued above

@@ -1,9 +1,9 @@
+#include "launcher_support.hpp"
+
 #include <pinpool/kernels/gaussian.hpp>
 
 #include <stdexcept>
 #include <string>
-
-#include "launcher_support.hpp"
 
 namespace pinpool::kernels {
 

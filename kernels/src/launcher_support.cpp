@@ -27,8 +27,8 @@ void check_view(const char* who, const char* name, const View& v) {
   }
   const std::size_t row_bytes = static_cast<std::size_t>(v.width) * v.channels;
   if (v.pitch < row_bytes) {
-    fail(who, n + ".pitch is " + std::to_string(v.pitch) + " bytes, less than width * channels = " +
-                  std::to_string(row_bytes));
+    fail(who, n + ".pitch is " + std::to_string(v.pitch) +
+                  " bytes, less than width * channels = " + std::to_string(row_bytes));
   }
 }
 
@@ -69,14 +69,16 @@ std::string sigma_problem(float sigma) {
   }
   const double radius = std::ceil(3.0 * static_cast<double>(sigma));
   if (radius > max_blur_radius) {
-    text << ": radius ceil(3 sigma) = " << radius << " exceeds max_blur_radius = "
-         << max_blur_radius;
+    text << ": radius ceil(3 sigma) = " << radius
+         << " exceeds max_blur_radius = " << max_blur_radius;
     return text.str();
   }
   return {};
 }
 
-int radius_of(float sigma) { return static_cast<int>(std::ceil(3.0 * static_cast<double>(sigma))); }
+int radius_of(float sigma) {
+  return static_cast<int>(std::ceil(3.0 * static_cast<double>(sigma)));
+}
 
 void check_not_null(const char* who, const char* what, const void* p) {
   if (p == nullptr) fail(who, std::string(what) + " is null");

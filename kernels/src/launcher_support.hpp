@@ -2,11 +2,11 @@
 // Host-side helpers shared by the CPU and the CUDA launchers: argument checks and the Gaussian
 // taps. Compiled by the host compiler only (no CUDA header).
 
+#include "pixel_ops.hpp"
+
 #include <pinpool/kernels/image_view.hpp>
 
 #include <string>
-
-#include "pixel_ops.hpp"
 
 namespace pinpool::kernels::detail {
 

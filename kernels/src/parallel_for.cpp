@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -58,9 +59,15 @@ class worker_pool {
   }
 
  private:
+  // PINPOOL_KERNELS_THREADS (1..256) if set, else hardware_concurrency(); minus the caller.
   static int worker_count() {
-    const unsigned hw = std::thread::hardware_concurrency();
-    return hw > 1 ? static_cast<int>(hw) - 1 : 0;
+    int threads = static_cast<int>(std::thread::hardware_concurrency());
+    if (const char* env = std::getenv("PINPOOL_KERNELS_THREADS")) {
+      char* end = nullptr;
+      const long n = std::strtol(env, &end, 10);
+      if (end != env && *end == '\0' && n >= 1 && n <= 256) threads = static_cast<int>(n);
+    }
+    return std::max(threads, 1) - 1;
   }
 
   static void run_chunks(job& j) {
@@ -122,6 +129,8 @@ void cpu_parallel_for(int count, const std::function<void(int)>& fn) {
   if (j.failure) std::rethrow_exception(j.failure);
 }
 
-int cpu_concurrency() noexcept { return worker_pool::instance().concurrency(); }
+int cpu_concurrency() noexcept {
+  return worker_pool::instance().concurrency();
+}
 
 }  // namespace pinpool::kernels

@@ -5,16 +5,6 @@
 namespace pinpool::pipeline {
 namespace {
 
-kernels::const_image_view view_of(const device_image& im) {
-  return {static_cast<const std::uint8_t*>(im.mem.data()), im.width, im.height, im.channels,
-          static_cast<std::size_t>(im.width) * im.channels};
-}
-
-kernels::image_view view_of(device_image& im) {
-  return {static_cast<std::uint8_t*>(im.mem.data()), im.width, im.height, im.channels,
-          static_cast<std::size_t>(im.width) * im.channels};
-}
-
 class cpu_launcher final : public stage_launcher {
  public:
   explicit cpu_launcher(pool& device_pool) : pool_(device_pool) {}

@@ -3,6 +3,7 @@
 // kernels through their launchers. Never synchronises.
 
 #include <pinpool/buffer.hpp>
+#include <pinpool/kernels/image_view.hpp>
 #include <pinpool/kernels/stage.hpp>
 #include <pinpool/pool.hpp>
 
@@ -18,6 +19,16 @@ struct device_image {
   int channels = 0;
   std::size_t bytes() const { return static_cast<std::size_t>(width) * height * channels; }
 };
+
+inline kernels::const_image_view view_of(const device_image& im) {
+  return {static_cast<const std::uint8_t*>(im.mem.data()), im.width, im.height, im.channels,
+          static_cast<std::size_t>(im.width) * im.channels};
+}
+
+inline kernels::image_view view_of(device_image& im) {
+  return {static_cast<std::uint8_t*>(im.mem.data()), im.width, im.height, im.channels,
+          static_cast<std::size_t>(im.width) * im.channels};
+}
 
 class stage_launcher {
  public:

@@ -11,8 +11,12 @@ std::atomic<std::size_t> largest{0};
 }  // namespace
 
 namespace pinpool::io::test {
-void reset_largest_new() { largest.store(0); }
-std::size_t largest_new() { return largest.load(); }
+void reset_largest_new() {
+  largest.store(0);
+}
+std::size_t largest_new() {
+  return largest.load();
+}
 }  // namespace pinpool::io::test
 
 void* operator new(std::size_t n) {
@@ -22,8 +26,18 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return ::operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t n) {
+  return ::operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}

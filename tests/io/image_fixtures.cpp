@@ -1,8 +1,5 @@
 #include "image_fixtures.hpp"
 
-#include <png.h>
-#include <zlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <csetjmp>
@@ -11,9 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <png.h>
 #include <stdexcept>
+#include <zlib.h>
 
-// clang-format off: jpeglib.h needs <cstdio> first
+// jpeglib.h needs <cstdio> first.
+// clang-format off
 #include <jpeglib.h>
 // clang-format on
 
@@ -92,15 +92,19 @@ struct png_job {
 void png_job_step(png_job& j) {
   const png_spec& s = *j.spec;
   png_init_io(j.png, j.file);
-  png_set_IHDR(j.png, j.info, static_cast<png_uint_32>(s.width),
-               static_cast<png_uint_32>(s.height), s.bit_depth, s.color_type,
-               s.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+  png_set_IHDR(j.png, j.info, static_cast<png_uint_32>(s.width), static_cast<png_uint_32>(s.height),
+               s.bit_depth, s.color_type, s.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   if (!s.palette_rgb.empty()) {
     png_set_PLTE(j.png, j.info, j.palette, static_cast<int>(s.palette_rgb.size() / 3));
   }
   if (!s.trns.empty()) {
     png_set_tRNS(j.png, j.info, s.trns.data(), static_cast<int>(s.trns.size()), nullptr);
+  }
+  if (s.trns_key >= 0) {
+    const auto v = static_cast<png_uint_16>(s.trns_key);
+    png_color_16 key{0, v, v, v, v};
+    png_set_tRNS(j.png, j.info, nullptr, 0, &key);
   }
   png_write_info(j.png, j.info);
   png_write_image(j.png, j.rows);
@@ -125,8 +129,12 @@ void write_reference_png(const std::string& path, const png_spec& spec) {
   for (int y = 0; y < spec.height; ++y) rows.push_back(data.data() + y * spec.row_bytes);
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) throw std::runtime_error("cannot create " + path);
-  png_job j{png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr), nullptr, f,
-            &spec, palette.data(), rows.data()};
+  png_job j{png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr),
+            nullptr,
+            f,
+            &spec,
+            palette.data(),
+            rows.data()};
   j.info = png_create_info_struct(j.png);
   const bool ok = png_job_guarded(j);
   png_destroy_write_struct(&j.png, &j.info);

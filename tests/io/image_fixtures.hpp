@@ -48,6 +48,7 @@ struct png_spec {
   bool interlaced = false;
   std::vector<std::uint8_t> palette_rgb;  ///< 3 bytes per entry, for palette images
   std::vector<std::uint8_t> trns;         ///< tRNS alphas (palette) if not empty
+  int trns_key = -1;                      ///< tRNS colour key (grey, RGB: all three) if >= 0
   std::size_t row_bytes = 0;
   bytes rows;
 };

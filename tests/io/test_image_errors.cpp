@@ -1,9 +1,9 @@
 // Bad inputs: each gives an image_error with a precise message, never a write beyond the
 // destination, and for oversized headers no pixel-sized allocation at all.
-#include <png.h>
-
 #include "alloc_tracker.hpp"
 #include "test_util.hpp"
+
+#include <png.h>
 
 namespace pinpool::io::test {
 namespace {
@@ -11,7 +11,9 @@ namespace {
 constexpr std::uint64_t max_1e8 = 100'000'000;
 constexpr const char* bomb_message = "100000x100000 pixels exceeds --max-pixels 100000000";
 
-bytes text(const std::string& s) { return bytes(s.begin(), s.end()); }
+bytes text(const std::string& s) {
+  return bytes(s.begin(), s.end());
+}
 
 // A valid noisy 40x30 RGB PNG written by write_png.
 bytes valid_png(const temp_dir& dir) {
@@ -67,6 +69,8 @@ TEST(BadInput, RandomBytesWithAPngName) {
   EXPECT_EQ(decode_error(dir.path("noise.png")), "not an image (unknown signature)");
   write_file_bytes(dir.path("text.jpg"), text("hello"));
   EXPECT_EQ(probe_error(dir.path("text.jpg")), "not an image (unknown signature)");
+  write_file_bytes(dir.path("text.ppm"), text("P1: BMW and Pf are not images"));
+  EXPECT_EQ(probe_error(dir.path("text.ppm")), "not an image (unknown signature)");
 }
 
 struct foreign {
@@ -88,10 +92,11 @@ TEST_P(UnsupportedFormat, IsNamed) {
 INSTANTIATE_TEST_SUITE_P(
     Signatures, UnsupportedFormat,
     ::testing::Values(foreign{"GIF", "GIF89a\x01\x02"}, foreign{"GIF", "GIF87a"},
-                      foreign{"BMP", "BM6"}, foreign{"TIFF", std::string("II*\0", 4)},
+                      foreign{"BMP", std::string("BM6\0\0\0\0\0\0\0", 10)},
+                      foreign{"TIFF", std::string("II*\0", 4)},
                       foreign{"TIFF", std::string("MM\0*", 4)},
-                      foreign{"WebP", std::string("RIFF\x10\0\0\0WEBPVP8 ", 16)}, foreign{"PBM", "P4\n1 1\n"},
-                      foreign{"PAM", "P7\nWIDTH 1\n"}),
+                      foreign{"WebP", std::string("RIFF\x10\0\0\0WEBPVP8 ", 16)},
+                      foreign{"PBM", "P4\n1 1\n"}, foreign{"PAM", "P7\nWIDTH 1\n"}),
     [](const auto& p) { return std::string(p.param.name) + std::to_string(p.index); });
 
 // ---- PNG ----
@@ -230,6 +235,14 @@ TEST(BadJpeg, BogusMarkerLength) {
   EXPECT_EQ(probe_error(dir.path("a.jpg")), "corrupt JPEG data: Bogus marker length");
 }
 
+TEST(BadJpeg, TwelveBitPrecisionIsUnsupported) {
+  temp_dir dir;
+  bytes jpg = valid_jpeg(dir);
+  jpg[sof0_offset(jpg) + 4] = 12;  // sample precision
+  write_file_bytes(dir.path("a.jpg"), jpg);
+  EXPECT_EQ(probe_error(dir.path("a.jpg")), "unsupported JPEG: Unsupported JPEG data precision 12");
+}
+
 TEST(BadJpeg, GarbageAfterTheSignature) {
   temp_dir dir;
   bytes jpg{0xff, 0xd8, 0xff, 0x01};
@@ -275,8 +288,7 @@ TEST(BadPnm, OversizedHeaderIsRejectedBeforeAnyAllocation) {
   write_file_bytes(dir.path("a.ppm"), text("P6\n100000 100000\n255\n"));
   reset_largest_new();
   EXPECT_EQ(probe_error(dir.path("a.ppm"), max_1e8), bomb_message);
-  EXPECT_EQ(image_error_of([&] { decode(dir.path("a.ppm"), nullptr, 0, max_1e8); }),
-            bomb_message);
+  EXPECT_EQ(image_error_of([&] { decode(dir.path("a.ppm"), nullptr, 0, max_1e8); }), bomb_message);
   EXPECT_LT(largest_new(), std::size_t{1} << 20);
 }
 

@@ -1,11 +1,10 @@
 // Reading: PNG round trips through write_png, PNG variants written by libpng, PNM, JPEG written by
 // libjpeg, signature-based detection, concurrent decodes.
-#include <png.h>
+#include "test_util.hpp"
 
 #include <cstdlib>
+#include <png.h>
 #include <thread>
-
-#include "test_util.hpp"
 
 namespace pinpool::io::test {
 namespace {
@@ -80,8 +79,8 @@ png_spec spec_of(int width, int height, int ct, int depth, std::size_t row_bytes
 
 TEST(ReadPng, ProbeReportsSizeChannelsAndFormat) {
   temp_dir dir;
-  write_reference_png(dir.path("a.png"), spec_of(7, 5, PNG_COLOR_TYPE_RGB_ALPHA, 8, 28,
-                                                 random_bytes(7 * 5 * 4, 1)));
+  write_reference_png(dir.path("a.png"),
+                      spec_of(7, 5, PNG_COLOR_TYPE_RGB_ALPHA, 8, 28, random_bytes(7 * 5 * 4, 1)));
   const image_info info = probe(dir.path("a.png"), default_max_pixels);
   EXPECT_EQ(info.width, 7);
   EXPECT_EQ(info.height, 5);
@@ -163,6 +162,22 @@ TEST(ReadPng, FourBitPaletteWithTransparencyGivesRgb) {
   }
 }
 
+TEST(ReadPng, ColourKeyTransparencyIsIgnored) {
+  temp_dir dir;
+  png_spec grey = spec_of(6, 2, PNG_COLOR_TYPE_GRAY, 8, 6, random_bytes(12, 14));
+  grey.trns_key = grey.rows[3];
+  write_reference_png(dir.path("g.png"), grey);
+  const auto [ginfo, g] = decode_file(dir.path("g.png"));
+  EXPECT_EQ(ginfo.channels, 1);
+  EXPECT_EQ(g, grey.rows);
+  png_spec rgb = spec_of(2, 2, PNG_COLOR_TYPE_RGB, 8, 6, bytes(12, 7));
+  rgb.trns_key = 7;  // every pixel is the transparent colour
+  write_reference_png(dir.path("c.png"), rgb);
+  const auto [cinfo, c] = decode_file(dir.path("c.png"));
+  EXPECT_EQ(cinfo.channels, 3);
+  EXPECT_EQ(c, rgb.rows);
+}
+
 TEST(ReadPng, OneBitGreyIsExpandedToBlackAndWhite) {
   temp_dir dir;
   write_reference_png(dir.path("a.png"), spec_of(10, 1, PNG_COLOR_TYPE_GRAY, 1, 2, {0xa5, 0x80}));
@@ -181,7 +196,9 @@ TEST(ReadPng, InterlacedDecodesLikeNonInterlaced) {
 
 // ---- PNM ----
 
-bytes text(const std::string& s) { return bytes(s.begin(), s.end()); }
+bytes text(const std::string& s) {
+  return bytes(s.begin(), s.end());
+}
 
 bytes concat(bytes a, const bytes& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -275,9 +292,13 @@ void expect_jpeg_decodes_close(const jpeg_spec& s, int channels) {
   }
 }
 
-TEST(ReadJpeg, RgbDecodesWithinTolerance) { expect_jpeg_decodes_close(jpeg_of(67, 45, 3), 3); }
+TEST(ReadJpeg, RgbDecodesWithinTolerance) {
+  expect_jpeg_decodes_close(jpeg_of(67, 45, 3), 3);
+}
 
-TEST(ReadJpeg, GreyGivesOneChannel) { expect_jpeg_decodes_close(jpeg_of(40, 33, 1), 1); }
+TEST(ReadJpeg, GreyGivesOneChannel) {
+  expect_jpeg_decodes_close(jpeg_of(40, 33, 1), 1);
+}
 
 TEST(ReadJpeg, ProgressiveDecodesWithinTolerance) {
   expect_jpeg_decodes_close(jpeg_of(64, 48, 3, true), 3);
@@ -295,9 +316,9 @@ TEST(ReadJpeg, CmykIsConvertedToRgb) {
   write_reference_jpeg(dir.path("a.jpg"), s);
   const auto [info, rgb] = decode_file(dir.path("a.jpg"));
   ASSERT_EQ(info.channels, 3);
-  EXPECT_NEAR(rgb[0], 128, 6);                // top: grey 128
+  EXPECT_NEAR(rgb[0], 128, 6);  // top: grey 128
   EXPECT_NEAR(rgb[1], 128, 6);
-  EXPECT_NEAR(rgb[200 * 3 + 0], 128, 6);      // bottom: R and B kept, G removed
+  EXPECT_NEAR(rgb[200 * 3 + 0], 128, 6);  // bottom: R and B kept, G removed
   EXPECT_NEAR(rgb[200 * 3 + 1], 0, 6);
   EXPECT_NEAR(rgb[200 * 3 + 2], 128, 6);
 }

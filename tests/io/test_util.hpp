@@ -1,14 +1,13 @@
 #pragma once
 // Small helpers shared by the pinpool_image_io test files.
 
+#include "image_fixtures.hpp"
+
 #include <pinpool/io/image_io.hpp>
 
 #include <gtest/gtest.h>
-
 #include <string>
 #include <utility>
-
-#include "image_fixtures.hpp"
 
 namespace pinpool::io::test {
 

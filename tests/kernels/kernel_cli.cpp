@@ -73,7 +73,8 @@ image read_pnm(const std::string& path) {
   }
   in.get();  // the single whitespace before the raster
   im.pixels.resize(static_cast<std::size_t>(im.width) * im.height * im.channels);
-  in.read(reinterpret_cast<char*>(im.pixels.data()), static_cast<std::streamsize>(im.pixels.size()));
+  in.read(reinterpret_cast<char*>(im.pixels.data()),
+          static_cast<std::streamsize>(im.pixels.size()));
   if (!in) throw std::runtime_error(path + ": truncated raster");
   return im;
 }

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,7 +29,10 @@ struct test_image {
 
   test_image() = default;
   test_image(int w, int h, int c, std::size_t pad = 0)
-      : width(w), height(h), channels(c), pitch(static_cast<std::size_t>(w) * c + pad),
+      : width(w),
+        height(h),
+        channels(c),
+        pitch(static_cast<std::size_t>(w) * c + pad),
         bytes(pitch * static_cast<std::size_t>(h), padding_byte) {}
 
   std::uint8_t& at(int x, int y, int c = 0) {
@@ -89,7 +92,8 @@ inline void fill(test_image& im, pattern p, unsigned seed = 1) {
             break;
           case pattern::gradient:
             v = (x * 255 / std::max(1, im.width - 1) + y * 97 / std::max(1, im.height - 1) +
-                 40 * c) % 256;
+                 40 * c) %
+                256;
             break;
           case pattern::checkerboard:
             v = ((x / 3 + y / 3) % 2) != 0 ? 250 - 20 * c : 5 + 10 * c;
@@ -147,8 +151,8 @@ inline test_image ref_blur(const test_image& src, double sigma) {
   const int r = static_cast<int>(std::ceil(3.0 * sigma));
   std::vector<double> g(static_cast<std::size_t>(2 * r + 1));
   double sum = 0.0;
-  for (int i = -r; i <= r; ++i) sum += g[static_cast<std::size_t>(i + r)] =
-                                           std::exp(-(i * i) / (2.0 * sigma * sigma));
+  for (int i = -r; i <= r; ++i)
+    sum += g[static_cast<std::size_t>(i + r)] = std::exp(-(i * i) / (2.0 * sigma * sigma));
   for (double& w : g) w /= sum;
   test_image out(src.width, src.height, 1);
   for (int y = 0; y < src.height; ++y) {
@@ -240,8 +244,7 @@ struct size2 {
   int width;
   int height;
 };
-inline constexpr size2 test_sizes[] = {{1, 1}, {1, 9},   {9, 1},   {2, 2},  {3, 2},
-                                       {2, 3}, {5, 5},   {13, 17}, {64, 48}, {101, 33},
-                                       {7, 130}, {257, 3}};
+inline constexpr size2 test_sizes[] = {{1, 1}, {1, 9},   {9, 1},   {2, 2},    {3, 2},   {2, 3},
+                                       {5, 5}, {13, 17}, {64, 48}, {101, 33}, {7, 130}, {257, 3}};
 
 }  // namespace pinpool::kernels::testing

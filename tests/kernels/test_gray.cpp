@@ -1,8 +1,8 @@
+#include "reference.hpp"
+
 #include <pinpool/kernels/cpu.hpp>
 
 #include <gtest/gtest.h>
-
-#include "reference.hpp"
 
 namespace pinpool::kernels::testing {
 namespace {
@@ -43,11 +43,26 @@ TEST(gray_cpu, uses_opencv_fixed_point_weights) {
   EXPECT_EQ(dst.at(3, 0), 255);
 }
 
+TEST(gray_cpu, rounds_like_opencv_4) {
+  // Exact values 53.499, 150.501, 69.501: OpenCV 4's 15-bit weights give 53, 151, 69 (the
+  // 14-bit weights 4899/9617/1868 would give 54, 150, 70).
+  test_image src(3, 1, 3);
+  const std::uint8_t px[3][3] = {{79, 14, 190}, {39, 234, 13}, {4, 95, 110}};
+  for (int x = 0; x < 3; ++x) {
+    for (int c = 0; c < 3; ++c) src.at(x, 0, c) = px[x][c];
+  }
+  const test_image dst = run_gray(src);
+  EXPECT_EQ(dst.at(0, 0), 53);
+  EXPECT_EQ(dst.at(1, 0), 151);
+  EXPECT_EQ(dst.at(2, 0), 69);
+}
+
 TEST(gray_cpu, ignores_alpha) {
   test_image a = make_image(31, 7, 4, pattern::random, 0, 3);
   test_image b = a;
   for (int y = 0; y < b.height; ++y) {
-    for (int x = 0; x < b.width; ++x) b.at(x, y, 3) = static_cast<std::uint8_t>(255 - a.at(x, y, 3));
+    for (int x = 0; x < b.width; ++x)
+      b.at(x, y, 3) = static_cast<std::uint8_t>(255 - a.at(x, y, 3));
   }
   EXPECT_EQ(run_gray(a).bytes, run_gray(b).bytes);
 }

@@ -1,18 +1,17 @@
 // The worker pool, and kernels run concurrently (plain threads and CPU-stream host functions)
 // giving the same bytes as sequential runs.
 
+#include "reference.hpp"
+
 #include <pinpool/backend.hpp>
 #include <pinpool/kernels/cpu.hpp>
 #include <pinpool/kernels/parallel_for.hpp>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <gtest/gtest.h>
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include "reference.hpp"
 
 namespace pinpool::kernels::testing {
 namespace {
@@ -36,7 +35,8 @@ TEST(cpu_parallel_for, concurrent_and_nested_calls) {
       for (int round = 0; round < 20; ++round) {
         std::vector<std::atomic<int>> cells(outer * inner);
         cpu_parallel_for(outer, [&](int i) {
-          cpu_parallel_for(inner, [&](int j) { cells[static_cast<std::size_t>(i * inner + j)] += j; });
+          cpu_parallel_for(inner,
+                           [&](int j) { cells[static_cast<std::size_t>(i * inner + j)] += j; });
         });
         long long sum = 0;
         for (const auto& c : cells) sum += c.load();

@@ -1,8 +1,8 @@
+#include "reference.hpp"
+
 #include <pinpool/kernels/cpu.hpp>
 
 #include <gtest/gtest.h>
-
-#include "reference.hpp"
 
 namespace pinpool::kernels::testing {
 namespace {

@@ -1,7 +1,6 @@
 #include <pinpool/kernels/stage.hpp>
 
 #include <gtest/gtest.h>
-
 #include <string>
 
 namespace pinpool::kernels {

@@ -1,15 +1,14 @@
-#include <pinpool/kernels/cpu.hpp>
+#include "reference.hpp"
 
-#include <gtest/gtest.h>
+#include <pinpool/kernels/cpu.hpp>
 
 #include <cmath>
 #include <functional>
+#include <gtest/gtest.h>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include "reference.hpp"
 
 namespace pinpool::kernels::testing {
 namespace {
@@ -31,9 +30,10 @@ using launcher = std::function<void(const_image_view, image_view)>;
 
 std::vector<std::pair<std::string, launcher>> mono_launchers() {
   static std::vector<float> scratch(4096);
-  return {{"blur_cpu", [](const_image_view s, image_view d) { blur_cpu(s, d, 1.0f, scratch.data()); }},
-          {"sobel_cpu", [](const_image_view s, image_view d) { sobel_cpu(s, d); }},
-          {"equalize_cpu", [](const_image_view s, image_view d) { equalize_cpu(s, d); }}};
+  return {
+      {"blur_cpu", [](const_image_view s, image_view d) { blur_cpu(s, d, 1.0f, scratch.data()); }},
+      {"sobel_cpu", [](const_image_view s, image_view d) { sobel_cpu(s, d); }},
+      {"equalize_cpu", [](const_image_view s, image_view d) { equalize_cpu(s, d); }}};
 }
 
 TEST(validation, bad_views_are_rejected_by_every_launcher) {
@@ -47,18 +47,39 @@ TEST(validation, bad_views_are_rejected_by_every_launcher) {
     test_image dst(8, 6, 1);
     const_image_view s = src.cview();
     image_view d = dst.view();
-    auto with_src = [&](auto change) { return [&, change] { const_image_view v = s; change(v); run(v, d); }; };
-    auto with_dst = [&](auto change) { return [&, change] { image_view v = d; change(v); run(s, v); }; };
+    auto with_src = [&](auto change) {
+      return [&, change] {
+        const_image_view v = s;
+        change(v);
+        run(v, d);
+      };
+    };
+    auto with_dst = [&](auto change) {
+      return [&, change] {
+        image_view v = d;
+        change(v);
+        run(s, v);
+      };
+    };
     expect_invalid(with_src([](auto& v) { v.data = nullptr; }), {name, "src.data is null"});
     expect_invalid(with_dst([](auto& v) { v.data = nullptr; }), {name, "dst.data is null"});
     expect_invalid(with_src([](auto& v) { v.width = 0; }), {"src is 0 x 6"});
     expect_invalid(with_src([](auto& v) { v.height = -2; }), {"src is 8 x -2"});
     expect_invalid(with_src([](auto& v) { v.channels = 2; }), {"src.channels is 2"});
-    expect_invalid(with_src([](auto& v) { v.pitch = 7; }), {"src.pitch is 7", "width * channels = 8"});
+    expect_invalid(with_src([](auto& v) { v.pitch = 7; }),
+                   {"src.pitch is 7", "width * channels = 8"});
     expect_invalid(with_dst([](auto& v) { v.pitch = 4; }), {"dst.pitch is 4"});
-    expect_invalid(with_dst([](auto& v) { v.width = 7; v.pitch = 8; }), {"dst is 7 x 6", "sizes must match"});
+    expect_invalid(with_dst([](auto& v) {
+                     v.width = 7;
+                     v.pitch = 8;
+                   }),
+                   {"dst is 7 x 6", "sizes must match"});
     expect_invalid(with_dst([](auto& v) { v.height = 5; }), {"sizes must match"});
-    expect_invalid(with_dst([](auto& v) { v.channels = 3; v.width = 2; }), {"dst.channels is 3"});
+    expect_invalid(with_dst([](auto& v) {
+                     v.channels = 3;
+                     v.width = 2;
+                   }),
+                   {"dst.channels is 3"});
     EXPECT_TRUE(dst.padding_intact());
   }
 }
@@ -66,7 +87,8 @@ TEST(validation, bad_views_are_rejected_by_every_launcher) {
 TEST(validation, destination_must_have_one_channel) {
   test_image src = make_image(4, 4, 3, pattern::random);
   test_image dst(4, 4, 3);
-  expect_invalid([&] { gray_cpu(src.cview(), dst.view()); }, {"gray_cpu", "dst.channels is 3", "must be 1"});
+  expect_invalid([&] { gray_cpu(src.cview(), dst.view()); },
+                 {"gray_cpu", "dst.channels is 3", "must be 1"});
 }
 
 TEST(validation, single_channel_kernels_reject_colour) {
@@ -97,7 +119,8 @@ TEST(validation, blur_sigma_and_scratch) {
   }
   expect_invalid([&] { blur_cpu(src.cview(), dst.view(), 170.7f, scratch.data()); },
                  {"exceeds max_blur_radius = 512"});
-  expect_invalid([&] { blur_cpu(src.cview(), dst.view(), 1.0f, nullptr); }, {"blur_cpu", "scratch is null"});
+  expect_invalid([&] { blur_cpu(src.cview(), dst.view(), 1.0f, nullptr); },
+                 {"blur_cpu", "scratch is null"});
   expect_invalid([] { (void)blur_scratch_bytes(0, 3); }, {"blur_scratch_bytes", "0 x 3"});
   expect_invalid([] { (void)blur_scratch_bytes(3, -1); }, {"blur_scratch_bytes"});
 }

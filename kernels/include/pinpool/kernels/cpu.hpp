@@ -15,9 +15,9 @@
 
 namespace pinpool::kernels {
 
-/// @brief Grey from RGB (3 channels) or RGBA (4, alpha ignored): (4899 R + 9617 G + 1868 B +
-/// 8192) >> 14, i.e. 0.299 R + 0.587 G + 0.114 B rounded, exactly as cv::cvtColor(RGB2GRAY).
-/// A 1-channel source is copied.
+/// @brief Grey from RGB (3 channels) or RGBA (4, alpha ignored): 0.299 R + 0.587 G + 0.114 B
+/// rounded, computed as (9798 R + 19235 G + 3735 B + 2^14) >> 15, bit-exact with OpenCV 4's
+/// cv::cvtColor(RGB2GRAY / RGBA2GRAY) on 8-bit images. A 1-channel source is copied.
 /// @param dst 1 channel, same size; must not overlap `src` unless src is 1 channel.
 void gray_cpu(const_image_view src, image_view dst);
 

@@ -1,13 +1,12 @@
 // Opening, signature detection, limits and dispatch to the format readers.
-#include <sys/stat.h>
+#include "io_detail.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-
-#include "io_detail.hpp"
+#include <sys/stat.h>
 
 namespace pinpool::io {
 namespace {
@@ -28,15 +27,12 @@ struct foreign_signature {
 // clang-format off
 constexpr foreign_signature foreign_signatures[] = {
     {0, "GIF87a", 6, "GIF"}, {0, "GIF89a", 6, "GIF"},
-    {0, "BM", 2, "BMP"},
     {0, "II*\0", 4, "TIFF"}, {0, "MM\0*", 4, "TIFF"},
     {8, "WEBP", 4, "WebP"},
     {0, "\0\0\0\x0cjP  ", 8, "JPEG 2000"}, {0, "\xff\x4f\xff\x51", 4, "JPEG 2000"},
     {0, "\xff\x0a", 2, "JPEG XL"}, {0, "\0\0\0\x0cJXL ", 8, "JPEG XL"},
     {4, "ftypavif", 8, "AVIF"}, {4, "ftypheic", 8, "HEIF"}, {4, "ftypmif1", 8, "HEIF"},
     {0, "qoif", 4, "QOI"},
-    {0, "P1", 2, "PBM"}, {0, "P4", 2, "PBM"}, {0, "P7", 2, "PAM"},
-    {0, "PF", 2, "PFM"}, {0, "Pf", 2, "PFM"},
 };
 // clang-format on
 
@@ -60,32 +56,53 @@ file_ptr open_for_reading(const std::string& path) {
   return f;
 }
 
-// Reads the first bytes of `f`, names its format, and rewinds it.
-format detect_format(std::FILE* f) {
-  unsigned char buf[16] = {};
-  const std::size_t n = std::fread(buf, 1, sizeof buf, f);
-  if (std::ferror(f)) throw image_error(detail::errno_message("cannot read", errno));
-  if (n == 0) throw image_error("empty file");
-  if (starts_with(buf, n, png_signature, sizeof png_signature)) return std::rewind(f), format::png;
-  if (starts_with(buf, n, jpeg_signature, sizeof jpeg_signature)) {
-    return std::rewind(f), format::jpeg;
+// The name of a format we do not read, or nullptr: the table, BMP, the other Netpbm kinds.
+const char* foreign_format(const unsigned char* buf, std::size_t n) {
+  for (const foreign_signature& s : foreign_signatures) {
+    if (n >= s.offset + s.length && std::memcmp(buf + s.offset, s.bytes, s.length) == 0) {
+      return s.name;
+    }
   }
-  const bool pnm_magic = buf[1] == '2' || buf[1] == '3' || buf[1] == '5' || buf[1] == '6';
-  if (n >= 3 && buf[0] == 'P' && pnm_magic && std::isspace(buf[2])) {
-    return std::rewind(f), format::pnm;
+  if (n >= 10 && buf[0] == 'B' && buf[1] == 'M' && std::memcmp(buf + 6, "\0\0\0\0", 4) == 0) {
+    return "BMP";  // "BM", the file size, 4 reserved zero bytes
   }
+  if (n >= 3 && buf[0] == 'P' && std::isspace(buf[2])) {
+    if (buf[1] == '1' || buf[1] == '4') return "PBM";
+    if (buf[1] == '7') return "PAM";
+    if (buf[1] == 'F' || buf[1] == 'f') return "PFM";
+  }
+  return nullptr;
+}
+
+// Names the format of a file that starts with the `n` bytes of `buf` (n >= 1).
+format classify(const unsigned char* buf, std::size_t n) {
+  if (starts_with(buf, n, png_signature, sizeof png_signature)) return format::png;
+  if (starts_with(buf, n, jpeg_signature, sizeof jpeg_signature)) return format::jpeg;
+  const bool pnm_kind =
+      n >= 3 && (buf[1] == '2' || buf[1] == '3' || buf[1] == '5' || buf[1] == '6');
+  if (pnm_kind && buf[0] == 'P' && std::isspace(buf[2])) return format::pnm;
   if (is_cut_signature(buf, n, png_signature, sizeof png_signature)) {
     throw image_error("truncated PNG data");
   }
   if (is_cut_signature(buf, n, jpeg_signature, sizeof jpeg_signature)) {
     throw image_error("truncated JPEG data");
   }
-  for (const foreign_signature& s : foreign_signatures) {
-    if (n >= s.offset + s.length && std::memcmp(buf + s.offset, s.bytes, s.length) == 0) {
-      throw image_error(std::string("unsupported format: ") + s.name);
-    }
+  if (const char* name = foreign_format(buf, n)) {
+    throw image_error(std::string("unsupported format: ") + name);
   }
   throw image_error("not an image (unknown signature)");
+}
+
+// Reads the first bytes of `f`, names its format, and goes back to the start.
+format detect_format(std::FILE* f) {
+  unsigned char buf[16] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf, f);
+  if (std::ferror(f)) throw image_error(detail::errno_message("cannot read", errno));
+  if (n == 0) throw image_error("empty file");
+  const format fmt = classify(buf, n);
+  if (std::fseek(f, 0, SEEK_SET) != 0)
+    throw image_error(detail::errno_message("cannot read", errno));
+  return fmt;
 }
 
 }  // namespace

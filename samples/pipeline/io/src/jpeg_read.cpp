@@ -9,9 +9,10 @@
 #include <csetjmp>
 #include <cstdio>
 
-// clang-format off: jpeglib.h needs <cstdio> first
-#include <jerror.h>
+// jpeglib.h needs <cstdio> first, and jerror.h needs jpeglib.h.
+// clang-format off
 #include <jpeglib.h>
+#include <jerror.h>
 // clang-format on
 
 #include "io_detail.hpp"
@@ -31,14 +32,18 @@ struct jpeg_read_state {
   std::size_t row_bytes;  // decode: bytes per decoded row
   bool truncated;
   bool too_many_scans;
+  int error_code;  // libjpeg's message code of the error
   std::jmp_buf jmp;
   char message[JMSG_LENGTH_MAX];
 };
 
-jpeg_read_state& state_of(j_common_ptr c) { return *static_cast<jpeg_read_state*>(c->client_data); }
+jpeg_read_state& state_of(j_common_ptr c) {
+  return *static_cast<jpeg_read_state*>(c->client_data);
+}
 
 [[noreturn]] void on_jpeg_error(j_common_ptr c) {
   jpeg_read_state& st = state_of(c);
+  st.error_code = c->err->msg_code;
   (*c->err->format_message)(c, st.message);
   std::longjmp(st.jmp, 1);
 }
@@ -93,8 +98,8 @@ void cmyk_to_rgb(const JSAMPLE* cmyk, std::uint8_t* rgb, JDIMENSION width) {
 
 void read_cmyk_rows(jpeg_read_state& st) {
   j_decompress_ptr c = &st.cinfo;
-  JSAMPARRAY row =
-      (*c->mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(c), JPOOL_IMAGE, c->output_width * 4, 1);
+  JSAMPARRAY row = (*c->mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(c), JPOOL_IMAGE,
+                                           c->output_width * 4, 1);
   while (c->output_scanline < c->output_height) {
     std::uint8_t* out = st.dst + static_cast<std::size_t>(c->output_scanline) * st.row_bytes;
     jpeg_read_scanlines(c, row, 1);
@@ -168,12 +173,21 @@ class jpeg_decoder {
  private:
   void run(void (*step)(jpeg_read_state&)) {
     if (run_guarded(st_, step)) return;
+    if (std::ferror(st_.file)) throw image_error(errno_message("cannot read", errno));
     if (st_.truncated) throw image_error("truncated JPEG data");
     if (st_.too_many_scans) {
       throw image_error("corrupt JPEG data: more than " + std::to_string(max_scans) + " scans");
     }
-    if (std::ferror(st_.file)) throw image_error(errno_message("cannot read", errno));
-    throw image_error(std::string("corrupt JPEG data: ") + st_.message);
+    throw image_error(
+        (is_unsupported(st_.error_code) ? "unsupported JPEG: " : "corrupt JPEG data: ") +
+        std::string(st_.message));
+  }
+
+  // Valid JPEG that this libjpeg build does not decode (12-bit, lossless, ...).
+  static bool is_unsupported(int code) {
+    return code == JERR_BAD_PRECISION || code == JERR_SOF_UNSUPPORTED ||
+           code == JERR_ARITH_NOTIMPL || code == JERR_NOT_COMPILED ||
+           code == JERR_CONVERSION_NOTIMPL;
   }
 
   jpeg_read_state st_{};

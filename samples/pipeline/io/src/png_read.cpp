@@ -4,13 +4,12 @@
 // setjmp of this file: it has no locals, and the steps it runs and the callbacks libpng calls
 // hold only trivially destructible locals, so no C++ destructor is ever skipped. The state they
 // share is a plain struct owned by a C++ object that destroys the libpng structs.
-#include <png.h>
+#include "io_detail.hpp"
 
 #include <cerrno>
 #include <csetjmp>
 #include <cstring>
-
-#include "io_detail.hpp"
+#include <png.h>
 
 namespace pinpool::io::detail {
 namespace {
@@ -36,7 +35,8 @@ struct png_read_state {
   std::longjmp(st->jmp, 1);
 }
 
-void on_png_warning(png_structp, png_const_charp) {}  // benign: ignored, as decoders do
+// Warnings (benign errors, bad ancillary chunks) are ignored, as image viewers do.
+void on_png_warning(png_structp /*png*/, png_const_charp /*msg*/) {}
 
 void read_png_bytes(png_structp png, png_bytep out, std::size_t n) {
   auto* st = static_cast<png_read_state*>(png_get_io_ptr(png));

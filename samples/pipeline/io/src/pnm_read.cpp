@@ -1,9 +1,9 @@
 // PGM/PPM reading: binary P5/P6 and ASCII P2/P3, any maxval up to 65535 (scaled to 8 bits).
+#include "io_detail.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <vector>
-
-#include "io_detail.hpp"
 
 namespace pinpool::io::detail {
 namespace {
@@ -29,8 +29,7 @@ class pnm_reader {
     if (!std::isspace(next())) corrupt_header("no whitespace after maxval");
     check_limits(width, height, max_pixels);
     const int channels = magic == '3' || magic == '6' ? 3 : 1;
-    const image_info info{static_cast<int>(width), static_cast<int>(height), channels,
-                          format::pnm};
+    const image_info info{static_cast<int>(width), static_cast<int>(height), channels, format::pnm};
     return {info, magic == '2' || magic == '3', static_cast<unsigned>(maxval)};
   }
 
