@@ -9,10 +9,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#ifndef PINPOOL_HD
 #if defined(__CUDACC__)
 #define PINPOOL_HD __host__ __device__
 #else
 #define PINPOOL_HD
+#endif
 #endif
 
 namespace pinpool::kernels::detail {
@@ -55,7 +57,7 @@ PINPOOL_HD inline std::uint8_t gray_pixel(const std::uint8_t* px, int channels) 
 // ---- blur -----------------------------------------------------------------------------------
 
 /// Maximum radius of `gaussian_taps` (= pinpool::kernels::max_blur_radius, checked in
-/// gaussian.cpp). Fixed so that the taps travel by value as a kernel argument (about 2 KB).
+/// launcher_support.cpp). Fixed so that the taps travel by value as a kernel argument (about 2 KB).
 constexpr int taps_capacity = 512;
 
 /// Normalised Gaussian weights of offsets 0..radius (the kernel is symmetric).

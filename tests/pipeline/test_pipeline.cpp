@@ -1,0 +1,230 @@
+// pinpool-pipeline end to end on the CPU backend: outputs equal a sequential reference, stream
+// count does not change results, bad inputs are reported per file, steady state allocates
+// nothing, and the CLI's exit codes.
+#include <pinpool/io/image_io.hpp>
+#include <pinpool/kernels/kernels.hpp>
+#include <pinpool/pinpool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "frame_plan.hpp"
+#include "options.hpp"
+#include "pipeline.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace pp = pinpool::pipeline;
+using bytes = std::vector<std::uint8_t>;
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char tmpl[] = "/tmp/pinpool-pipeline-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+bytes read_png(const fs::path& p, int* width = nullptr, int* height = nullptr) {
+  const auto info = pinpool::io::probe(p.string(), 1u << 30);
+  bytes out(static_cast<std::size_t>(info.width) * info.height * info.channels);
+  pinpool::io::decode(p.string(), out.data(), out.size(), 1u << 30);
+  if (width) *width = info.width;
+  if (height) *height = info.height;
+  return out;
+}
+
+// The default chain gray, blur(1.5), sobel applied to one frame by plain sequential calls.
+bytes sequential_reference(const bytes& rgb, int w, int h, float sigma) {
+  namespace k = pinpool::kernels;
+  bytes grey(static_cast<std::size_t>(w) * h), blurred(grey.size()), edges(grey.size());
+  std::vector<float> scratch(k::blur_scratch_bytes(w, h) / sizeof(float) + 1);
+  const std::size_t pitch = static_cast<std::size_t>(w);
+  k::gray_cpu({rgb.data(), w, h, 3, pitch * 3}, {grey.data(), w, h, 1, pitch});
+  k::blur_cpu({grey.data(), w, h, 1, pitch}, {blurred.data(), w, h, 1, pitch}, sigma,
+              scratch.data());
+  k::sobel_cpu({blurred.data(), w, h, 1, pitch}, {edges.data(), w, h, 1, pitch});
+  return edges;
+}
+
+pp::run_report run(const pp::options& o) {
+  pp::prepare_output_dir(o.output_dir);
+  return pp::run_pipeline(o, pinpool::make_backend(pinpool::backend_kind::cpu),
+                          pp::plan_frames(o), {});
+}
+
+pp::options synthetic(const fs::path& out, int streams, int frames = 6) {
+  pp::options o;
+  o.output_dir = out.string();
+  o.streams = streams;
+  o.frames = frames;
+  o.width = 320;
+  o.height = 181;
+  return o;
+}
+
+TEST(pipeline, outputs_equal_a_sequential_reference) {
+  temp_dir dir;
+  const auto o = synthetic(dir.path, 3);
+  const auto report = run(o);
+  EXPECT_EQ(report.frames_ok, 6u);
+  EXPECT_EQ(report.frames_failed, 0u);
+  for (int f = 0; f < 6; ++f) {
+    bytes rgb(static_cast<std::size_t>(o.width) * o.height * 3);
+    pinpool::io::generate_test_pattern(rgb.data(), o.width, o.height, f);
+    char name[32];
+    std::snprintf(name, sizeof name, "frame_%04d.png", f);
+    int w = 0, h = 0;
+    const bytes got = read_png(dir.path / name, &w, &h);
+    ASSERT_EQ(w, o.width);
+    ASSERT_EQ(h, o.height);
+    EXPECT_EQ(got, sequential_reference(rgb, o.width, o.height, o.sigma)) << name;
+  }
+}
+
+TEST(pipeline, one_and_four_streams_give_identical_outputs) {
+  temp_dir one, four;
+  auto a = synthetic(one.path, 1, 9);
+  auto b = synthetic(four.path, 4, 9);
+  a.stages = b.stages = {pinpool::kernels::stage::gray, pinpool::kernels::stage::equalize,
+                         pinpool::kernels::stage::blur, pinpool::kernels::stage::sobel};
+  ASSERT_EQ(run(a).frames_ok, 9u);
+  ASSERT_EQ(run(b).frames_ok, 9u);
+  for (const auto& entry : fs::directory_iterator(one.path)) {
+    if (entry.path().extension() != ".png") continue;
+    EXPECT_EQ(read_png(entry.path()), read_png(four.path / entry.path().filename()))
+        << entry.path().filename();
+  }
+}
+
+TEST(pipeline, steady_state_makes_no_backend_allocation) {
+  temp_dir dir;
+  const auto report = run(synthetic(dir.path, 3, 24));
+  EXPECT_EQ(report.frames_ok, 24u);
+  EXPECT_EQ(report.steady_state_backend_allocations, 0u);
+  ASSERT_EQ(report.pools.size(), 2u);
+  for (const auto& p : report.pools) {
+    EXPECT_GT(p.hits, 0u) << p.name;
+    EXPECT_EQ(p.bytes_in_use, 0u) << p.name;
+  }
+  const std::string js = report.to_json();
+  for (const char* key : {"\"backend\":\"cpu\"", "\"frames_ok\":24", "\"frames_failed\":0",
+                          "\"failures\":[]", "\"pool\":[{", "\"stages\":[{",
+                          "\"steady_state_backend_allocations\":0", "\"seconds\":",
+                          "\"frames_per_second\":"}) {
+    EXPECT_NE(js.find(key), std::string::npos) << key;
+  }
+}
+
+void write_file(const fs::path& p, const std::string& content) {
+  std::ofstream(p, std::ios::binary) << content;
+}
+
+// A directory of good and bad files: each bad one is reported with its reason, gets no output,
+// and every good one is still processed.
+TEST(pipeline, bad_inputs_are_reported_per_file_and_the_rest_is_processed) {
+  temp_dir in, out;
+  bytes grey(40 * 30, 99);
+  pinpool::io::write_png((in.path / "good1.png").string(), grey.data(), 40, 30, 1, 40);
+  bytes rgb(17 * 9 * 3, 7);
+  pinpool::io::write_png((in.path / "good2.png").string(), rgb.data(), 17, 9, 3, 17 * 3);
+  write_file(in.path / "empty.png", "");
+  write_file(in.path / "text.jpg", "this is not an image at all");
+  write_file(in.path / "anim.pgm", "GIF89a\x01\x00\x01\x00");
+  std::string png;
+  {
+    std::ifstream f(in.path / "good1.png", std::ios::binary);
+    png.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  write_file(in.path / "truncated.png", png.substr(0, png.size() / 2));
+  // A decompression-bomb header: a valid PNG of 40x30 whose IHDR claims 100000x100000.
+  std::string bomb = png;
+  const char huge[8] = {0, 1, static_cast<char>(0x86), static_cast<char>(0xa0),
+                        0, 1, static_cast<char>(0x86), static_cast<char>(0xa0)};
+  bomb.replace(16, 8, huge, 8);
+  write_file(in.path / "bomb.png", bomb);
+
+  pp::options o;
+  o.inputs = {in.path.string(), (in.path / "missing.png").string()};
+  o.output_dir = out.path.string();
+  o.max_pixels = 1'000'000;
+  const auto report = run(o);
+  EXPECT_EQ(report.frames_ok, 2u);
+  EXPECT_EQ(report.frames_failed, 6u);
+  auto reason = [&](const std::string& file) {
+    for (const auto& f : report.failures) {
+      if (fs::path(f.input).filename() == file) return f.error;
+    }
+    return std::string("<not reported>");
+  };
+  EXPECT_NE(reason("empty.png").find("empty"), std::string::npos) << reason("empty.png");
+  EXPECT_NE(reason("text.jpg").find("not an image"), std::string::npos) << reason("text.jpg");
+  EXPECT_NE(reason("anim.pgm").find("unsupported"), std::string::npos) << reason("anim.pgm");
+  EXPECT_NE(reason("truncated.png").find("truncated"), std::string::npos)
+      << reason("truncated.png");
+  EXPECT_NE(reason("bomb.png").find("max-pixels"), std::string::npos) << reason("bomb.png");
+  EXPECT_NE(reason("missing.png").find("cannot open"), std::string::npos)
+      << reason("missing.png");
+  EXPECT_TRUE(fs::exists(out.path / "good1.png"));
+  EXPECT_TRUE(fs::exists(out.path / "good2.png"));
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(out.path)) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 2u) << "no output (and no partial file) for a failed input";
+  EXPECT_EQ(read_png(out.path / "good1.png").size(), 40u * 30u);
+}
+
+// ---- the CLI ------------------------------------------------------------------------------
+
+struct cli_result {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+cli_result cli(const std::string& args) {
+  const std::string cmd = std::string(PINPOOL_PIPELINE_EXE) + " " + args + " 2>&1";
+  cli_result r{-1, {}};
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  const int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+TEST(pipeline_cli, help_usage_errors_and_exit_codes) {
+  temp_dir dir;
+  const auto help = cli("--help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.output.find("--stages"), std::string::npos);
+  const auto unknown = cli("--frobnicate");
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.output.find("unknown flag '--frobnicate'"), std::string::npos);
+  EXPECT_EQ(cli("--stages gray,sharpen").status, 2);
+  EXPECT_EQ(cli("--sigma -1").status, 2);
+  EXPECT_EQ(cli("--streams 0").status, 2);
+  write_file(dir.path / "file", "x");
+  const auto unwritable = cli("--output " + (dir.path / "file" / "sub").string());
+  EXPECT_EQ(unwritable.status, 2) << unwritable.output;
+  EXPECT_NE(unwritable.output.find("--output"), std::string::npos);
+
+  const auto out = dir.path / "out";
+  const auto ok = cli("--quiet --frames 3 --width 64 --height 48 --backend cpu --output " +
+                      out.string() + " --report " + (dir.path / "r.json").string());
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_TRUE(fs::exists(out / "frame_0002.png"));
+  EXPECT_TRUE(fs::exists(dir.path / "r.json"));
+
+  const auto bad = cli("--quiet --backend cpu --output " + out.string() + " --input " +
+                       (dir.path / "nope.png").string());
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find("nope.png: cannot open"), std::string::npos) << bad.output;
+}
+
+}  // namespace
