@@ -1,5 +1,6 @@
 #include "cpu_stream.hpp"
 
+#include <pinpool/detail/nvtx.hpp>
 #include <pinpool/error.hpp>
 
 #include <cstring>
@@ -137,6 +138,7 @@ void cpu_stream::execute(task& t) noexcept {
 }
 
 void cpu_stream::run() {
+  nvtx_name_this_thread(name_.c_str());
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     work_cv_.wait(lock, [&] { return count_ > 0 || stopping_; });

@@ -1,5 +1,6 @@
 #include "pool_core.hpp"
 
+#include <pinpool/detail/nvtx.hpp>
 #include <pinpool/error.hpp>
 
 #include <algorithm>
@@ -101,6 +102,7 @@ std::optional<buffer> pool_core::acquire(std::size_t bytes, const stream_ref* s,
   ++acquisitions_;
   ++classes_[cls].acquisitions;
   std::chrono::steady_clock::time_point deadline{};
+  std::optional<nvtx_range> waiting;  // "pinpool::wait" from the first wait to the return
   for (bool waited = false;;) {
     bool needs_device_wait = false;
     if (chunk* c = take_reusable(cls, s, needs_device_wait)) {
@@ -118,6 +120,7 @@ std::optional<buffer> pool_core::acquire(std::size_t bytes, const stream_ref* s,
     const auto now = std::chrono::steady_clock::now();
     if (!waited) {
       waited = true;
+      waiting.emplace("pinpool::wait");
       ++waits_;
       deadline = now + opt_.acquire_timeout;
     }
@@ -221,6 +224,7 @@ buffer pool_core::hand_out(chunk* c, std::size_t bytes, const stream_ref* s) {
   bytes_in_use_ += c->bytes;
   bytes_requested_ += bytes;
   peak_in_use_ = std::max(peak_in_use_, bytes_in_use_);
+  nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
   return buffer{this, c, c->ptr, bytes};
 }
 
@@ -264,6 +268,7 @@ std::size_t pool_core::growth_bytes(std::uint32_t cls) const noexcept {
 slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes) {
   bytes_reserved_ += bytes;
   lock.unlock();
+  nvtx_range range("pinpool::grow");
   slab mem;
   try {
     mem = backend_->allocate(opt_.kind, opt_.device, bytes);
@@ -278,6 +283,7 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
   if (opt_.kind == memory_kind::pinned_host) all_locked_ = all_locked_ && mem.page_locked;
   auto record = std::make_unique<slab_record>();
   record->mem = mem;
+  record->nvtx_heap = nvtx_heap_register(mem.ptr, mem.bytes);
   slabs_.push_back(std::move(record));
   return *slabs_.back();
 }
@@ -339,6 +345,7 @@ void pool_core::detach_slab_chunks(slab_record& s) {
 }
 
 std::size_t pool_core::trim() {
+  nvtx_range range("pinpool::trim");
   std::vector<slab> idle;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -347,6 +354,7 @@ std::size_t pool_core::trim() {
                                       [](const auto& s) { return s->live_chunks != 0; });
     for (auto it = keep; it != slabs_.end(); ++it) {
       detach_slab_chunks(**it);
+      nvtx_heap_unregister((*it)->nvtx_heap);
       idle.push_back((*it)->mem);
       bytes_reserved_ -= (*it)->mem.bytes;
       ++backend_frees_;
@@ -367,6 +375,7 @@ std::size_t pool_core::trim() {
 // then the chunk waits on its class's pending list. A runtime failure while recording
 // quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
 void pool_core::release(chunk* c) noexcept {
+  nvtx_region_unregister(c->ptr);  // before anyone can be handed the chunk again
   const bool ordered = !c->streams.empty();
   const bool recorded = !ordered || record_events(c);
   void* release_stream = nullptr;
@@ -506,7 +515,10 @@ void pool_core::destroy_memory() noexcept {
     for (void* e : idle_events_[d]) backend_->destroy_event(e, static_cast<int>(d));
   }
   if (quarantined_ != 0) return;  // memory may still be used by work we could not track: leak it
-  for (auto& s : slabs_) backend_->deallocate(opt_.kind, opt_.device, s->mem);
+  for (auto& s : slabs_) {
+    nvtx_heap_unregister(s->nvtx_heap);
+    backend_->deallocate(opt_.kind, opt_.device, s->mem);
+  }
 }
 
 }  // namespace pinpool::detail

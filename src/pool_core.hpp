@@ -50,6 +50,7 @@ struct chunk {
 
 struct slab_record {
   slab mem;
+  void* nvtx_heap = nullptr;  // NVTX memory-API heap of this slab
   std::size_t carved = 0;      // bump offset
   std::size_t live_chunks = 0;  // carved chunks in use or pending
   std::vector<chunk*> chunks;  // every chunk carved from it

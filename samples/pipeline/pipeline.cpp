@@ -1,5 +1,6 @@
 #include "pipeline.hpp"
 
+#include <pinpool/detail/nvtx.hpp>
 #include <pinpool/io/image_io.hpp>
 #include <pinpool/pool.hpp>
 
@@ -9,6 +10,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "stage_launcher.hpp"
@@ -34,6 +37,7 @@ struct frame_job {
   std::vector<std::string> step_names;        // copy in, stages..., copy out
   std::vector<clock_type::time_point> stamps;  // stamps[i]..stamps[i+1] = step i; sized up front
   std::size_t stamped = 0;                     // stamps enqueued so far
+  std::uint64_t nvtx_step = 0;                 // the NVTX range of the step under way
 };
 
 class frame_pipeline {
@@ -49,7 +53,7 @@ class frame_pipeline {
   void free_slot(int slot);
   device_image read_frame(const frame_source& src, stream_ref s, frame_job& job);
   device_image run_stages(device_image cur, stream_ref s, frame_job& job);
-  void stamp(stream_ref s, frame_job* job);
+  void stamp(stream_ref s, frame_job* job, const char* next_step);
   void writer_loop();
   void write_frame(frame_job& job);
   void add_failure(const std::string& input, const std::string& error);
@@ -98,7 +102,12 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
       slot_busy_(static_cast<std::size_t>(o.streams), false) {
   for (int i = 0; i < o.streams; ++i) streams_.push_back(backend_->create_stream());
   const unsigned writers = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < writers; ++i) writers_.emplace_back([this] { writer_loop(); });
+  for (unsigned i = 0; i < writers; ++i) {
+    writers_.emplace_back([this, i] {
+      detail::nvtx_name_this_thread(("pinpool-writer-" + std::to_string(i)).c_str());
+      writer_loop();
+    });
+  }
   report_.backend = backend_->name();
   report_.streams = o.streams;
   for (kernels::stage st : o.stages) report_.stage_chain.emplace_back(kernels::to_string(st));
@@ -135,17 +144,23 @@ void frame_pipeline::free_slot(int slot) {
   slot_cv_.notify_all();
 }
 
-// Enqueues a host function that timestamps the point reached on `s` (the vector never grows
-// while stream work may write it).
-void frame_pipeline::stamp(stream_ref s, frame_job* job) {
+// Enqueues a host function marking a step boundary on `s`: a timestamp (the vector never grows
+// while stream work may write it), the end of the previous step's NVTX range and the start of
+// `next_step`'s (start/end ranges: CUDA may run host functions on any thread).
+void frame_pipeline::stamp(stream_ref s, frame_job* job, const char* next_step) {
   const std::size_t i = job->stamped++;
-  s.launch_host_func([job, i] { job->stamps[i] = clock_type::now(); });
+  s.launch_host_func([job, i, next_step] {
+    job->stamps[i] = clock_type::now();
+    if (i > 0) detail::nvtx_end(job->nvtx_step);
+    if (next_step != nullptr) job->nvtx_step = detail::nvtx_start(next_step);
+  });
 }
 
 // Decodes (or generates) into a pinned chunk the host fills, then copies it to the device on
 // `s`; the pinned chunk is released on `s` behind the copy.
 device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, frame_job& job) {
   const auto t0 = clock_type::now();
+  std::optional<detail::nvtx_range> decoding(std::in_place, "decode");
   io::image_info info{opt_.width, opt_.height, 3, io::format::pnm};
   if (src.synthetic < 0) info = io::probe(src.input, opt_.max_pixels);
   device_image img{{}, info.width, info.height, info.channels};
@@ -157,17 +172,17 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
     io::generate_test_pattern(static_cast<std::uint8_t*>(staging.data()), img.width, img.height,
                               src.synthetic);
   }
+  decoding.reset();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     timings_["decode"].seconds += seconds_between(t0, clock_type::now());
     ++timings_["decode"].frames;
   }
-  stamp(s, &job);
+  stamp(s, &job, "copy in");
   img.mem = device_.acquire(img.bytes(), s);
   s.memcpy_async(img.mem.data(), staging.data(), img.bytes());
   staging.set_stream(s);
   job.step_names.emplace_back("copy in");
-  stamp(s, &job);
   return img;
 }
 
@@ -175,6 +190,7 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
 // reuse makes the next frame's chunks free of waits). Colour input is converted to grey first.
 device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_job& job) {
   for (kernels::stage st : opt_.stages) {
+    stamp(s, &job, kernels::to_string(st));
     if (st != kernels::stage::gray && cur.channels != 1) {
       device_image grey{device_.acquire(cur.bytes() / cur.channels, s), cur.width, cur.height, 1};
       launcher_->launch(kernels::stage::gray, s, cur, grey, opt_.sigma);
@@ -184,7 +200,6 @@ device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_jo
     launcher_->launch(st, s, cur, next, opt_.sigma);
     cur = std::move(next);
     job.step_names.emplace_back(kernels::to_string(st));
-    stamp(s, &job);
   }
   return cur;
 }
@@ -201,10 +216,11 @@ void frame_pipeline::process(const frame_source& src) {
     job->width = result.width;
     job->height = result.height;
     job->channels = result.channels;
+    stamp(s, job.get(), "copy out");
     job->out = pinned_.acquire(result.bytes(), s);
     s.memcpy_async(job->out.data(), result.mem.data(), result.bytes());
     job->step_names.emplace_back("copy out");
-    stamp(s, job.get());
+    stamp(s, job.get(), nullptr);
   } catch (const std::exception& e) {
     add_failure(src.input, e.what());
     try {
@@ -246,6 +262,7 @@ void frame_pipeline::writer_loop() {
 // Runs on a writer thread once the frame's stream work has completed.
 void frame_pipeline::write_frame(frame_job& job) {
   const auto t0 = clock_type::now();
+  std::optional<detail::nvtx_range> writing(std::in_place, "encode+write");
   std::string error;
   try {
     io::write_png(job.source->output, static_cast<const std::uint8_t*>(job.out.data()), job.width,
@@ -253,6 +270,7 @@ void frame_pipeline::write_frame(frame_job& job) {
   } catch (const std::exception& e) {
     error = e.what();
   }
+  writing.reset();
   const double encode = seconds_between(t0, clock_type::now());
   std::lock_guard<std::mutex> lock(mutex_);
   for (std::size_t i = 0; i + 1 < job.stamped; ++i) {

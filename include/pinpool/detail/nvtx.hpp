@@ -1,0 +1,108 @@
+#pragma once
+/// @file detail/nvtx.hpp
+/// @brief NVTX behind a tiny wrapper (internal; used by the library and the sample pipeline).
+/// Everything is in the "pinpool" domain. With PINPOOL_NVTX=OFF (no PINPOOL_HAS_NVTX) it all
+/// compiles to nothing. With it on and no tool attached, each call is one indirect call to an
+/// NVTX no-op.
+
+#include <cstddef>
+#include <cstdint>
+
+#ifdef PINPOOL_HAS_NVTX
+#include <nvtx3/nvToolsExtMem.h>
+#include <nvtx3/nvtx3.hpp>
+
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace pinpool::detail {
+
+#ifdef PINPOOL_HAS_NVTX
+struct nvtx_domain_tag {
+  static constexpr char const* name{"pinpool"};
+};
+
+inline nvtxDomainHandle_t nvtx_domain() { return nvtx3::domain::get<nvtx_domain_tag>(); }
+
+/// @brief A push/pop range on the calling thread, for the scope of the object.
+class nvtx_range {
+ public:
+  explicit nvtx_range(const char* name) : range_(name) {}
+
+ private:
+  nvtx3::scoped_range_in<nvtx_domain_tag> range_;
+};
+
+/// @brief A start/end range: may end on another thread (used for stream-side stages).
+inline std::uint64_t nvtx_start(const char* name) {
+  return nvtx3::start_range_in<nvtx_domain_tag>(name).get_value();
+}
+inline void nvtx_end(std::uint64_t id) { nvtxDomainRangeEnd(nvtx_domain(), id); }
+
+inline void nvtx_name_this_thread(const char* name) {
+  nvtxNameOsThreadA(static_cast<std::uint32_t>(::syscall(SYS_gettid)), name);
+}
+
+/// @brief Registers a slab as a sub-allocator heap; returns its handle.
+inline void* nvtx_heap_register(const void* ptr, std::size_t bytes) {
+  nvtxMemVirtualRangeDesc_t range{bytes, ptr};
+  nvtxMemHeapDesc_t desc{};
+  desc.extCompatID = NVTX_EXT_COMPATID_MEM;
+  desc.structSize = sizeof(desc);
+  desc.usage = NVTX_MEM_HEAP_USAGE_TYPE_SUB_ALLOCATOR;
+  desc.type = NVTX_MEM_TYPE_VIRTUAL_ADDRESS;
+  desc.typeSpecificDescSize = sizeof(range);
+  desc.typeSpecificDesc = &range;
+  return nvtxMemHeapRegister(nvtx_domain(), &desc);
+}
+
+inline void nvtx_heap_unregister(void* heap) {
+  if (heap != nullptr) nvtxMemHeapUnregister(nvtx_domain(), static_cast<nvtxMemHeapHandle_t>(heap));
+}
+
+/// @brief A chunk handed out: one region of `bytes` at `ptr` in `heap`.
+inline void nvtx_region_register(void* heap, const void* ptr, std::size_t bytes) {
+  nvtxMemVirtualRangeDesc_t region{bytes, ptr};
+  nvtxMemRegionsRegisterBatch_t batch{};
+  batch.extCompatID = NVTX_EXT_COMPATID_MEM;
+  batch.structSize = sizeof(batch);
+  batch.regionType = NVTX_MEM_TYPE_VIRTUAL_ADDRESS;
+  batch.heap = static_cast<nvtxMemHeapHandle_t>(heap);
+  batch.regionCount = 1;
+  batch.regionDescElementSize = sizeof(region);
+  batch.regionDescElements = &region;
+  nvtxMemRegionsRegister(nvtx_domain(), &batch);
+}
+
+/// @brief A chunk released: its region goes (by pointer).
+inline void nvtx_region_unregister(const void* ptr) {
+  nvtxMemRegionRef_t ref{};
+  ref.pointer = ptr;
+  nvtxMemRegionsUnregisterBatch_t batch{};
+  batch.extCompatID = NVTX_EXT_COMPATID_MEM;
+  batch.structSize = sizeof(batch);
+  batch.refType = NVTX_MEM_REGION_REF_TYPE_POINTER;
+  batch.refCount = 1;
+  batch.refElementSize = sizeof(ref);
+  batch.refElements = &ref;
+  nvtxMemRegionsUnregister(nvtx_domain(), &batch);
+}
+
+#else  // NVTX compiled out
+
+class nvtx_range {
+ public:
+  explicit nvtx_range(const char*) noexcept {}
+};
+inline std::uint64_t nvtx_start(const char*) noexcept { return 0; }
+inline void nvtx_end(std::uint64_t) noexcept {}
+inline void nvtx_name_this_thread(const char*) noexcept {}
+inline void* nvtx_heap_register(const void*, std::size_t) noexcept { return nullptr; }
+inline void nvtx_heap_unregister(void*) noexcept {}
+inline void nvtx_region_register(void*, const void*, std::size_t) noexcept {}
+inline void nvtx_region_unregister(const void*) noexcept {}
+
+#endif
+
+}  // namespace pinpool::detail
