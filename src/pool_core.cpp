@@ -62,19 +62,19 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
 pool_core::~pool_core() { destroy_memory(); }
 
 std::uint32_t pool_core::class_of(std::size_t bytes) const {
-  const std::string who = std::string("pinpool: pool '") + opt_.name + "': ";
-  if (bytes == 0) throw std::invalid_argument(who + "cannot acquire 0 bytes");
-  if (bytes > sizes_.max_request()) {
-    throw std::invalid_argument(who + "a request of " + std::to_string(bytes) +
-                                " bytes is larger than any size class");
-  }
+  if (bytes == 0) reject(bytes, "cannot acquire 0 bytes");
+  if (bytes > sizes_.max_request()) reject(bytes, "is larger than any size class");
   const std::uint32_t cls = sizes_.index_of(bytes);
   if (opt_.max_bytes != 0 && sizes_.chunk_bytes(cls) > opt_.max_bytes) {
-    throw std::invalid_argument(who + "a request of " + std::to_string(bytes) +
-                                " bytes can never fit under max_bytes = " +
-                                std::to_string(opt_.max_bytes));
+    reject(bytes, ("can never fit under max_bytes = " + std::to_string(opt_.max_bytes)).c_str());
   }
   return cls;
+}
+
+// Cold path of class_of: the message is built only when a request is refused.
+void pool_core::reject(std::size_t bytes, const char* why) const {
+  throw std::invalid_argument(std::string("pinpool: pool '") + opt_.name + "': a request of " +
+                              std::to_string(bytes) + " bytes " + why);
 }
 
 std::size_t pool_core::chunk_size_for(std::size_t bytes) const noexcept {
@@ -91,7 +91,7 @@ void pool_core::check_stream(const stream_ref& s) const {
 
 // ---- acquisition ------------------------------------------------------------------------------
 
-std::optional<buffer> pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
+buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
   const std::uint32_t cls = class_of(bytes);
   if (s != nullptr) check_stream(*s);
   std::unique_lock<std::mutex> lock(mutex_);
@@ -116,7 +116,7 @@ std::optional<buffer> pool_core::acquire(std::size_t bytes, const stream_ref* s,
       return hand_out(carve_from(add_slab(lock, slab_bytes), cls), bytes, s);
     }
     if (reclaim_idle_slabs()) continue;
-    if (!may_wait) return std::nullopt;
+    if (!may_wait) return buffer{};
     const auto now = std::chrono::steady_clock::now();
     if (!waited) {
       waited = true;

@@ -71,8 +71,9 @@ class pool_core {
   pool_core(const pool_core&) = delete;
   pool_core& operator=(const pool_core&) = delete;
 
-  /// @brief `s` empty: idle chunk for the host. `may_wait`: wait up to the timeout at the cap.
-  std::optional<buffer> acquire(std::size_t bytes, const stream_ref* s, bool may_wait);
+  /// @brief `s` null: an idle chunk for the host. `may_wait`: wait up to the timeout at the cap;
+  /// otherwise an empty buffer when the cap leaves nothing.
+  buffer acquire(std::size_t bytes, const stream_ref* s, bool may_wait);
   /// @brief Returns a chunk (stream-ordered). Never throws.
   void release(chunk* c) noexcept;
   std::size_t trim();
@@ -88,6 +89,7 @@ class pool_core {
  private:
   ~pool_core();
   std::uint32_t class_of(std::size_t bytes) const;
+  [[noreturn]] void reject(std::size_t bytes, const char* why) const;
   chunk* take_reusable(std::uint32_t cls, const stream_ref* s, bool& needs_device_wait);
   chunk* take_same_stream(class_state& k, const stream_ref& s);
   chunk* take_completed(class_state& k);
