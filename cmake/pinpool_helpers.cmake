@@ -21,3 +21,9 @@ if(PINPOOL_SANITIZE)
                       $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=all>)
   add_link_options(-fsanitize=${PINPOOL_SANITIZE})
 endif()
+
+# libFuzzer builds: coverage instrumentation and ASan+UBSan on everything (clang only).
+if(PINPOOL_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
