@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -225,6 +226,41 @@ TEST(pipeline_cli, help_usage_errors_and_exit_codes) {
                        (dir.path / "nope.png").string());
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.output.find("nope.png: cannot open"), std::string::npos) << bad.output;
+}
+
+// A full output device (RLIMIT_FSIZE, SIGXFSZ ignored): the frames that do not fit fail with
+// a per-file error and leave no file or temporary behind; the ones that fit are written.
+TEST(pipeline_cli, a_full_output_device_fails_per_file_and_leaves_no_partial_file) {
+  temp_dir in, out;
+  std::uint32_t seed = 12345;
+  for (int i = 0; i < 3; ++i) {
+    bytes noise(400 * 400);
+    for (auto& v : noise) v = static_cast<std::uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24);
+    pinpool::io::write_png((in.path / ("big" + std::to_string(i) + ".png")).string(), noise.data(),
+                           400, 400, 1, 400);
+    bytes flat(16 * 16, 50);
+    pinpool::io::write_png((in.path / ("small" + std::to_string(i) + ".png")).string(),
+                           flat.data(), 16, 16, 1, 16);
+  }
+  const std::string cmd = "sh -c \"trap '' XFSZ; ulimit -f 64; exec " +
+                          std::string(PINPOOL_PIPELINE_EXE) + " --quiet --backend cpu --input " +
+                          in.path.string() + " --output " + out.path.string() + "\" 2>&1";
+  std::string output;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) output.append(buf, n);
+  const int raw = pclose(p);
+  ASSERT_TRUE(WIFEXITED(raw)) << output;
+  EXPECT_EQ(WEXITSTATUS(raw), 1) << output;
+  std::vector<std::string> written;
+  for (const auto& e : fs::directory_iterator(out.path)) written.push_back(e.path().filename());
+  std::sort(written.begin(), written.end());
+  EXPECT_EQ(written, (std::vector<std::string>{"small0.png", "small1.png", "small2.png"}))
+      << output;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(output.find("big" + std::to_string(i) + ".png: cannot write"), std::string::npos)
+        << output;
+  }
 }
 
 }  // namespace
