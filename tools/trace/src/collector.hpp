@@ -132,7 +132,7 @@ class collector {
     std::size_t bytes;
   };
 
-  static std::int64_t now_ns() noexcept;
+  std::int64_t now_ns() const noexcept;
   /// @brief This thread's OS id; registers the thread (and its pthread name) on first use.
   std::uint32_t this_thread();
   std::string domain_name(const domain_record* d) const { return d ? d->name : std::string{}; }
@@ -147,7 +147,7 @@ class collector {
   void record_memory(memory_op op, const domain_record* d, std::uint64_t heap,
                      const void* ptr, std::size_t bytes, std::uint32_t tid, std::int64_t t);
   heap_state* find_heap(std::uint64_t id);
-  const std::string& in_use_track_of(std::uint64_t heap, const domain_record* d);
+  std::string in_use_track_of(std::uint64_t heap, const domain_record* d) const;
 
   const std::chrono::steady_clock::time_point epoch_;
   std::atomic<bool> core_attached_{false};
@@ -172,7 +172,7 @@ class collector {
 
   // Recorded (cleared by clear()).
   std::vector<range> ranges_;
-  std::vector<mark> marks_;
+  std::vector<pinpool::trace::mark> marks_;
   std::vector<memory_event> memory_;
   std::vector<counter_sample> counters_;
 };
