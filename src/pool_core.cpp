@@ -48,7 +48,8 @@ void validate(const backend* be, const pool_options& o) {
 pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
     : backend_(std::move(be)),
       opt_(opt),
-      sizes_((validate(backend_.get(), opt), opt.alignment), opt.classes_per_doubling) {
+      sizes_((validate(backend_.get(), opt), opt.alignment), opt.classes_per_doubling),
+      caching_(opt.max_bytes == 0 && opt.thread_cache) {
   if (opt_.name == nullptr) opt_.name = "pinpool";
   opt_.slab_bytes = round_up(opt_.slab_bytes, opt_.alignment);
   classes_.resize(sizes_.count());
@@ -94,6 +95,9 @@ void pool_core::check_stream(const stream_ref& s) const {
 buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
   const std::uint32_t cls = class_of(bytes);
   if (s != nullptr) check_stream(*s);
+  if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
+    if (chunk* c = take_from_cache(cls, bytes)) return hand_out_cached(c, bytes, s);
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   if (!broken_.empty()) {
     throw error(std::string("pinpool: pool '") + opt_.name +
@@ -346,6 +350,7 @@ void pool_core::detach_slab_chunks(slab_record& s) {
 
 std::size_t pool_core::trim() {
   nvtx_range range("pinpool::trim");
+  detach_own_cache();  // this thread's cached chunks become idle, so their slabs can go
   std::vector<slab> idle;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -377,6 +382,7 @@ std::size_t pool_core::trim() {
 void pool_core::release(chunk* c) noexcept {
   nvtx_region_unregister(c->ptr);  // before anyone can be handed the chunk again
   const bool ordered = !c->streams.empty();
+  if (!ordered && caching_ && park_in_cache(c)) return;
   const bool recorded = !ordered || record_events(c);
   void* release_stream = nullptr;
   if (ordered && c->streams.size() == 1 && c->streams.front().has_stable_identity()) {
@@ -400,7 +406,7 @@ void pool_core::release(chunk* c) noexcept {
     k.pending.push_back(c);
     bytes_pending_ += c->bytes;
   }
-  const bool last = closed_ && outstanding_ == 0;
+  const bool last = deletable();
   if (waiters_ > 0) released_cv_.notify_all();
   lock.unlock();
   if (last) delete this;
@@ -418,6 +424,7 @@ bool pool_core::record_events(chunk* c) noexcept {
                  opt_.name, e.what());
     std::lock_guard<std::mutex> lock(mutex_);
     if (broken_.empty()) broken_ = e.what();
+    refusing_ = true;
     recycle_events(c);
     return false;
   }
@@ -450,6 +457,94 @@ void pool_core::recycle_events(chunk* c) {
   c->events.clear();
 }
 
+// ---- thread caches ----------------------------------------------------------------------------
+
+// Owner thread, no lock: a cached chunk of class `cls`, counted as an acquisition and a hit.
+chunk* pool_core::take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept {
+  cache_entry* e = find_cache_entry(this);
+  if (e == nullptr) return nullptr;
+  for (auto& slot : e->slot) {
+    chunk* c = slot.load(std::memory_order_relaxed);
+    if (c != nullptr && c->cls == cls) {
+      slot.store(nullptr, std::memory_order_relaxed);
+      bump(e->acquisitions);
+      bump(e->hits);
+      bump(e->requested_delta, static_cast<std::int64_t>(bytes));
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+buffer pool_core::hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s) {
+  c->st = chunk::state::in_use;
+  c->requested = bytes;
+  c->streams.clear();
+  if (s != nullptr) c->streams.push_back(*s);
+  nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
+  return buffer{this, c, c->ptr, bytes};
+}
+
+// Owner thread: parks an idle chunk in this thread's cache (attaching one on first use). The
+// pool keeps counting it as handed out until the entry is detached.
+bool pool_core::park_in_cache(chunk* c) {
+  cache_entry* e = find_cache_entry(this);
+  try {
+    if (e == nullptr) e = attach_cache_entry(this);
+  } catch (const std::exception&) {  // cannot register (out of memory): use the pool's lists
+    return false;
+  }
+  if (e == nullptr) return false;
+  for (auto& slot : e->slot) {
+    if (slot.load(std::memory_order_relaxed) == nullptr) {
+      bump(e->requested_delta, -static_cast<std::int64_t>(c->requested));
+      c->st = chunk::state::ready;
+      slot.store(c, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool pool_core::attach_cache(cache_entry& e) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) return false;
+  attached_.push_back(&e);
+  e.core = this;
+  e.acquisitions.store(0, std::memory_order_relaxed);
+  e.hits.store(0, std::memory_order_relaxed);
+  e.requested_delta.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+void pool_core::detach_cache(cache_entry& e) noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (auto& slot : e.slot) {
+    chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
+    if (c == nullptr) continue;
+    class_state& k = classes_[c->cls];
+    --c->slab->live_chunks;
+    --k.in_use;
+    k.ready.push_front(c);
+    bytes_in_use_ -= c->bytes;
+    --outstanding_;
+  }
+  acquisitions_ += e.acquisitions.load(std::memory_order_relaxed);
+  hits_ += e.hits.load(std::memory_order_relaxed);
+  bytes_requested_ = static_cast<std::size_t>(static_cast<std::int64_t>(bytes_requested_) +
+                                              e.requested_delta.load(std::memory_order_relaxed));
+  attached_.erase(std::find(attached_.begin(), attached_.end(), &e));
+  e.core = nullptr;
+  const bool last = deletable();
+  if (waiters_ > 0) released_cv_.notify_all();
+  lock.unlock();
+  if (last) delete this;
+}
+
+void pool_core::detach_own_cache() noexcept {
+  if (cache_entry* e = find_cache_entry(this)) detach_cache(*e);
+}
+
 // ---- stats and teardown -----------------------------------------------------------------------
 
 pool_stats pool_core::stats() const {
@@ -460,37 +555,63 @@ pool_stats pool_core::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   st.page_locked = opt_.kind == memory_kind::pinned_host && all_locked_ && !slabs_.empty();
   st.bytes_reserved = bytes_reserved_;
-  st.bytes_in_use = bytes_in_use_;
+  // Chunks parked in thread caches are idle: not in use, not outstanding.
+  std::vector<std::size_t> cached_per_class;
+  std::size_t cached_bytes = 0, cached_chunks = 0;
+  std::int64_t requested_delta = 0;
+  std::uint64_t cache_acquisitions = 0, cache_hits = 0;
+  for (const cache_entry* e : attached_) {
+    cache_acquisitions += e->acquisitions.load(std::memory_order_relaxed);
+    cache_hits += e->hits.load(std::memory_order_relaxed);
+    requested_delta += e->requested_delta.load(std::memory_order_relaxed);
+    for (const auto& slot : e->slot) {
+      if (const chunk* c = slot.load(std::memory_order_relaxed)) {
+        cached_per_class.resize(classes_.size());
+        ++cached_per_class[c->cls];
+        cached_bytes += c->bytes;
+        ++cached_chunks;
+      }
+    }
+  }
+  st.bytes_in_use = bytes_in_use_ - cached_bytes;
   st.bytes_pending = bytes_pending_;
   st.peak_bytes_in_use = peak_in_use_;
-  st.bytes_requested = bytes_requested_;
-  st.acquisitions = acquisitions_;
-  st.hits = hits_;
+  st.bytes_requested = static_cast<std::size_t>(static_cast<std::int64_t>(bytes_requested_) +
+                                                requested_delta);
+  st.acquisitions = acquisitions_ + cache_acquisitions;
+  st.hits = hits_ + cache_hits;
   st.grows = grows_;
   st.waits = waits_;
   st.stream_waits = stream_waits_;
   st.backend_allocations = backend_allocations_;
   st.backend_frees = backend_frees_;
   st.slabs = slabs_.size();
-  st.outstanding_buffers = outstanding_;
+  st.outstanding_buffers = outstanding_ - cached_chunks;
   for (std::uint32_t i = 0; i < classes_.size(); ++i) {
     const class_state& k = classes_[i];
     if (k.chunks == 0 && k.acquisitions == 0) continue;
-    st.classes.push_back({sizes_.chunk_bytes(i), k.chunks, k.in_use, k.acquisitions, k.hits});
+    const std::size_t cached = cached_per_class.empty() ? 0 : cached_per_class[i];
+    st.classes.push_back({sizes_.chunk_bytes(i), k.chunks, k.in_use - cached, k.acquisitions,
+                          k.hits});
   }
   return st;
 }
 
 void pool_core::close() noexcept {
+  detach_own_cache();
   std::unique_lock<std::mutex> lock(mutex_);
   closed_ = true;
-  if (outstanding_ != 0) {
-    std::fprintf(stderr,
-                 "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding (%zu bytes); its "
-                 "memory is kept until the last of them is released\n",
-                 opt_.name, outstanding_, bytes_in_use_);
-    return;
+  std::size_t cached = 0;
+  for (const cache_entry* e : attached_) {
+    for (const auto& slot : e->slot) cached += slot.load(std::memory_order_relaxed) != nullptr;
   }
+  if (outstanding_ > cached) {
+    std::fprintf(stderr,
+                 "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding; its memory is "
+                 "kept until the last of them is released\n",
+                 opt_.name, outstanding_ - cached);
+  }
+  if (!deletable()) return;  // the last buffer or thread-cache detach deletes it
   lock.unlock();
   delete this;
 }

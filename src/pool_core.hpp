@@ -8,6 +8,7 @@
 #include <pinpool/pool_stats.hpp>
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@
 
 #include "chunk_list.hpp"
 #include "size_classes.hpp"
+#include "thread_cache.hpp"
 
 namespace pinpool::detail {
 
@@ -81,6 +83,12 @@ class pool_core {
   /// @brief The pool handle is gone: destroy now or when the last buffer comes back.
   void close() noexcept;
 
+  /// @brief Registers a thread's cache entry (false once the pool is closed). Slow path.
+  bool attach_cache(cache_entry& e);
+  /// @brief Returns an entry's chunks to the pool and unregisters it; may delete the core.
+  /// Called by the entry's owning thread only. Never throws.
+  void detach_cache(cache_entry& e) noexcept;
+
   const pool_options& options() const noexcept { return opt_; }
   backend& get_backend() const noexcept { return *backend_; }
   std::size_t chunk_size_for(std::size_t bytes) const noexcept;
@@ -103,6 +111,11 @@ class pool_core {
   void detach_slab_chunks(slab_record& s);
   chunk* new_chunk_record();
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
+  buffer hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s);
+  chunk* take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept;
+  bool park_in_cache(chunk* c);
+  void detach_own_cache() noexcept;
+  bool deletable() const noexcept { return closed_ && outstanding_ == 0 && attached_.empty(); }
   void wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, const stream_ref& s);
   [[noreturn]] void throw_exhausted(std::size_t bytes) const;
   bool record_events(chunk* c) noexcept;
@@ -118,6 +131,9 @@ class pool_core {
   std::condition_variable released_cv_;
   int waiters_ = 0;
   bool closed_ = false;
+  const bool caching_;                  // thread caches in use (pools without a cap)
+  std::atomic<bool> refusing_{false};   // mirrors !broken_.empty() for lock-free paths
+  std::vector<cache_entry*> attached_;  // thread cache entries holding this pool's chunks
   std::vector<class_state> classes_;
   std::vector<std::unique_ptr<slab_record>> slabs_;
   std::deque<chunk> chunk_storage_;

@@ -28,6 +28,11 @@ struct pool_options {
   /// When the cap is reached and nothing is reusable: wait this long for a pending release,
   /// then throw pool_exhausted. 0 = fail at once.
   std::chrono::milliseconds acquire_timeout{0};
+  /// Per-thread caches of idle chunks (up to 8 per thread and pool): a host release parks the
+  /// chunk with the releasing thread, whose next acquisition of that size takes it back without
+  /// the pool's lock. Used only when max_bytes is 0 (at a cap, every idle chunk must be visible
+  /// to every thread). Chunks cached by another thread are not available to this one.
+  bool thread_cache = true;
   /// Name used in error messages, stats and NVTX.
   const char* name = "pinpool";
 };
