@@ -98,6 +98,12 @@ buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait)
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
     if (chunk* c = take_from_cache(cls, bytes)) return hand_out_cached(c, bytes, s);
   }
+  return acquire_shared(cls, bytes, s, may_wait);
+}
+
+// The pool's own lists (under the lock), growth, and waiting at the cap.
+buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
+                                 bool may_wait) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (!broken_.empty()) {
     throw error(std::string("pinpool: pool '") + opt_.name +
@@ -381,8 +387,12 @@ std::size_t pool_core::trim() {
 // quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
 void pool_core::release(chunk* c) noexcept {
   nvtx_region_unregister(c->ptr);  // before anyone can be handed the chunk again
+  if (c->streams.empty() && caching_ && park_in_cache(c)) return;
+  release_shared(c);
+}
+
+void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
-  if (!ordered && caching_ && park_in_cache(c)) return;
   const bool recorded = !ordered || record_events(c);
   void* release_stream = nullptr;
   if (ordered && c->streams.size() == 1 && c->streams.front().has_stable_identity()) {

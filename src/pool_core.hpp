@@ -110,6 +110,9 @@ class pool_core {
   bool reclaim_idle_slabs();
   void detach_slab_chunks(slab_record& s);
   chunk* new_chunk_record();
+  [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes,
+                                         const stream_ref* s, bool may_wait);
+  [[gnu::noinline]] void release_shared(chunk* c) noexcept;
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
   buffer hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s);
   chunk* take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept;

@@ -35,7 +35,7 @@ nvtxEventAttributes_t attributes(const char* name) {
   return a;
 }
 
-void pause() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
+void short_wait() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
 
 nvtxMemHeapHandle_t register_heap(nvtxDomainHandle_t d, const void* ptr, std::size_t bytes) {
   nvtxMemVirtualRangeDesc_t range{bytes, ptr};
@@ -100,10 +100,10 @@ int main() {
     {
       nvtxEventAttributes_t inner = attributes("inner");
       nvtxDomainRangePushEx(demo, &inner);
-      pause();
+      short_wait();
       nvtxDomainRangePop(demo);
       nvtxRangePushA("default-domain");
-      pause();
+      short_wait();
       nvtxRangePop();
     }
     nvtxDomainRangePop(demo);
@@ -124,7 +124,7 @@ int main() {
   registered.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
   registered.message.registered = nvtxDomainRegisterStringA(demo, "registered-range");
   nvtxDomainRangePushEx(demo, &registered);
-  pause();
+  short_wait();
   nvtxDomainRangePop(demo);
 
   nvtxMemHeapHandle_t heap = register_heap(demo, slab, sizeof slab);

@@ -12,6 +12,8 @@
 #include <nvtx3/nvToolsExtMem.h>
 #include <nvtx3/nvtx3.hpp>
 
+#include <cstdlib>
+
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -44,8 +46,17 @@ inline void nvtx_name_this_thread(const char* name) {
   nvtxNameOsThreadA(static_cast<std::uint32_t>(::syscall(SYS_gettid)), name);
 }
 
+/// @brief Whether memory annotations are emitted: an NVTX tool was injected through
+/// NVTX_INJECTION64_PATH when the process started (as Nsight Systems and pinpool-trace do), or a
+/// test forced them. Without a tool they would cost the hot path a few dozen instructions each.
+inline bool& nvtx_memory_annotations() {
+  static bool on = std::getenv("NVTX_INJECTION64_PATH") != nullptr;
+  return on;
+}
+
 /// @brief Registers a slab as a sub-allocator heap; returns its handle.
 inline void* nvtx_heap_register(const void* ptr, std::size_t bytes) {
+  if (!nvtx_memory_annotations()) return nullptr;
   nvtxMemVirtualRangeDesc_t range{bytes, ptr};
   nvtxMemHeapDesc_t desc{};
   desc.extCompatID = NVTX_EXT_COMPATID_MEM;
@@ -58,11 +69,12 @@ inline void* nvtx_heap_register(const void* ptr, std::size_t bytes) {
 }
 
 inline void nvtx_heap_unregister(void* heap) {
-  if (heap != nullptr) nvtxMemHeapUnregister(nvtx_domain(), static_cast<nvtxMemHeapHandle_t>(heap));
+  if (heap != nullptr && nvtx_memory_annotations()) nvtxMemHeapUnregister(nvtx_domain(), static_cast<nvtxMemHeapHandle_t>(heap));
 }
 
 /// @brief A chunk handed out: one region of `bytes` at `ptr` in `heap`.
 inline void nvtx_region_register(void* heap, const void* ptr, std::size_t bytes) {
+  if (heap == nullptr || !nvtx_memory_annotations()) return;
   nvtxMemVirtualRangeDesc_t region{bytes, ptr};
   nvtxMemRegionsRegisterBatch_t batch{};
   batch.extCompatID = NVTX_EXT_COMPATID_MEM;
@@ -77,6 +89,7 @@ inline void nvtx_region_register(void* heap, const void* ptr, std::size_t bytes)
 
 /// @brief A chunk released: its region goes (by pointer).
 inline void nvtx_region_unregister(const void* ptr) {
+  if (!nvtx_memory_annotations()) return;
   nvtxMemRegionRef_t ref{};
   ref.pointer = ptr;
   nvtxMemRegionsUnregisterBatch_t batch{};
@@ -98,6 +111,10 @@ class nvtx_range {
 inline std::uint64_t nvtx_start(const char*) noexcept { return 0; }
 inline void nvtx_end(std::uint64_t) noexcept {}
 inline void nvtx_name_this_thread(const char*) noexcept {}
+inline bool& nvtx_memory_annotations() {
+  static bool on = false;
+  return on;
+}
 inline void* nvtx_heap_register(const void*, std::size_t) noexcept { return nullptr; }
 inline void nvtx_heap_unregister(void*) noexcept {}
 inline void nvtx_region_register(void*, const void*, std::size_t) noexcept {}
