@@ -49,12 +49,5 @@ void buffer::record_stream(stream_ref s) {
 
 std::size_t buffer::stream_count() const noexcept { return chunk_ ? chunk_->streams.size() : 0; }
 
-void buffer::reset() noexcept {
-  if (chunk_ == nullptr) return;
-  core_->release(std::exchange(chunk_, nullptr));
-  core_ = nullptr;
-  data_ = nullptr;
-  size_ = 0;
-}
 
 }  // namespace pinpool

@@ -12,25 +12,6 @@ pool::pool(std::shared_ptr<backend> be, const pool_options& opt)
 
 pool::~pool() { core_->close(); }
 
-buffer pool::acquire(std::size_t bytes) { return core_->acquire(bytes, nullptr, true); }
-
-buffer pool::acquire(std::size_t bytes, stream_ref s) { return core_->acquire(bytes, &s, true); }
-
-namespace {
-std::optional<buffer> unless_empty(buffer b) {
-  if (b.empty()) return std::nullopt;
-  return std::optional<buffer>{std::move(b)};
-}
-}  // namespace
-
-std::optional<buffer> pool::try_acquire(std::size_t bytes) {
-  return unless_empty(core_->acquire(bytes, nullptr, false));
-}
-
-std::optional<buffer> pool::try_acquire(std::size_t bytes, stream_ref s) {
-  return unless_empty(core_->acquire(bytes, &s, false));
-}
-
 std::size_t pool::trim() { return core_->trim(); }
 pool_stats pool::stats() const { return core_->stats(); }
 const pool_options& pool::options() const noexcept { return core_->options(); }

@@ -2,6 +2,7 @@
 
 #include <pinpool/detail/nvtx.hpp>
 #include <pinpool/error.hpp>
+#include <pinpool/pool.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -10,6 +11,49 @@
 
 namespace pinpool::detail {
 namespace {
+
+// ---- the calling thread's cache entries (one per pool it released to, at most four) ---------
+
+constexpr int cache_entries_per_thread = 4;
+
+// Constant-initialised, trivially destructible and internal to this file: access is a plain
+// TLS load (no initialisation check on the hot path).
+struct thread_cache {
+  cache_entry entries[cache_entries_per_thread];
+  int next_victim;
+};
+thread_local thread_cache tls_cache;
+
+// Detaches the thread's entries when the thread exits (constructed on the first attach).
+struct cache_reaper {
+  bool armed = false;
+  ~cache_reaper() {
+    for (cache_entry& e : tls_cache.entries) {
+      if (e.core != nullptr) e.core->detach_cache(e);
+    }
+  }
+};
+thread_local cache_reaper tls_reaper;
+
+cache_entry* find_cache_entry(const pool_core* core) noexcept {
+  for (cache_entry& e : tls_cache.entries) {
+    if (e.core == core) return &e;
+  }
+  return nullptr;
+}
+
+// The calling thread's entry for `core`, attaching one (evicting another pool's entry when all
+// are taken). Null when the core refuses (closing). Slow path.
+cache_entry* attach_cache_entry(pool_core* core) {
+  tls_reaper.armed = true;
+  cache_entry* free_entry = find_cache_entry(nullptr);
+  if (free_entry == nullptr) {
+    free_entry = &tls_cache.entries[tls_cache.next_victim];
+    tls_cache.next_victim = (tls_cache.next_victim + 1) % cache_entries_per_thread;
+    free_entry->core->detach_cache(*free_entry);
+  }
+  return core->attach_cache(*free_entry) ? free_entry : nullptr;
+}
 
 bool is_power_of_two(std::size_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -62,7 +106,7 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
 
 pool_core::~pool_core() { destroy_memory(); }
 
-std::uint32_t pool_core::class_of(std::size_t bytes) const {
+inline std::uint32_t pool_core::class_of(std::size_t bytes) const {
   if (bytes == 0) reject(bytes, "cannot acquire 0 bytes");
   if (bytes > sizes_.max_request()) reject(bytes, "is larger than any size class");
   const std::uint32_t cls = sizes_.index_of(bytes);
@@ -92,7 +136,7 @@ void pool_core::check_stream(const stream_ref& s) const {
 
 // ---- acquisition ------------------------------------------------------------------------------
 
-buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
+inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
   const std::uint32_t cls = class_of(bytes);
   if (s != nullptr) check_stream(*s);
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
@@ -385,7 +429,7 @@ std::size_t pool_core::trim() {
 // No stream: idle at once. Streams: an event recorded on each (backend calls without the lock),
 // then the chunk waits on its class's pending list. A runtime failure while recording
 // quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
-void pool_core::release(chunk* c) noexcept {
+inline void pool_core::release(chunk* c) noexcept {
   nvtx_region_unregister(c->ptr);  // before anyone can be handed the chunk again
   if (c->streams.empty() && caching_ && park_in_cache(c)) return;
   release_shared(c);
@@ -470,13 +514,14 @@ void pool_core::recycle_events(chunk* c) {
 // ---- thread caches ----------------------------------------------------------------------------
 
 // Owner thread, no lock: a cached chunk of class `cls`, counted as an acquisition and a hit.
-chunk* pool_core::take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept {
+inline chunk* pool_core::take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept {
   cache_entry* e = find_cache_entry(this);
   if (e == nullptr) return nullptr;
-  for (auto& slot : e->slot) {
-    chunk* c = slot.load(std::memory_order_relaxed);
-    if (c != nullptr && c->cls == cls) {
-      slot.store(nullptr, std::memory_order_relaxed);
+  for (int i = 0; i < cache_entry::slots; ++i) {
+    if (e->slot_class[i] != cls) continue;
+    chunk* c = e->slot[i].load(std::memory_order_relaxed);
+    if (c != nullptr) {
+      e->slot[i].store(nullptr, std::memory_order_relaxed);
       bump(e->acquisitions);
       bump(e->hits);
       bump(e->requested_delta, static_cast<std::int64_t>(bytes));
@@ -486,7 +531,7 @@ chunk* pool_core::take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept
   return nullptr;
 }
 
-buffer pool_core::hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s) {
+inline buffer pool_core::hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s) {
   c->st = chunk::state::in_use;
   c->requested = bytes;
   c->streams.clear();
@@ -497,7 +542,7 @@ buffer pool_core::hand_out_cached(chunk* c, std::size_t bytes, const stream_ref*
 
 // Owner thread: parks an idle chunk in this thread's cache (attaching one on first use). The
 // pool keeps counting it as handed out until the entry is detached.
-bool pool_core::park_in_cache(chunk* c) {
+inline bool pool_core::park_in_cache(chunk* c) {
   cache_entry* e = find_cache_entry(this);
   try {
     if (e == nullptr) e = attach_cache_entry(this);
@@ -505,11 +550,12 @@ bool pool_core::park_in_cache(chunk* c) {
     return false;
   }
   if (e == nullptr) return false;
-  for (auto& slot : e->slot) {
-    if (slot.load(std::memory_order_relaxed) == nullptr) {
+  for (int i = 0; i < cache_entry::slots; ++i) {
+    if (e->slot[i].load(std::memory_order_relaxed) == nullptr) {
       bump(e->requested_delta, -static_cast<std::int64_t>(c->requested));
       c->st = chunk::state::ready;
-      slot.store(c, std::memory_order_relaxed);
+      e->slot_class[i] = c->cls;
+      e->slot[i].store(c, std::memory_order_relaxed);
       return true;
     }
   }
@@ -653,3 +699,36 @@ void pool_core::destroy_memory() noexcept {
 }
 
 }  // namespace pinpool::detail
+
+// ---- the public entry points of the hot path, in this file so the fast path inlines -----------
+
+namespace pinpool {
+
+buffer pool::acquire(std::size_t bytes) { return core_->acquire(bytes, nullptr, true); }
+
+buffer pool::acquire(std::size_t bytes, stream_ref s) { return core_->acquire(bytes, &s, true); }
+
+namespace {
+std::optional<buffer> unless_empty(buffer b) {
+  if (b.empty()) return std::nullopt;
+  return std::optional<buffer>{std::move(b)};
+}
+}  // namespace
+
+std::optional<buffer> pool::try_acquire(std::size_t bytes) {
+  return unless_empty(core_->acquire(bytes, nullptr, false));
+}
+
+std::optional<buffer> pool::try_acquire(std::size_t bytes, stream_ref s) {
+  return unless_empty(core_->acquire(bytes, &s, false));
+}
+
+void buffer::reset() noexcept {
+  if (chunk_ == nullptr) return;
+  core_->release(std::exchange(chunk_, nullptr));
+  core_ = nullptr;
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace pinpool

@@ -75,9 +75,10 @@ class pool_core {
 
   /// @brief `s` null: an idle chunk for the host. `may_wait`: wait up to the timeout at the cap;
   /// otherwise an empty buffer when the cap leaves nothing.
-  buffer acquire(std::size_t bytes, const stream_ref* s, bool may_wait);
+  [[gnu::always_inline]] inline buffer acquire(std::size_t bytes, const stream_ref* s,
+                                               bool may_wait);
   /// @brief Returns a chunk (stream-ordered). Never throws.
-  void release(chunk* c) noexcept;
+  [[gnu::always_inline]] inline void release(chunk* c) noexcept;
   std::size_t trim();
   pool_stats stats() const;
   /// @brief The pool handle is gone: destroy now or when the last buffer comes back.
@@ -96,7 +97,7 @@ class pool_core {
 
  private:
   ~pool_core();
-  std::uint32_t class_of(std::size_t bytes) const;
+  [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
   [[noreturn]] void reject(std::size_t bytes, const char* why) const;
   chunk* take_reusable(std::uint32_t cls, const stream_ref* s, bool& needs_device_wait);
   chunk* take_same_stream(class_state& k, const stream_ref& s);
@@ -114,9 +115,11 @@ class pool_core {
                                          const stream_ref* s, bool may_wait);
   [[gnu::noinline]] void release_shared(chunk* c) noexcept;
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
-  buffer hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s);
-  chunk* take_from_cache(std::uint32_t cls, std::size_t bytes) noexcept;
-  bool park_in_cache(chunk* c);
+  [[gnu::always_inline]] inline buffer hand_out_cached(chunk* c, std::size_t bytes,
+                                                      const stream_ref* s);
+  [[gnu::always_inline]] inline chunk* take_from_cache(std::uint32_t cls,
+                                                       std::size_t bytes) noexcept;
+  [[gnu::always_inline]] inline bool park_in_cache(chunk* c);
   void detach_own_cache() noexcept;
   bool deletable() const noexcept { return closed_ && outstanding_ == 0 && attached_.empty(); }
   void wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, const stream_ref& s);

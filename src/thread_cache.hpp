@@ -1,5 +1,5 @@
 #pragma once
-// Per-thread caches of idle chunks (internal). A host release (no stream) parks the chunk in the
+// Per-thread caches of idle chunks (internal; the thread-local state lives in pool_core.cpp). A host release (no stream) parks the chunk in the
 // releasing thread's cache for that pool; a later acquisition of the same class on that thread
 // takes it back without touching the pool's lock. Only pools without a cap use them (at the cap
 // every idle chunk must be visible to every thread).
@@ -22,16 +22,12 @@ struct cache_entry {
   static constexpr int slots = 8;
   pool_core* core = nullptr;  // owner-only
   std::atomic<chunk*> slot[slots];
+  std::uint32_t slot_class[slots];  // owner-only: the class of slot[i] (no chunk dereference)
   std::atomic<std::uint64_t> acquisitions;  // owner-written, folded into the pool on detach
   std::atomic<std::uint64_t> hits;
   std::atomic<std::int64_t> requested_delta;  // requests handed out minus requests cached
 };
 
-/// @brief The calling thread's entry for `core`, or null (never attaches).
-cache_entry* find_cache_entry(const pool_core* core) noexcept;
-/// @brief The calling thread's entry for `core`, attaching one (evicting another pool's entry
-/// when all are taken). Null when the core refuses (closing).
-cache_entry* attach_cache_entry(pool_core* core);
 /// @brief Owner-side increments (no read-modify-write instruction: only the owner writes).
 inline void bump(std::atomic<std::uint64_t>& v, std::uint64_t by = 1) noexcept {
   v.store(v.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
