@@ -174,4 +174,24 @@ TEST_F(emulated_cuda_pool, a_sticky_error_gives_cuda_error_and_the_pool_refuses_
   EXPECT_THROW(s.synchronize(), pinpool::cuda_error);
 }
 
+TEST_F(emulated_cuda_pool, failed_stream_and_event_calls_give_cuda_error_and_stay_consistent) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool_emu::fail_nth_stream_call(1);
+  EXPECT_THROW(be->create_stream(), pinpool::cuda_error);
+  auto s = be->create_stream();  // the next one works
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  auto kept = d.acquire(4096, s);
+  {
+    auto b = d.acquire(4096, s);
+    pinpool_emu::fail_nth_event_call(1);  // the release cannot create its event
+  }
+  EXPECT_THROW(d.acquire(4096, s), pinpool::error);  // an untracked release: work is refused
+  const auto st = d.stats();
+  EXPECT_EQ(st.outstanding_buffers, 1u);
+  kept.reset();
+  s.synchronize();
+}
+
 }  // namespace pinpool_test

@@ -173,7 +173,9 @@ struct state {
   std::map<std::uintptr_t, std::shared_ptr<emu_event>> events;        // by handle
   std::uintptr_t next_handle = first_handle;
   pinpool_emu::counters counters;
-  unsigned fail_countdown = 0;
+  unsigned fail_countdown = 0;         // cudaMalloc / cudaHostAlloc
+  unsigned fail_event_countdown = 0;   // cudaEventCreateWithFlags / cudaEventRecord
+  unsigned fail_stream_countdown = 0;  // cudaStreamCreateWithFlags
   std::atomic<bool> sticky{false};
 
   std::mutex violations_mutex;
@@ -334,6 +336,9 @@ std::shared_ptr<allocation> use_locked(const void* p, std::size_t bytes, const c
 
 // ---- implementations (shared by the plain and _ptsz entry points) ----------------------------
 
+// Fault injection: true when this call is the injected failure (under the state's mutex).
+bool counts_down(unsigned& countdown) { return countdown != 0 && --countdown == 0; }
+
 cudaError_t allocate(void** ptr, std::size_t bytes, bool pinned, const char* call) {
   if (cudaError_t e = enter(call)) return e;
   if (ptr == nullptr) return fail(cudaErrorInvalidValue);
@@ -430,6 +435,10 @@ cudaError_t stream_get_device(cudaStream_t s, int* device) {
 
 cudaError_t event_record(cudaEvent_t e, cudaStream_t s) {
   if (cudaError_t err = enter("cudaEventRecord")) return err;
+  {
+    lock_guard lock(g().mutex);
+    if (counts_down(g().fail_event_countdown)) return fail(cudaErrorLaunchOutOfResources);
+  }
   std::shared_ptr<emu_event> event = find_event(e, "cudaEventRecord");
   std::shared_ptr<emu_stream> stream = find_stream(s, "cudaEventRecord");
   if (!event || !stream) return fail(cudaErrorInvalidResourceHandle);
@@ -570,6 +579,7 @@ cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned i
   if (stream == nullptr) return fail(cudaErrorInvalidValue);
   lock_guard lock(g().mutex);
   ++g().counters.stream_create_calls;
+  if (counts_down(g().fail_stream_countdown)) return fail(cudaErrorLaunchOutOfResources);
   const std::uintptr_t h = g().new_handle();
   g().streams[h] = std::make_shared<emu_stream>(t_device);
   *stream = reinterpret_cast<cudaStream_t>(h);
@@ -617,6 +627,7 @@ cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int 
   if (event == nullptr) return fail(cudaErrorInvalidValue);
   lock_guard lock(g().mutex);
   ++g().counters.event_create_calls;
+  if (counts_down(g().fail_event_countdown)) return fail(cudaErrorLaunchOutOfResources);
   const std::uintptr_t h = g().new_handle();
   g().events[h] = std::make_shared<emu_event>(t_device);
   *event = reinterpret_cast<cudaEvent_t>(h);
@@ -709,8 +720,16 @@ void reset(int device_count) {
                            " streams still alive");
   }
   st.device_count = device_count;
+  // A new machine: memory a previous test deliberately leaked (a pool quarantines chunks after
+  // a runtime failure) is reclaimed, so leak checks start from zero.
+  for (auto& entry : st.allocations) {
+    if (!entry.second->freed && entry.second->pending == 0) std::free(entry.second->ptr);
+  }
+  st.allocations.clear();
   st.counters = {};
   st.fail_countdown = 0;
+  st.fail_event_countdown = 0;
+  st.fail_stream_countdown = 0;
   st.sticky = false;
   {
     lock_guard violations_lock(st.violations_mutex);
@@ -750,6 +769,16 @@ std::size_t live_streams() {
 void fail_nth_allocation(unsigned n) {
   lock_guard lock(g().mutex);
   g().fail_countdown = n;
+}
+
+void fail_nth_event_call(unsigned n) {
+  lock_guard lock(g().mutex);
+  g().fail_event_countdown = n;
+}
+
+void fail_nth_stream_call(unsigned n) {
+  lock_guard lock(g().mutex);
+  g().fail_stream_countdown = n;
 }
 
 void set_sticky_error() {

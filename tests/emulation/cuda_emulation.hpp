@@ -53,7 +53,9 @@ int default_device_count();
 /// @brief Sets the device count (0 emulates a machine without GPU: cudaGetDeviceCount fails with
 /// cudaErrorNoDevice), clears counters, violations, injected faults and the sticky error, and
 /// makes device 0 current for the calling thread. Destroys the calling thread's implicit streams.
-/// Live allocations and events stay valid.
+/// Allocations still alive are freed and forgotten (a new machine: memory a test deliberately
+/// leaked, such as chunks a pool quarantined, does not fail the next test's leak check); events
+/// stay valid.
 /// @throws std::logic_error when streams created with cudaStreamCreateWithFlags (or other
 /// threads' implicit streams) are still alive.
 void reset(int device_count = default_device_count());
@@ -71,6 +73,11 @@ std::size_t live_streams();
 /// @brief The `n`th cudaMalloc/cudaHostAlloc call from now (1 = the next) fails with
 /// cudaErrorMemoryAllocation (not sticky). 0 cancels.
 void fail_nth_allocation(unsigned n);
+/// @brief The `n`th cudaEventCreateWithFlags/cudaEventRecord call from now fails with
+/// cudaErrorLaunchOutOfResources (recoverable). 0 cancels.
+void fail_nth_event_call(unsigned n);
+/// @brief The `n`th cudaStreamCreateWithFlags call from now fails likewise. 0 cancels.
+void fail_nth_stream_call(unsigned n);
 /// @brief From now on every runtime call returns cudaErrorIllegalAddress (a sticky error, which
 /// cudaGetLastError does not clear), until reset().
 void set_sticky_error();
