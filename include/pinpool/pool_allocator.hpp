@@ -111,8 +111,10 @@ class raw_chunks {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = live_.find(p);
     if (it == live_.end()) {
-      std::fprintf(stderr, "pinpool: deallocating %p, which this allocator did not hand out "
-                           "(foreign pointer or double deallocation)\n", p);
+      std::fprintf(stderr,
+                   "pinpool: deallocating %p, which this allocator did not hand out "
+                   "(foreign pointer or double deallocation)\n",
+                   p);
 #ifndef NDEBUG
       std::abort();
 #endif

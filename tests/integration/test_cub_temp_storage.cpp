@@ -5,11 +5,10 @@
 #include <pinpool/cub_temp_storage.hpp>
 #include <pinpool/pinpool.hpp>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstddef>
 #include <future>
+#include <gtest/gtest.h>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -104,9 +103,8 @@ TEST_F(CubTempStorage, ReusesTheScratchOnTheSameStreamWithoutAllocating) {
 }
 
 TEST_F(CubTempStorage, AFailingQueryAcquiresNothing) {
-  const int status = pinpool::cub_temp_storage(*pool_, stream_, [](void*, std::size_t&) {
-    return invalid_value;
-  });
+  const int status =
+      pinpool::cub_temp_storage(*pool_, stream_, [](void*, std::size_t&) { return invalid_value; });
   EXPECT_EQ(status, invalid_value);
   EXPECT_EQ(pool_->stats().acquisitions, 0u);
 }

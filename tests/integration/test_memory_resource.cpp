@@ -7,11 +7,10 @@
 
 #include <cuda/memory_resource>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -23,8 +22,8 @@ using pinpool::device_pool_resource;
 using pinpool::host_pool_resource;
 using pinpool::pinned_pool_resource;
 
-static_assert(mr::async_resource_with<pinned_pool_resource, mr::host_accessible,
-                                      mr::device_accessible>);
+static_assert(
+    mr::async_resource_with<pinned_pool_resource, mr::host_accessible, mr::device_accessible>);
 static_assert(mr::async_resource_with<device_pool_resource, mr::device_accessible>);
 static_assert(!mr::resource_with<device_pool_resource, mr::host_accessible>);
 static_assert(mr::async_resource_with<host_pool_resource, mr::host_accessible>);
@@ -32,14 +31,14 @@ static_assert(!mr::resource_with<host_pool_resource, mr::device_accessible>);
 static_assert(mr::resource<pinned_pool_resource> && mr::async_resource<pinned_pool_resource>);
 static_assert(std::is_nothrow_copy_constructible_v<device_pool_resource>);
 // The refs accept exactly the resources with their properties.
-static_assert(std::is_constructible_v<mr::async_resource_ref<mr::device_accessible>,
-                                      pinned_pool_resource&>);
-static_assert(std::is_constructible_v<mr::async_resource_ref<mr::device_accessible>,
-                                      device_pool_resource&>);
-static_assert(!std::is_constructible_v<mr::async_resource_ref<mr::device_accessible>,
-                                       host_pool_resource&>);
-static_assert(!std::is_constructible_v<mr::resource_ref<mr::host_accessible>,
-                                       device_pool_resource&>);
+static_assert(
+    std::is_constructible_v<mr::async_resource_ref<mr::device_accessible>, pinned_pool_resource&>);
+static_assert(
+    std::is_constructible_v<mr::async_resource_ref<mr::device_accessible>, device_pool_resource&>);
+static_assert(
+    !std::is_constructible_v<mr::async_resource_ref<mr::device_accessible>, host_pool_resource&>);
+static_assert(
+    !std::is_constructible_v<mr::resource_ref<mr::host_accessible>, device_pool_resource&>);
 
 class MemoryResource : public ::testing::Test {
  protected:

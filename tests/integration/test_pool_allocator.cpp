@@ -3,11 +3,10 @@
 #include <pinpool/pinpool.hpp>
 #include <pinpool/pool_allocator.hpp>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <list>
 #include <map>
 #include <memory>

@@ -17,7 +17,6 @@
 #include <cuda_runtime_api.h>
 
 #include <gtest/gtest.h>
-
 #include <memory>
 #include <vector>
 
@@ -49,10 +48,9 @@ TEST(ThrustCuda, AlgorithmsAndCubOnAPoolStream) {
     thrust::device_vector<int, pinpool::thrust_allocator<int>> prefix(n, container);
     const int* in = thrust::raw_pointer_cast(v.data());
     int* out = thrust::raw_pointer_cast(prefix.data());
-    const cudaError_t err =
-        pinpool::cub_temp_storage(pool, s, [&](void* tmp, std::size_t& bytes) {
-          return cub::DeviceScan::InclusiveSum(tmp, bytes, in, out, n, cs);
-        });
+    const cudaError_t err = pinpool::cub_temp_storage(pool, s, [&](void* tmp, std::size_t& bytes) {
+      return cub::DeviceScan::InclusiveSum(tmp, bytes, in, out, n, cs);
+    });
     EXPECT_EQ(err, cudaSuccess);
     s.synchronize();
     EXPECT_EQ(static_cast<int>(prefix[2]), 0 + 1 + 2);

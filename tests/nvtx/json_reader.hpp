@@ -74,8 +74,7 @@ class json {
     std::size_t pos;
 
     [[noreturn]] void fail(const char* what) const {
-      throw std::runtime_error(std::string("json: ") + what + " at offset " +
-                               std::to_string(pos));
+      throw std::runtime_error(std::string("json: ") + what + " at offset " + std::to_string(pos));
     }
     void skip_space() {
       while (pos < text.size() &&
@@ -218,14 +217,30 @@ class json {
         if (pos >= text.size()) fail("unterminated escape");
         const char e = text[pos++];
         switch (e) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case '/': out += '/'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'n': out += '\n'; break;
-          case 'r': out += '\r'; break;
-          case 't': out += '\t'; break;
+          case '"':
+            out += '"';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case '/':
+            out += '/';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
           case 'u': {
             std::uint32_t cp = hex4();
             if (cp >= 0xD800 && cp <= 0xDBFF && text.substr(pos, 2) == "\\u") {
@@ -236,7 +251,8 @@ class json {
             put_utf8(out, cp);
             break;
           }
-          default: fail("bad escape");
+          default:
+            fail("bad escape");
         }
       }
     }

@@ -15,16 +15,17 @@
 #include <nvtx3/nvToolsExt.h>
 #include <nvtx3/nvToolsExtMem.h>
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 
 namespace {
 
-std::uint32_t os_tid() { return static_cast<std::uint32_t>(::syscall(SYS_gettid)); }
+std::uint32_t os_tid() {
+  return static_cast<std::uint32_t>(::syscall(SYS_gettid));
+}
 
 nvtxEventAttributes_t attributes(const char* name) {
   nvtxEventAttributes_t a{};
@@ -35,7 +36,9 @@ nvtxEventAttributes_t attributes(const char* name) {
   return a;
 }
 
-void short_wait() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
+void short_wait() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+}
 
 nvtxMemHeapHandle_t register_heap(nvtxDomainHandle_t d, const void* ptr, std::size_t bytes) {
   nvtxMemVirtualRangeDesc_t range{bytes, ptr};

@@ -1,19 +1,18 @@
 // pinpool's own NVTX output, read back with the in-process recorder (CPU backend): slow-path
 // ranges in domain "pinpool", one memory-API heap per slab, one region per chunk handed out.
 
+#include <pinpool/detail/nvtx.hpp>
 #include <pinpool/pinpool.hpp>
 #include <pinpool/trace/recorder.hpp>
-
-#include <gtest/gtest.h>
-
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <gtest/gtest.h>
 #include <optional>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -21,7 +20,9 @@ namespace {
 namespace trace = pinpool::trace;
 using trace::recorder;
 
-std::uint32_t os_tid() { return static_cast<std::uint32_t>(::syscall(SYS_gettid)); }
+std::uint32_t os_tid() {
+  return static_cast<std::uint32_t>(::syscall(SYS_gettid));
+}
 
 class PoolNvtx : public ::testing::Test {
  protected:
@@ -34,6 +35,11 @@ class PoolNvtx : public ::testing::Test {
     }
     ASSERT_TRUE(recorder::attach());
     recorder::clear();
+#ifdef PINPOOL_HAS_NVTX
+    // pinpool emits memory annotations only when it sees an injected tool (it looks for
+    // NVTX_INJECTION64_PATH): the statically linked recorder has to turn them on.
+    pinpool::detail::nvtx_memory_annotations() = true;
+#endif
   }
 
   static std::size_t live_heaps(const trace::trace_snapshot& s, std::size_t* bytes = nullptr) {
@@ -125,7 +131,8 @@ TEST_F(PoolNvtx, WaitingAtTheCapIsARange) {
   });
   pinpool::buffer again = pool.acquire(std::size_t{256} << 10);
   releaser.join();
-  const auto waits = recorder::snapshot().find_ranges("pinpool::wait", std::string_view("pinpool"));
+  const trace::trace_snapshot s = recorder::snapshot();
+  const auto waits = s.find_ranges("pinpool::wait", std::string_view("pinpool"));
   ASSERT_EQ(waits.size(), 1u);
   EXPECT_EQ(waits[0]->tid, os_tid());
   EXPECT_GT(waits[0]->duration_ns(), 0);

@@ -1,29 +1,27 @@
 // pinpool_nvtx_recorder: NVTX calls made in this process, read back in-process; and the Chrome
 // JSON writer on hand-made snapshots.
 
-#include <pinpool/trace/recorder.hpp>
+#include "json_reader.hpp"
 
-#include <gtest/gtest.h>
+#include <pinpool/trace/recorder.hpp>
 
 #include <nvtx3/nvToolsExt.h>
 #include <nvtx3/nvToolsExtMem.h>
-
-#include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <map>
+#include <pthread.h>
 #include <sstream>
 #include <string>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
-
-#include "json_reader.hpp"
 
 namespace {
 
@@ -31,7 +29,9 @@ using pinpool::test::json;
 namespace trace = pinpool::trace;
 using trace::recorder;
 
-std::uint32_t os_tid() { return static_cast<std::uint32_t>(::syscall(SYS_gettid)); }
+std::uint32_t os_tid() {
+  return static_cast<std::uint32_t>(::syscall(SYS_gettid));
+}
 
 nvtxEventAttributes_t attributes(const char* name) {
   nvtxEventAttributes_t a{};
@@ -231,8 +231,7 @@ nvtxMemHeapHandle_t register_heap(nvtxDomainHandle_t d, const void* ptr, std::si
   return nvtxMemHeapRegister(d, &desc);
 }
 
-std::vector<nvtxMemRegionHandle_t> register_regions(nvtxDomainHandle_t d,
-                                                    nvtxMemHeapHandle_t heap,
+std::vector<nvtxMemRegionHandle_t> register_regions(nvtxDomainHandle_t d, nvtxMemHeapHandle_t heap,
                                                     std::vector<nvtxMemVirtualRangeDesc_t> rs) {
   std::vector<nvtxMemRegionHandle_t> handles(rs.size());
   nvtxMemRegionsRegisterBatch_t batch{};
@@ -363,8 +362,8 @@ TEST_F(Recorder, WritesAChromeTrace) {
 
 // ---- to_chrome_json on hand-made snapshots ----------------------------------------------------
 
-trace::range make_range(const char* name, std::uint32_t tid, std::int64_t start,
-                        std::int64_t end, trace::range_kind kind) {
+trace::range make_range(const char* name, std::uint32_t tid, std::int64_t start, std::int64_t end,
+                        trace::range_kind kind) {
   trace::range r;
   r.name = name;
   r.domain = "d";
@@ -430,8 +429,7 @@ TEST(ChromeJson, StringsAreEscapedAndValidUtf8) {
   for (const json& e : doc["traceEvents"].array()) {
     if (e.get_string("ph") == "i") {
       mark_found = true;
-      EXPECT_EQ(e.get_string("name"),
-                "q\"b\\s\n\x01 bad\xef\xbf\xbd\xef\xbf\xbd ok\xc3\xa9");
+      EXPECT_EQ(e.get_string("name"), "q\"b\\s\n\x01 bad\xef\xbf\xbd\xef\xbf\xbd ok\xc3\xa9");
       EXPECT_EQ(e.get_string("s"), "t");
       EXPECT_EQ(e.get_string("cat"), "nvtx");
     }

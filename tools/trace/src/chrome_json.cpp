@@ -1,5 +1,7 @@
 // to_chrome_json and the trace_snapshot helpers.
 
+#include "text.hpp"
+
 #include <pinpool/trace/recorder.hpp>
 
 #include <algorithm>
@@ -10,8 +12,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "text.hpp"
 
 namespace pinpool::trace {
 
@@ -81,7 +81,9 @@ void append_number(std::string& out, double v) {
   out += buf;
 }
 
-void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+void append_uint(std::string& out, std::uint64_t v) {
+  out += std::to_string(v);
+}
 
 template <class Event>
 void append_common_args(std::string& out, const Event& e) {

@@ -1,16 +1,16 @@
 #include "collector.hpp"
 
+#include <cerrno>  // program_invocation_short_name (GNU)
+#include <functional>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <cerrno>  // program_invocation_short_name (GNU)
-#include <functional>
 
 namespace pinpool::trace::detail {
 
 namespace {
 constexpr std::uint32_t virtual_address_type = 1;  // NVTX_MEM_TYPE_VIRTUAL_ADDRESS
+thread_local std::uint32_t this_tid = 0;           // 0 until the thread's first event
 }  // namespace
 
 std::size_t collector::region_key_hash::operator()(const region_key& k) const noexcept {
@@ -22,9 +22,14 @@ collector& collector::instance() {
   return *c;
 }
 
-collector::collector() : epoch_(std::chrono::steady_clock::now()) {}
+collector::collector() : epoch_(std::chrono::steady_clock::now()) {
+  // A forked child's thread has another id than the parent thread it was forked from.
+  ::pthread_atfork(nullptr, nullptr, [] { this_tid = 0; });
+}
 
-void collector::stop() noexcept { stopped_ = true; }
+void collector::stop() noexcept {
+  stopped_ = true;
+}
 
 std::int64_t collector::now_ns() const noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
@@ -33,8 +38,7 @@ std::int64_t collector::now_ns() const noexcept {
 }
 
 std::uint32_t collector::this_thread() {
-  thread_local std::uint32_t tid = 0;
-  if (tid != 0) return tid;
+  if (this_tid != 0) return this_tid;
   const auto id = static_cast<std::uint32_t>(::syscall(SYS_gettid));
   char name[64] = {};
   ::pthread_getname_np(::pthread_self(), name, sizeof name);
@@ -42,8 +46,8 @@ std::uint32_t collector::this_thread() {
     std::lock_guard<std::mutex> lock(mutex_);
     threads_[id].os_name = name;
   }
-  tid = id;
-  return tid;
+  this_tid = id;
+  return id;
 }
 
 std::string collector::category_name(const domain_record* d, std::uint32_t id) const {
@@ -327,7 +331,8 @@ void collector::regions_resize(domain_record* d, const std::vector<mem_range>& r
         static_cast<std::int64_t>(r.bytes) - static_cast<std::int64_t>(it->second.bytes);
     it->second.bytes = r.bytes;
     if (heap_state* h = find_heap(it->second.heap)) {
-      h->bytes_in_use = static_cast<std::size_t>(static_cast<std::int64_t>(h->bytes_in_use) + delta);
+      h->bytes_in_use =
+          static_cast<std::size_t>(static_cast<std::int64_t>(h->bytes_in_use) + delta);
     }
     if (stopped_) continue;
     add_counter(in_use_track_of(it->second.heap, d), delta, t);

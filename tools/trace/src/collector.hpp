@@ -142,10 +142,10 @@ class collector {
                          const char* what) const;
   // Under mutex_:
   void add_counter(const std::string& track, std::int64_t delta, std::int64_t t);
-  void drop_regions(std::uint64_t heap, const domain_record* d, std::int64_t t,
-                    std::uint32_t tid, memory_op op);
-  void record_memory(memory_op op, const domain_record* d, std::uint64_t heap,
-                     const void* ptr, std::size_t bytes, std::uint32_t tid, std::int64_t t);
+  void drop_regions(std::uint64_t heap, const domain_record* d, std::int64_t t, std::uint32_t tid,
+                    memory_op op);
+  void record_memory(memory_op op, const domain_record* d, std::uint64_t heap, const void* ptr,
+                     std::size_t bytes, std::uint32_t tid, std::int64_t t);
   heap_state* find_heap(std::uint64_t id);
   std::string in_use_track_of(std::uint64_t heap, const domain_record* d) const;
 

@@ -7,9 +7,10 @@
 //   PINPOOL_QUIET=1    no summary line on stderr.
 
 #define NVTX_NO_IMPL
-#include <pinpool/trace/recorder.hpp>
+#include "collector.hpp"
+#include "nvtx_hooks.hpp"
 
-#include <unistd.h>
+#include <pinpool/trace/recorder.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -17,9 +18,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
-
-#include "collector.hpp"
-#include "nvtx_hooks.hpp"
+#include <unistd.h>
 
 namespace {
 

@@ -1,6 +1,8 @@
 // A tool: NVTX types and declarations only, no NVTX implementation of its own.
 #define NVTX_NO_IMPL
+#include "collector.hpp"
 #include "nvtx_hooks.hpp"
+#include "text.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -8,16 +10,17 @@
 #include <string>
 #include <vector>
 
-#include "collector.hpp"
-#include "text.hpp"
-
 namespace pinpool::trace::detail {
 
 namespace {
 
-collector& sink() { return collector::instance(); }
+collector& sink() {
+  return collector::instance();
+}
 
-domain_record* as_domain(nvtxDomainHandle_t d) { return reinterpret_cast<domain_record*>(d); }
+domain_record* as_domain(nvtxDomainHandle_t d) {
+  return reinterpret_cast<domain_record*>(d);
+}
 
 std::string message_text(std::int32_t type, const nvtxMessageValue_t& m) {
   switch (type) {
@@ -44,8 +47,7 @@ event_attrs read_attrs(const nvtxEventAttributes_t* a) {
   using A = nvtxEventAttributes_t;
   const std::size_t size = a->size;
   if (provides<A>(size, offsetof(A, category), sizeof(a->category))) r.category = a->category;
-  if (provides<A>(size, offsetof(A, color), sizeof(a->color)) &&
-      a->colorType == NVTX_COLOR_ARGB) {
+  if (provides<A>(size, offsetof(A, color), sizeof(a->color)) && a->colorType == NVTX_COLOR_ARGB) {
     r.color = a->color;
   }
   if (provides<A>(size, offsetof(A, payload), sizeof(a->payload))) {
@@ -86,28 +88,48 @@ event_attrs named(std::string name) {
 
 // ---- core (NVTX_CB_MODULE_CORE): the calls without a domain -----------------------------------
 
-void mark_ex(const nvtxEventAttributes_t* a) { sink().mark(nullptr, read_attrs(a)); }
-void mark_a(const char* m) { sink().mark(nullptr, named(m ? m : "")); }
-void mark_w(const wchar_t* m) { sink().mark(nullptr, named(m ? to_utf8(m) : "")); }
+void mark_ex(const nvtxEventAttributes_t* a) {
+  sink().mark(nullptr, read_attrs(a));
+}
+void mark_a(const char* m) {
+  sink().mark(nullptr, named(m ? m : ""));
+}
+void mark_w(const wchar_t* m) {
+  sink().mark(nullptr, named(m ? to_utf8(m) : ""));
+}
 nvtxRangeId_t start_ex(const nvtxEventAttributes_t* a) {
   return sink().start(nullptr, read_attrs(a));
 }
-nvtxRangeId_t start_a(const char* m) { return sink().start(nullptr, named(m ? m : "")); }
+nvtxRangeId_t start_a(const char* m) {
+  return sink().start(nullptr, named(m ? m : ""));
+}
 nvtxRangeId_t start_w(const wchar_t* m) {
   return sink().start(nullptr, named(m ? to_utf8(m) : ""));
 }
-void end(nvtxRangeId_t id) { sink().end(id); }
-int push_ex(const nvtxEventAttributes_t* a) { return sink().push(nullptr, read_attrs(a)); }
-int push_a(const char* m) { return sink().push(nullptr, named(m ? m : "")); }
-int push_w(const wchar_t* m) { return sink().push(nullptr, named(m ? to_utf8(m) : "")); }
-int pop() { return sink().pop(nullptr); }
+void end(nvtxRangeId_t id) {
+  sink().end(id);
+}
+int push_ex(const nvtxEventAttributes_t* a) {
+  return sink().push(nullptr, read_attrs(a));
+}
+int push_a(const char* m) {
+  return sink().push(nullptr, named(m ? m : ""));
+}
+int push_w(const wchar_t* m) {
+  return sink().push(nullptr, named(m ? to_utf8(m) : ""));
+}
+int pop() {
+  return sink().pop(nullptr);
+}
 void name_category_a(std::uint32_t id, const char* n) {
   sink().name_category(nullptr, id, n ? n : "");
 }
 void name_category_w(std::uint32_t id, const wchar_t* n) {
   sink().name_category(nullptr, id, n ? to_utf8(n) : "");
 }
-void name_thread_a(std::uint32_t tid, const char* n) { sink().name_thread(tid, n ? n : ""); }
+void name_thread_a(std::uint32_t tid, const char* n) {
+  sink().name_thread(tid, n ? n : "");
+}
 void name_thread_w(std::uint32_t tid, const wchar_t* n) {
   sink().name_thread(tid, n ? to_utf8(n) : "");
 }
@@ -120,11 +142,15 @@ void domain_mark_ex(nvtxDomainHandle_t d, const nvtxEventAttributes_t* a) {
 nvtxRangeId_t domain_start_ex(nvtxDomainHandle_t d, const nvtxEventAttributes_t* a) {
   return sink().start(as_domain(d), read_attrs(a));
 }
-void domain_end(nvtxDomainHandle_t, nvtxRangeId_t id) { sink().end(id); }
+void domain_end(nvtxDomainHandle_t, nvtxRangeId_t id) {
+  sink().end(id);
+}
 int domain_push_ex(nvtxDomainHandle_t d, const nvtxEventAttributes_t* a) {
   return sink().push(as_domain(d), read_attrs(a));
 }
-int domain_pop(nvtxDomainHandle_t d) { return sink().pop(as_domain(d)); }
+int domain_pop(nvtxDomainHandle_t d) {
+  return sink().pop(as_domain(d));
+}
 void domain_name_category_a(nvtxDomainHandle_t d, std::uint32_t id, const char* n) {
   sink().name_category(as_domain(d), id, n ? n : "");
 }
@@ -196,8 +222,8 @@ void regions_register(nvtxDomainHandle_t d, const nvtxMemRegionsRegisterBatch_t*
   std::vector<mem_range> ranges;
   ranges.reserve(b->regionCount);
   for (std::size_t i = 0; i < b->regionCount; ++i) {
-    const auto& r = element<nvtxMemVirtualRangeDesc_t>(b->regionDescElements,
-                                                       b->regionDescElementSize, i);
+    const auto& r =
+        element<nvtxMemVirtualRangeDesc_t>(b->regionDescElements, b->regionDescElementSize, i);
     ranges.push_back(mem_range{r.ptr, r.size});
     // A region's handle is its address: unregistering by handle or by pointer is the same.
     if (b->regionHandleElementsOut != nullptr) {
@@ -217,16 +243,15 @@ void regions_resize(nvtxDomainHandle_t d, const nvtxMemRegionsResizeBatch_t* b) 
   std::vector<mem_range> ranges;
   ranges.reserve(b->regionDescCount);
   for (std::size_t i = 0; i < b->regionDescCount; ++i) {
-    const auto& r = element<nvtxMemVirtualRangeDesc_t>(b->regionDescElements,
-                                                       b->regionDescElementSize, i);
+    const auto& r =
+        element<nvtxMemVirtualRangeDesc_t>(b->regionDescElements, b->regionDescElementSize, i);
     ranges.push_back(mem_range{r.ptr, r.size});
   }
   sink().regions_resize(as_domain(d), ranges);
 }
 
 void regions_unregister(nvtxDomainHandle_t d, const nvtxMemRegionsUnregisterBatch_t* b) {
-  if (b == nullptr || b->refElements == nullptr ||
-      b->refElementSize < sizeof(nvtxMemRegionRef_t) ||
+  if (b == nullptr || b->refElements == nullptr || b->refElementSize < sizeof(nvtxMemRegionRef_t) ||
       (b->refType != NVTX_MEM_REGION_REF_TYPE_POINTER &&
        b->refType != NVTX_MEM_REGION_REF_TYPE_HANDLE)) {
     return;

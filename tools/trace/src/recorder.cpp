@@ -6,13 +6,13 @@
 // it too), so the linker always takes this object from the archive.
 
 #define NVTX_NO_IMPL
+#include "collector.hpp"
+#include "nvtx_hooks.hpp"
+
 #include <pinpool/trace/recorder.hpp>
 
 #include <cstdio>
 #include <string>
-
-#include "collector.hpp"
-#include "nvtx_hooks.hpp"
 
 namespace {
 
@@ -27,10 +27,10 @@ int init_extension(nvtxExtModuleInfo_t* module) {
 }  // namespace
 
 extern "C" {
-__attribute__((visibility("default"))) NvtxInitializeInjectionNvtxFunc_t
-    InitializeInjectionNvtx2_fnptr = &init_core;
-__attribute__((visibility("default"))) NvtxExtInitializeInjectionFunc_t
-    InitializeInjectionNvtxExtension_fnptr = &init_extension;
+__attribute__((visibility("default")))
+NvtxInitializeInjectionNvtxFunc_t InitializeInjectionNvtx2_fnptr = &init_core;
+__attribute__((visibility("default")))
+NvtxExtInitializeInjectionFunc_t InitializeInjectionNvtxExtension_fnptr = &init_extension;
 }
 
 namespace pinpool::trace {
@@ -42,9 +42,13 @@ bool recorder::attached() noexcept {
   return c.core_attached() && c.memory_attached();
 }
 
-trace_snapshot recorder::snapshot() { return collector::instance().snapshot(); }
+trace_snapshot recorder::snapshot() {
+  return collector::instance().snapshot();
+}
 
-void recorder::clear() { collector::instance().clear(); }
+void recorder::clear() {
+  collector::instance().clear();
+}
 
 std::size_t recorder::bytes_in_use(std::string_view domain) {
   return collector::instance().bytes_in_use(domain);

@@ -88,7 +88,7 @@ struct memory_event {
   /// The heap: the id returned as its handle (1, 2, ...); 0 = NVTX_MEM_HEAP_HANDLE_PROCESS_WIDE.
   /// For region_unregister/resize: the heap the region was registered in.
   std::uint64_t heap = 0;
-  std::string heap_name;  ///< the heap descriptor's message, if any
+  std::string heap_name;    ///< the heap descriptor's message, if any
   std::uint32_t usage = 0;  ///< heap_register: NVTX_MEM_HEAP_USAGE_*
   std::uint32_t type = 0;   ///< heap_register: NVTX_MEM_TYPE_*
   /// heap_register: the heap's range (VIRTUAL_ADDRESS heaps); region_*: the region's address.
