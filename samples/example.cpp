@@ -9,9 +9,10 @@
 
 int main(int argc, char** argv) {
   if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-    std::puts("usage: pinpool-example\n\nStages 200 frames of 1 MiB through a pinned-host pool "
-              "into a device pool on two streams\n(CUDA when a device is usable, else the CPU "
-              "backend) and prints the pools' statistics as JSON.");
+    std::puts(
+        "usage: pinpool-example\n\nStages 200 frames of 1 MiB through a pinned-host pool "
+        "into a device pool on two streams\n(CUDA when a device is usable, else the CPU "
+        "backend) and prints the pools' statistics as JSON.");
     return 0;
   }
   auto be = pinpool::make_backend();
@@ -35,10 +36,10 @@ int main(int argc, char** argv) {
     pinpool::buffer on_device = device.acquire(frame_bytes, s);  // safe for work on s
     s.memcpy_async(on_device.data(), staging.data(), frame_bytes);
     staging.set_stream(s);  // released after the copy has read it
-  }  // buffers go back stream-ordered: no synchronisation in the loop
+  }                         // buffers go back stream-ordered: no synchronisation in the loop
   for (auto& s : streams) s.synchronize();
 
-  std::printf("backend: %s\npinned: %s\ndevice: %s\n", be->name(),
-              pinned.stats().to_json().c_str(), device.stats().to_json().c_str());
+  std::printf("backend: %s\npinned: %s\ndevice: %s\n", be->name(), pinned.stats().to_json().c_str(),
+              device.stats().to_json().c_str());
   return 0;
 }

@@ -8,7 +8,6 @@
 
 namespace pinpool {
 
-
 arena::arena(pool& p, std::size_t capacity) : chunk_(p.acquire(capacity)) {}
 
 arena::arena(pool& p, std::size_t capacity, stream_ref s) : chunk_(p.acquire(capacity, s)) {}

@@ -1,12 +1,11 @@
+#include "pool_core.hpp"
+
 #include <pinpool/pool.hpp>
 
 #include <stdexcept>
 #include <utility>
 
-#include "pool_core.hpp"
-
 namespace pinpool {
-
 
 buffer::buffer(buffer&& other) noexcept
     : core_(std::exchange(other.core_, nullptr)),
@@ -25,7 +24,9 @@ buffer& buffer::operator=(buffer&& other) noexcept {
   return *this;
 }
 
-std::size_t buffer::capacity() const noexcept { return chunk_ ? chunk_->bytes : 0; }
+std::size_t buffer::capacity() const noexcept {
+  return chunk_ ? chunk_->bytes : 0;
+}
 
 memory_kind buffer::kind() const noexcept {
   return core_ ? core_->options().kind : memory_kind::host;
@@ -47,7 +48,8 @@ void buffer::record_stream(stream_ref s) {
   chunk_->streams.push_back(s);
 }
 
-std::size_t buffer::stream_count() const noexcept { return chunk_ ? chunk_->streams.size() : 0; }
-
+std::size_t buffer::stream_count() const noexcept {
+  return chunk_ ? chunk_->streams.size() : 0;
+}
 
 }  // namespace pinpool

@@ -1,5 +1,4 @@
 #include "chunk_list.hpp"
-
 #include "pool_core.hpp"
 
 namespace pinpool::detail {

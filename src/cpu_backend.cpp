@@ -1,22 +1,24 @@
 #include "cpu_backend.hpp"
+#include "cpu_stream.hpp"
 
 #include <pinpool/error.hpp>
-
-#include <sys/mman.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
-
-#include "cpu_stream.hpp"
+#include <sys/mman.h>
 
 namespace pinpool::detail {
 namespace {
 
-cpu_stream& as_stream(const stream_ref& s) { return *static_cast<cpu_stream*>(s.native_handle()); }
-cpu_event& as_event(void* e) { return *static_cast<cpu_event*>(e); }
+cpu_stream& as_stream(const stream_ref& s) {
+  return *static_cast<cpu_stream*>(s.native_handle());
+}
+cpu_event& as_event(void* e) {
+  return *static_cast<cpu_event*>(e);
+}
 
 // Counts down an injection counter: true when this call is the one to fail.
 bool hits(std::atomic<unsigned>& nth) {

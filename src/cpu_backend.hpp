@@ -11,8 +11,8 @@ namespace pinpool::detail {
 
 /// @brief Fault injection for tests (thread-safe). Counts are of calls made from now on; 0 = off.
 struct cpu_faults {
-  std::atomic<unsigned> fail_nth_allocation{0};  ///< that allocate() throws out_of_memory
-  std::atomic<unsigned> fail_nth_event_call{0};  ///< that create/record_event throws error
+  std::atomic<unsigned> fail_nth_allocation{0};   ///< that allocate() throws out_of_memory
+  std::atomic<unsigned> fail_nth_event_call{0};   ///< that create/record_event throws error
   std::atomic<unsigned> fail_nth_stream_call{0};  ///< that create_native_stream throws error
   /// Every call except destroy/deallocate throws pinpool::error ("sticky", like a CUDA
   /// cudaErrorIllegalAddress) until cleared.

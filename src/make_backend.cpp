@@ -1,3 +1,5 @@
+#include "cpu_backend.hpp"
+
 #include <pinpool/backend.hpp>
 #include <pinpool/error.hpp>
 
@@ -5,8 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include "cpu_backend.hpp"
 #ifdef PINPOOL_HAS_CUDA
 #include "cuda_backend.hpp"
 #endif

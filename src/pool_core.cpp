@@ -56,7 +56,9 @@ cache_entry* attach_cache_entry(pool_core* core) {
   return core->attach_cache(*free_entry) ? free_entry : nullptr;
 }
 
-bool is_power_of_two(std::size_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(std::size_t v) noexcept {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 std::size_t round_up(std::size_t v, std::size_t multiple) noexcept {
   return (v + multiple - 1) / multiple * multiple;
@@ -69,8 +71,8 @@ void validate(const backend* be, const pool_options& o) {
   };
   if (be == nullptr) fail("no backend");
   if (o.device < 0 || o.device >= be->device_count()) {
-    fail("device " + std::to_string(o.device) + " out of range (backend '" + be->name() +
-         "' has " + std::to_string(be->device_count()) + ")");
+    fail("device " + std::to_string(o.device) + " out of range (backend '" + be->name() + "' has " +
+         std::to_string(be->device_count()) + ")");
   }
   if (!is_power_of_two(o.alignment) || o.alignment < 16 || o.alignment > 256) {
     fail("alignment must be a power of two in [16, 256], got " + std::to_string(o.alignment));
@@ -105,7 +107,9 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
   }
 }
 
-pool_core::~pool_core() { destroy_memory(); }
+pool_core::~pool_core() {
+  destroy_memory();
+}
 
 inline std::uint32_t pool_core::class_of(std::size_t bytes) const {
   if (bytes == 0) reject(bytes, "cannot acquire 0 bytes");
@@ -188,12 +192,11 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
 }
 
 void pool_core::throw_exhausted(std::size_t bytes) const {
-  throw pool_exhausted(std::string("pinpool: pool '") + opt_.name + "' exhausted: no chunk for " +
-                       std::to_string(bytes) + " bytes within " +
-                       std::to_string(opt_.acquire_timeout.count()) + " ms (max_bytes " +
-                       std::to_string(opt_.max_bytes) + ", in use " +
-                       std::to_string(bytes_in_use_) + ", pending " +
-                       std::to_string(bytes_pending_) + ")");
+  throw pool_exhausted(
+      std::string("pinpool: pool '") + opt_.name + "' exhausted: no chunk for " +
+      std::to_string(bytes) + " bytes within " + std::to_string(opt_.acquire_timeout.count()) +
+      " ms (max_bytes " + std::to_string(opt_.max_bytes) + ", in use " +
+      std::to_string(bytes_in_use_) + ", pending " + std::to_string(bytes_pending_) + ")");
 }
 
 // Order of preference: an idle chunk; one released on `s` itself (stream order makes it safe);
@@ -633,8 +636,8 @@ pool_stats pool_core::stats() const {
   st.bytes_in_use = bytes_in_use_ - cached_bytes;
   st.bytes_pending = bytes_pending_;
   st.peak_bytes_in_use = peak_in_use_;
-  st.bytes_requested = static_cast<std::size_t>(static_cast<std::int64_t>(bytes_requested_) +
-                                                requested_delta);
+  st.bytes_requested =
+      static_cast<std::size_t>(static_cast<std::int64_t>(bytes_requested_) + requested_delta);
   st.acquisitions = acquisitions_ + cache_acquisitions;
   st.hits = hits_ + cache_hits;
   st.grows = grows_;
@@ -648,8 +651,8 @@ pool_stats pool_core::stats() const {
     const class_state& k = classes_[i];
     if (k.chunks == 0 && k.acquisitions == 0) continue;
     const std::size_t cached = cached_per_class.empty() ? 0 : cached_per_class[i];
-    st.classes.push_back({sizes_.chunk_bytes(i), k.chunks, k.in_use - cached, k.acquisitions,
-                          k.hits});
+    st.classes.push_back(
+        {sizes_.chunk_bytes(i), k.chunks, k.in_use - cached, k.acquisitions, k.hits});
   }
   return st;
 }
@@ -705,9 +708,13 @@ void pool_core::destroy_memory() noexcept {
 
 namespace pinpool {
 
-buffer pool::acquire(std::size_t bytes) { return core_->acquire(bytes, nullptr, true); }
+buffer pool::acquire(std::size_t bytes) {
+  return core_->acquire(bytes, nullptr, true);
+}
 
-buffer pool::acquire(std::size_t bytes, stream_ref s) { return core_->acquire(bytes, &s, true); }
+buffer pool::acquire(std::size_t bytes, stream_ref s) {
+  return core_->acquire(bytes, &s, true);
+}
 
 namespace {
 std::optional<buffer> unless_empty(buffer b) {

@@ -2,13 +2,17 @@
 // The pool's shared state (internal). `pool` owns one; buffers point at it; it deletes itself
 // when the pool is gone and its last chunk came back.
 
+#include "chunk_list.hpp"
+#include "size_classes.hpp"
+#include "thread_cache.hpp"
+
 #include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -18,10 +22,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "chunk_list.hpp"
-#include "size_classes.hpp"
-#include "thread_cache.hpp"
 
 namespace pinpool::detail {
 
@@ -52,10 +52,10 @@ struct chunk {
 
 struct slab_record {
   slab mem;
-  void* nvtx_heap = nullptr;  // NVTX memory-API heap of this slab
-  std::size_t carved = 0;      // bump offset
+  void* nvtx_heap = nullptr;    // NVTX memory-API heap of this slab
+  std::size_t carved = 0;       // bump offset
   std::size_t live_chunks = 0;  // carved chunks in use or pending
-  std::vector<chunk*> chunks;  // every chunk carved from it
+  std::vector<chunk*> chunks;   // every chunk carved from it
 };
 
 struct class_state {
@@ -111,12 +111,12 @@ class pool_core {
   bool reclaim_idle_slabs();
   void detach_slab_chunks(slab_record& s);
   chunk* new_chunk_record();
-  [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes,
-                                         const stream_ref* s, bool may_wait);
+  [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
+                                          bool may_wait);
   [[gnu::noinline]] void release_shared(chunk* c) noexcept;
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
   [[gnu::always_inline]] inline buffer hand_out_cached(chunk* c, std::size_t bytes,
-                                                      const stream_ref* s);
+                                                       const stream_ref* s);
   [[gnu::always_inline]] inline chunk* take_from_cache(std::uint32_t cls,
                                                        std::size_t bytes) noexcept;
   [[gnu::always_inline]] inline bool park_in_cache(chunk* c);
@@ -155,7 +155,7 @@ class pool_core {
   std::size_t outstanding_ = 0;
   std::uint64_t acquisitions_ = 0, hits_ = 0, grows_ = 0, waits_ = 0, stream_waits_ = 0;
   std::uint64_t backend_allocations_ = 0, backend_frees_ = 0;
-  std::string broken_;  // why the pool refuses work (a release could not be recorded)
+  std::string broken_;           // why the pool refuses work (a release could not be recorded)
   std::size_t quarantined_ = 0;  // chunks whose release could not be recorded (runtime failure)
   bool all_locked_ = true;
 };

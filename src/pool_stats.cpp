@@ -1,34 +1,17 @@
+#include <pinpool/detail/json.hpp>
 #include <pinpool/pool_stats.hpp>
 
 #include <cstdio>
 #include <sstream>
 
 namespace pinpool {
-namespace {
-
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(ch));
-      out += esc;
-    } else {
-      out += ch;
-    }
-  }
-  return out + '"';
-}
-
-}  // namespace
 
 std::string pool_stats::to_json() const {
   std::ostringstream o;
-  o << "{\"name\":" << quoted(name) << ",\"kind\":" << quoted(to_string(kind))
-    << ",\"backend\":" << quoted(backend) << ",\"page_locked\":" << (page_locked ? "true" : "false")
+  o << "{\"name\":" << detail::json_quoted(name)
+    << ",\"kind\":" << detail::json_quoted(to_string(kind))
+    << ",\"backend\":" << detail::json_quoted(backend)
+    << ",\"page_locked\":" << (page_locked ? "true" : "false")
     << ",\"bytes_reserved\":" << bytes_reserved << ",\"bytes_in_use\":" << bytes_in_use
     << ",\"bytes_pending\":" << bytes_pending << ",\"peak_bytes_in_use\":" << peak_bytes_in_use
     << ",\"bytes_requested\":" << bytes_requested << ",\"acquisitions\":" << acquisitions

@@ -27,7 +27,9 @@ void stream_ref::launch_host_func(std::function<void()> fn) const {
   backend_->launch_host_func(*this, std::move(fn));
 }
 
-void stream_ref::synchronize() const { backend_->synchronize(*this); }
+void stream_ref::synchronize() const {
+  backend_->synchronize(*this);
+}
 
 stream::stream(stream&& other) noexcept
     : backend_(std::move(other.backend_)),
@@ -44,7 +46,9 @@ stream& stream::operator=(stream&& other) noexcept {
   return *this;
 }
 
-stream::~stream() { reset(); }
+stream::~stream() {
+  reset();
+}
 
 void stream::reset() noexcept {
   if (backend_ && handle_ != nullptr) backend_->destroy_native_stream(handle_, device_);

@@ -1,8 +1,8 @@
 #pragma once
-// Per-thread caches of idle chunks (internal; the thread-local state lives in pool_core.cpp). A host release (no stream) parks the chunk in the
-// releasing thread's cache for that pool; a later acquisition of the same class on that thread
-// takes it back without touching the pool's lock. Only pools without a cap use them (at the cap
-// every idle chunk must be visible to every thread).
+// Per-thread caches of idle chunks (internal; the thread-local state lives in pool_core.cpp). A
+// host release (no stream) parks the chunk in the releasing thread's cache for that pool; a later
+// acquisition of the same class on that thread takes it back without touching the pool's lock. Only
+// pools without a cap use them (at the cap every idle chunk must be visible to every thread).
 //
 // Ownership: a cache entry is attached to one pool_core, which counts the cached chunks as
 // handed out and keeps the entry in its registry; the core is not deleted while any entry is

@@ -8,12 +8,11 @@
 
 #include <pinpool/pinpool.hpp>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <gtest/gtest.h>
 #include <limits>
 #include <memory>
 #include <random>
@@ -25,7 +24,9 @@ namespace pinpool_test {
 using namespace std::chrono_literals;
 using pinpool::memory_kind;
 
-inline void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds{ms}); }
+inline void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+}
 
 template <class Env>
 class pool_suite : public ::testing::Test {
@@ -375,10 +376,10 @@ TYPED_TEST_P(pool_suite, stats_and_json_agree) {
   ASSERT_EQ(st.classes.size(), 1u);
   EXPECT_EQ(st.classes[0].chunks_in_use, 2u);
   const std::string js = st.to_json();
-  for (const char* key : {"\"bytes_reserved\":", "\"bytes_in_use\":", "\"bytes_pending\":",
-                          "\"peak_bytes_in_use\":", "\"acquisitions\":2", "\"hits\":",
-                          "\"grows\":", "\"waits\":", "\"backend_allocations\":",
-                          "\"backend_frees\":", "\"classes\":[{"}) {
+  for (const char* key :
+       {"\"bytes_reserved\":", "\"bytes_in_use\":", "\"bytes_pending\":", "\"peak_bytes_in_use\":",
+        "\"acquisitions\":2", "\"hits\":", "\"grows\":", "\"waits\":", "\"backend_allocations\":",
+        "\"backend_frees\":", "\"classes\":[{"}) {
     EXPECT_NE(js.find(key), std::string::npos) << key << " in " << js;
   }
 }

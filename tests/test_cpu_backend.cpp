@@ -1,11 +1,10 @@
 // The CPU backend's own contract: real asynchrony, FIFO order, events, failures surfaced.
 #include <pinpool/pinpool.hpp>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <gtest/gtest.h>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -23,7 +22,9 @@ static_assert(std::is_nothrow_destructible_v<pinpool::buffer>, "destructor never
 static_assert(!std::is_copy_constructible_v<pinpool::stream>, "stream is move-only");
 static_assert(std::is_copy_constructible_v<pinpool::shared_buffer>, "shared");
 
-auto cpu() { return pinpool::make_backend(pinpool::backend_kind::cpu); }
+auto cpu() {
+  return pinpool::make_backend(pinpool::backend_kind::cpu);
+}
 
 TEST(cpu_backend, work_runs_asynchronously_and_in_order) {
   auto be = cpu();

@@ -1,12 +1,11 @@
 // Fault injection on the CPU backend: the pool raises a clear exception, stays consistent (no
 // leak, no lost chunk), recovers from recoverable failures and refuses work after sticky ones.
+#include "cpu_backend.hpp"
+
 #include <pinpool/pinpool.hpp>
 
-#include <gtest/gtest.h>
-
 #include <cstring>
-
-#include "cpu_backend.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -70,7 +69,7 @@ TEST(faults, an_event_failure_on_release_quarantines_the_chunk_and_the_pool_refu
   {
     auto b = p.acquire(1000, s);
     f.faults->fail_nth_event_call = 1;  // the release's event creation fails
-  }  // the destructor reports and quarantines; it never throws
+  }                                     // the destructor reports and quarantines; it never throws
   EXPECT_EQ(f.faults->injected.load(), 1u);
   try {
     p.acquire(1000);

@@ -1,7 +1,7 @@
 // The behaviour suite on the CPU backend.
-#include <pinpool/pinpool.hpp>
-
 #include "pool_suite.hpp"
+
+#include <pinpool/pinpool.hpp>
 
 namespace {
 

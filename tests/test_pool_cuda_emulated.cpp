@@ -1,12 +1,12 @@
 // The behaviour suite on the CUDA backend, linked against the emulated runtime: every test also
 // fails on a rule violation the emulation detected (wrong-device event, freeing memory queued
 // work uses, a runtime call inside a host function, ...).
+#include "emulation/violation_check.hpp"
+#include "pool_suite.hpp"
+
 #include <pinpool/pinpool.hpp>
 
 #include <cuda_runtime_api.h>
-
-#include "emulation/violation_check.hpp"
-#include "pool_suite.hpp"
 
 namespace pinpool_test {
 

@@ -1,8 +1,8 @@
 // The behaviour suite on the real CUDA runtime. Without a usable device every test skips and
 // says why (the runtime's own reason).
-#include <pinpool/pinpool.hpp>
-
 #include "pool_suite.hpp"
+
+#include <pinpool/pinpool.hpp>
 
 namespace {
 

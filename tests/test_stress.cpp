@@ -5,15 +5,14 @@
 // PINPOOL_STRESS_OPS sets the pool operations per run (default 1,000,000).
 #include <pinpool/pinpool.hpp>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <gtest/gtest.h>
 #include <random>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -145,14 +144,14 @@ TEST(stress, no_chunk_is_reused_while_a_stream_still_writes_it) {
     for (auto& t : threads) t.join();
     for (auto& s : streams) s.synchronize();
     const auto st = p.stats();
-    std::printf("stress %s%s: %llu operations, 4 threads, 4 streams, %llu premature reuses, "
-                "%llu waits, %llu device-side waits, %llu grows\n",
-                pinpool::to_string(kind), cap ? " (capped)" : " (thread caches)",
-                static_cast<unsigned long long>(operations.load()),
-                static_cast<unsigned long long>(premature_reuses.load()),
-                static_cast<unsigned long long>(st.waits),
-                static_cast<unsigned long long>(st.stream_waits),
-                static_cast<unsigned long long>(st.grows));
+    std::printf(
+        "stress %s%s: %llu operations, 4 threads, 4 streams, %llu premature reuses, "
+        "%llu waits, %llu device-side waits, %llu grows\n",
+        pinpool::to_string(kind), cap ? " (capped)" : " (thread caches)",
+        static_cast<unsigned long long>(operations.load()),
+        static_cast<unsigned long long>(premature_reuses.load()),
+        static_cast<unsigned long long>(st.waits), static_cast<unsigned long long>(st.stream_waits),
+        static_cast<unsigned long long>(st.grows));
     EXPECT_EQ(premature_reuses.load(), 0u) << pinpool::to_string(kind);
     EXPECT_EQ(st.bytes_in_use, 0u);
     EXPECT_EQ(st.outstanding_buffers, 0u);

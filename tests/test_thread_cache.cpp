@@ -3,7 +3,6 @@
 #include <pinpool/pinpool.hpp>
 
 #include <gtest/gtest.h>
-
 #include <memory>
 #include <thread>
 #include <vector>

@@ -24,18 +24,18 @@ struct size_class_stats {
 struct pool_stats {
   std::string name;
   memory_kind kind = memory_kind::host;
-  std::string backend;               ///< "cpu" or "cuda"
-  bool page_locked = false;          ///< pinned_host: every slab really is page-locked
-  std::size_t bytes_reserved = 0;    ///< held from the backend (slabs)
-  std::size_t bytes_in_use = 0;      ///< chunk bytes handed out now
-  std::size_t bytes_pending = 0;     ///< released, waiting for stream work to complete
+  std::string backend;             ///< "cpu" or "cuda"
+  bool page_locked = false;        ///< pinned_host: every slab really is page-locked
+  std::size_t bytes_reserved = 0;  ///< held from the backend (slabs)
+  std::size_t bytes_in_use = 0;    ///< chunk bytes handed out now
+  std::size_t bytes_pending = 0;   ///< released, waiting for stream work to complete
   std::size_t peak_bytes_in_use = 0;
-  std::size_t bytes_requested = 0;   ///< sum of the requests of the chunks in use
+  std::size_t bytes_requested = 0;  ///< sum of the requests of the chunks in use
   std::uint64_t acquisitions = 0;
-  std::uint64_t hits = 0;            ///< served by reusing a chunk
-  std::uint64_t grows = 0;           ///< slabs added
-  std::uint64_t waits = 0;           ///< acquisitions that had to wait (cap reached)
-  std::uint64_t stream_waits = 0;    ///< device-side waits inserted for cross-stream reuse
+  std::uint64_t hits = 0;          ///< served by reusing a chunk
+  std::uint64_t grows = 0;         ///< slabs added
+  std::uint64_t waits = 0;         ///< acquisitions that had to wait (cap reached)
+  std::uint64_t stream_waits = 0;  ///< device-side waits inserted for cross-stream reuse
   std::uint64_t backend_allocations = 0;
   std::uint64_t backend_frees = 0;
   std::size_t slabs = 0;

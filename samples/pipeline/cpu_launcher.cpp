@@ -1,6 +1,6 @@
-#include <pinpool/kernels/kernels.hpp>
-
 #include "stage_launcher.hpp"
+
+#include <pinpool/kernels/kernels.hpp>
 
 namespace pinpool::pipeline {
 namespace {

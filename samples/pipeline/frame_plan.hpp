@@ -1,10 +1,10 @@
 #pragma once
 // Which frames a run processes and where each result goes.
 
+#include "options.hpp"
+
 #include <string>
 #include <vector>
-
-#include "options.hpp"
 
 namespace pinpool::pipeline {
 

@@ -1,17 +1,16 @@
 // pinpool-pipeline: the sample multi-stream image pipeline. See --help.
+#include "frame_plan.hpp"
+#include "options.hpp"
+#include "pipeline.hpp"
+
 #include <pinpool/backend.hpp>
 #include <pinpool/error.hpp>
-
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include "frame_plan.hpp"
-#include "options.hpp"
-#include "pipeline.hpp"
+#include <unistd.h>
 
 namespace {
 

@@ -3,6 +3,8 @@
 
 namespace pinpool::pipeline {
 
-std::unique_ptr<stage_launcher> make_cuda_launcher(pool&) { return nullptr; }
+std::unique_ptr<stage_launcher> make_cuda_launcher(pool&) {
+  return nullptr;
+}
 
 }  // namespace pinpool::pipeline

@@ -1,4 +1,5 @@
 #include "pipeline.hpp"
+#include "stage_launcher.hpp"
 
 #include <pinpool/detail/nvtx.hpp>
 #include <pinpool/io/image_io.hpp>
@@ -13,8 +14,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-
-#include "stage_launcher.hpp"
 
 namespace pinpool::pipeline {
 namespace {
@@ -33,8 +32,8 @@ struct frame_job {
   int width = 0;
   int height = 0;
   int channels = 0;
-  buffer out;                                 // pinned: filled by the copy back
-  std::vector<std::string> step_names;        // copy in, stages..., copy out
+  buffer out;                                  // pinned: filled by the copy back
+  std::vector<std::string> step_names;         // copy in, stages..., copy out
   std::vector<clock_type::time_point> stamps;  // stamps[i]..stamps[i+1] = step i; sized up front
   std::size_t stamped = 0;                     // stamps enqueued so far
   std::uint64_t nvtx_step = 0;                 // the NVTX range of the step under way
@@ -166,8 +165,7 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
   device_image img{{}, info.width, info.height, info.channels};
   buffer staging = pinned_.acquire(img.bytes());
   if (src.synthetic < 0) {
-    io::decode(src.input, static_cast<std::uint8_t*>(staging.data()), img.bytes(),
-               opt_.max_pixels);
+    io::decode(src.input, static_cast<std::uint8_t*>(staging.data()), img.bytes(), opt_.max_pixels);
   } else {
     io::generate_test_pattern(static_cast<std::uint8_t*>(staging.data()), img.width, img.height,
                               src.synthetic);
@@ -319,7 +317,8 @@ run_report frame_pipeline::finish(double seconds) {
   order.insert(order.end(), {"copy out", "encode+write"});
   for (const std::string& name : order) {
     auto it = timings_.find(name);
-    if (it != timings_.end()) report_.stages.push_back({name, it->second.seconds, it->second.frames});
+    if (it != timings_.end())
+      report_.stages.push_back({name, it->second.seconds, it->second.frames});
   }
   return report_;
 }

@@ -2,15 +2,15 @@
 // The orchestration of pinpool-pipeline: N streams in flight, every buffer from a pool, every
 // release stream-ordered.
 
+#include "frame_plan.hpp"
+#include "options.hpp"
+#include "run_report.hpp"
+
 #include <pinpool/backend.hpp>
 
 #include <functional>
 #include <memory>
 #include <vector>
-
-#include "frame_plan.hpp"
-#include "options.hpp"
-#include "run_report.hpp"
 
 namespace pinpool::pipeline {
 

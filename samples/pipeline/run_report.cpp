@@ -1,27 +1,12 @@
 #include "run_report.hpp"
 
+#include <pinpool/detail/json.hpp>
+
 #include <cstdio>
 #include <sstream>
 
 namespace pinpool::pipeline {
 namespace {
-
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(ch));
-      out += esc;
-    } else {
-      out += ch;
-    }
-  }
-  return out + '"';
-}
 
 std::string mib(std::size_t bytes) {
   char text[32];
@@ -33,19 +18,21 @@ std::string mib(std::size_t bytes) {
 
 std::string run_report::to_json() const {
   std::ostringstream o;
-  o << "{\"backend\":" << quoted(backend) << ",\"streams\":" << streams << ",\"stage_chain\":[";
-  for (std::size_t i = 0; i < stage_chain.size(); ++i) o << (i ? "," : "") << quoted(stage_chain[i]);
+  o << "{\"backend\":" << detail::json_quoted(backend) << ",\"streams\":" << streams
+    << ",\"stage_chain\":[";
+  for (std::size_t i = 0; i < stage_chain.size(); ++i)
+    o << (i ? "," : "") << detail::json_quoted(stage_chain[i]);
   o << "],\"frames_ok\":" << frames_ok << ",\"frames_failed\":" << frames_failed
     << ",\"failures\":[";
   for (std::size_t i = 0; i < failures.size(); ++i) {
-    o << (i ? "," : "") << "{\"input\":" << quoted(failures[i].input)
-      << ",\"error\":" << quoted(failures[i].error) << "}";
+    o << (i ? "," : "") << "{\"input\":" << detail::json_quoted(failures[i].input)
+      << ",\"error\":" << detail::json_quoted(failures[i].error) << "}";
   }
   o << "],\"pool\":[";
   for (std::size_t i = 0; i < pools.size(); ++i) o << (i ? "," : "") << pools[i].to_json();
   o << "],\"stages\":[";
   for (std::size_t i = 0; i < stages.size(); ++i) {
-    o << (i ? "," : "") << "{\"name\":" << quoted(stages[i].name)
+    o << (i ? "," : "") << "{\"name\":" << detail::json_quoted(stages[i].name)
       << ",\"seconds\":" << stages[i].seconds << ",\"frames\":" << stages[i].frames << "}";
   }
   o << "],\"steady_state_backend_allocations\":" << steady_state_backend_allocations
@@ -56,7 +43,8 @@ std::string run_report::to_json() const {
 std::string run_report::summary_table() const {
   std::ostringstream o;
   char line[160];
-  std::snprintf(line, sizeof line, "backend %s, %d stream(s): %zu frame(s) ok, %zu failed in %.2f s = %.1f frames/s\n",
+  std::snprintf(line, sizeof line,
+                "backend %s, %d stream(s): %zu frame(s) ok, %zu failed in %.2f s = %.1f frames/s\n",
                 backend.c_str(), streams, frames_ok, frames_failed, seconds, frames_per_second());
   o << line << "\n  stage             total s   ms/frame\n";
   for (const stage_timing& st : stages) {
@@ -73,7 +61,8 @@ std::string run_report::summary_table() const {
                   static_cast<unsigned long long>(p.backend_allocations));
     o << line;
   }
-  std::snprintf(line, sizeof line, "\n  backend allocations after each stream's first frame: %llu\n",
+  std::snprintf(line, sizeof line,
+                "\n  backend allocations after each stream's first frame: %llu\n",
                 static_cast<unsigned long long>(steady_state_backend_allocations));
   o << line;
   return o.str();

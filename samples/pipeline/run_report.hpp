@@ -17,7 +17,7 @@ struct failure {
 
 struct stage_timing {
   std::string name;
-  double seconds = 0;       ///< summed over frames (stages of different frames overlap)
+  double seconds = 0;  ///< summed over frames (stages of different frames overlap)
   std::uint64_t frames = 0;
 };
 

@@ -9,12 +9,12 @@
 #include <string>
 #include <utility>
 
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "consumer: check failed: %s\n", #cond);    \
-      return 1;                                                       \
-    }                                                                 \
+#define CHECK(cond)                                                \
+  do {                                                             \
+    if (!(cond)) {                                                 \
+      std::fprintf(stderr, "consumer: check failed: %s\n", #cond); \
+      return 1;                                                    \
+    }                                                              \
   } while (0)
 
 int main() {

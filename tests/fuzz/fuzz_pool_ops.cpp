@@ -62,7 +62,8 @@ void check(const pinpool::pool& p, const std::vector<pinpool::buffer>& live, std
     const auto begin = reinterpret_cast<std::uintptr_t>(b.data());
     if (b.capacity() < b.size()) fail("chunk smaller than the request");
     if (begin % 256 != 0) fail("misaligned chunk");
-    if (!ranges.emplace(begin, begin + b.capacity()).second) fail("two live chunks share an address");
+    if (!ranges.emplace(begin, begin + b.capacity()).second)
+      fail("two live chunks share an address");
   }
   std::uintptr_t previous_end = 0;
   for (const auto& [begin, end] : ranges) {

@@ -1,22 +1,21 @@
 // pinpool-pipeline end to end on the CPU backend: outputs equal a sequential reference, stream
 // count does not change results, bad inputs are reported per file, steady state allocates
 // nothing, and the CLI's exit codes.
+#include "frame_plan.hpp"
+#include "options.hpp"
+#include "pipeline.hpp"
+
 #include <pinpool/io/image_io.hpp>
 #include <pinpool/kernels/kernels.hpp>
 #include <pinpool/pinpool.hpp>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <string>
 #include <vector>
-
-#include "frame_plan.hpp"
-#include "options.hpp"
-#include "pipeline.hpp"
 
 namespace {
 
@@ -57,8 +56,8 @@ bytes sequential_reference(const bytes& rgb, int w, int h, float sigma) {
 
 pp::run_report run(const pp::options& o) {
   pp::prepare_output_dir(o.output_dir);
-  return pp::run_pipeline(o, pinpool::make_backend(pinpool::backend_kind::cpu),
-                          pp::plan_frames(o), {});
+  return pp::run_pipeline(o, pinpool::make_backend(pinpool::backend_kind::cpu), pp::plan_frames(o),
+                          {});
 }
 
 pp::options synthetic(const fs::path& out, int streams, int frames = 6) {
@@ -116,10 +115,10 @@ TEST(pipeline, steady_state_makes_no_backend_allocation) {
     EXPECT_EQ(p.bytes_in_use, 0u) << p.name;
   }
   const std::string js = report.to_json();
-  for (const char* key : {"\"backend\":\"cpu\"", "\"frames_ok\":24", "\"frames_failed\":0",
-                          "\"failures\":[]", "\"pool\":[{", "\"stages\":[{",
-                          "\"steady_state_backend_allocations\":0", "\"seconds\":",
-                          "\"frames_per_second\":"}) {
+  for (const char* key :
+       {"\"backend\":\"cpu\"", "\"frames_ok\":24", "\"frames_failed\":0", "\"failures\":[]",
+        "\"pool\":[{", "\"stages\":[{", "\"steady_state_backend_allocations\":0",
+        "\"seconds\":", "\"frames_per_second\":"}) {
     EXPECT_NE(js.find(key), std::string::npos) << key;
   }
 }
@@ -171,8 +170,7 @@ TEST(pipeline, bad_inputs_are_reported_per_file_and_the_rest_is_processed) {
   EXPECT_NE(reason("truncated.png").find("truncated"), std::string::npos)
       << reason("truncated.png");
   EXPECT_NE(reason("bomb.png").find("max-pixels"), std::string::npos) << reason("bomb.png");
-  EXPECT_NE(reason("missing.png").find("cannot open"), std::string::npos)
-      << reason("missing.png");
+  EXPECT_NE(reason("missing.png").find("cannot open"), std::string::npos) << reason("missing.png");
   EXPECT_TRUE(fs::exists(out.path / "good1.png"));
   EXPECT_TRUE(fs::exists(out.path / "good2.png"));
   std::size_t files = 0;
@@ -235,12 +233,13 @@ TEST(pipeline_cli, a_full_output_device_fails_per_file_and_leaves_no_partial_fil
   std::uint32_t seed = 12345;
   for (int i = 0; i < 3; ++i) {
     bytes noise(400 * 400);
-    for (auto& v : noise) v = static_cast<std::uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24);
+    for (auto& v : noise)
+      v = static_cast<std::uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24);
     pinpool::io::write_png((in.path / ("big" + std::to_string(i) + ".png")).string(), noise.data(),
                            400, 400, 1, 400);
     bytes flat(16 * 16, 50);
-    pinpool::io::write_png((in.path / ("small" + std::to_string(i) + ".png")).string(),
-                           flat.data(), 16, 16, 1, 16);
+    pinpool::io::write_png((in.path / ("small" + std::to_string(i) + ".png")).string(), flat.data(),
+                           16, 16, 1, 16);
   }
   const std::string cmd = "sh -c \"trap '' XFSZ; ulimit -f 64; exec " +
                           std::string(PINPOOL_PIPELINE_EXE) + " --quiet --backend cpu --input " +

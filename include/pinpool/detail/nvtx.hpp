@@ -13,7 +13,6 @@
 #include <nvtx3/nvtx3.hpp>
 
 #include <cstdlib>
-
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -25,7 +24,9 @@ struct nvtx_domain_tag {
   static constexpr char const* name{"pinpool"};
 };
 
-inline nvtxDomainHandle_t nvtx_domain() { return nvtx3::domain::get<nvtx_domain_tag>(); }
+inline nvtxDomainHandle_t nvtx_domain() {
+  return nvtx3::domain::get<nvtx_domain_tag>();
+}
 
 /// @brief A push/pop range on the calling thread, for the scope of the object.
 class nvtx_range {
@@ -40,7 +41,9 @@ class nvtx_range {
 inline std::uint64_t nvtx_start(const char* name) {
   return nvtx3::start_range_in<nvtx_domain_tag>(name).get_value();
 }
-inline void nvtx_end(std::uint64_t id) { nvtxDomainRangeEnd(nvtx_domain(), id); }
+inline void nvtx_end(std::uint64_t id) {
+  nvtxDomainRangeEnd(nvtx_domain(), id);
+}
 
 inline void nvtx_name_this_thread(const char* name) {
   nvtxNameOsThreadA(static_cast<std::uint32_t>(::syscall(SYS_gettid)), name);
@@ -69,7 +72,8 @@ inline void* nvtx_heap_register(const void* ptr, std::size_t bytes) {
 }
 
 inline void nvtx_heap_unregister(void* heap) {
-  if (heap != nullptr && nvtx_memory_annotations()) nvtxMemHeapUnregister(nvtx_domain(), static_cast<nvtxMemHeapHandle_t>(heap));
+  if (heap != nullptr && nvtx_memory_annotations())
+    nvtxMemHeapUnregister(nvtx_domain(), static_cast<nvtxMemHeapHandle_t>(heap));
 }
 
 /// @brief A chunk handed out: one region of `bytes` at `ptr` in `heap`.
@@ -108,14 +112,18 @@ class nvtx_range {
  public:
   explicit nvtx_range(const char*) noexcept {}
 };
-inline std::uint64_t nvtx_start(const char*) noexcept { return 0; }
+inline std::uint64_t nvtx_start(const char*) noexcept {
+  return 0;
+}
 inline void nvtx_end(std::uint64_t) noexcept {}
 inline void nvtx_name_this_thread(const char*) noexcept {}
 inline bool& nvtx_memory_annotations() {
   static bool on = false;
   return on;
 }
-inline void* nvtx_heap_register(const void*, std::size_t) noexcept { return nullptr; }
+inline void* nvtx_heap_register(const void*, std::size_t) noexcept {
+  return nullptr;
+}
 inline void nvtx_heap_unregister(void*) noexcept {}
 inline void nvtx_region_register(void*, const void*, std::size_t) noexcept {}
 inline void nvtx_region_unregister(const void*) noexcept {}
