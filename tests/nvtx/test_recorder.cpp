@@ -261,7 +261,10 @@ void unregister(nvtxDomainHandle_t d, std::uint32_t ref_type, nvtxMemRegionRef_t
 alignas(256) unsigned char arena[1 << 16];
 
 TEST_F(Recorder, MemoryHeapsRegionsAndCounters) {
-  nvtxMemHeapHandle_t heap = register_heap(domain_, arena, sizeof arena, "named-heap");
+  // A heap name of its own: tracks are per name and live as long as the process.
+  static int run = 0;
+  const std::string name = "named-heap-" + std::to_string(run++);
+  nvtxMemHeapHandle_t heap = register_heap(domain_, arena, sizeof arena, name.c_str());
   ASSERT_NE(heap, nullptr);
   const auto handles = register_regions(domain_, heap, {{256, arena}, {512, arena + 1024}});
   ASSERT_EQ(handles.size(), 2u);
@@ -292,7 +295,7 @@ TEST_F(Recorder, MemoryHeapsRegionsAndCounters) {
                                [](const trace::heap_info& h) { return h.domain != "rec"; }),
                 s.heaps.end());
   ASSERT_EQ(s.heaps.size(), 1u);
-  EXPECT_EQ(s.heaps[0].name, "named-heap");
+  EXPECT_EQ(s.heaps[0].name, name);
   EXPECT_EQ(s.heaps[0].domain, "rec");
   EXPECT_EQ(s.heaps[0].bytes, sizeof arena);
   EXPECT_EQ(s.heaps[0].ptr, static_cast<const void*>(arena));
@@ -316,14 +319,14 @@ TEST_F(Recorder, MemoryHeapsRegionsAndCounters) {
                                   op::region_register, op::heap_unregister}));
   EXPECT_EQ(s.memory[4].ptr, static_cast<const void*>(arena));
   EXPECT_EQ(s.memory[4].bytes, 256u);
-  EXPECT_EQ(s.memory[4].heap_name, "named-heap");
+  EXPECT_EQ(s.memory[4].heap_name, name);
   EXPECT_EQ(s.memory[7].bytes, 64u);  // what the unregistration dropped
 
   std::vector<std::int64_t> values;
-  for (const auto& c : s.track("rec/named-heap: bytes in use")) values.push_back(c.value);
+  for (const auto& c : s.track("rec/" + name + ": bytes in use")) values.push_back(c.value);
   EXPECT_EQ(values, (std::vector<std::int64_t>{0, 256, 768, 1256, 1000, 0, 64, 0}));
   values.clear();
-  for (const auto& c : s.track("rec/named-heap: heap bytes")) values.push_back(c.value);
+  for (const auto& c : s.track("rec/" + name + ": heap bytes")) values.push_back(c.value);
   EXPECT_EQ(values, (std::vector<std::int64_t>{1 << 16, 0}));
 }
 
