@@ -57,10 +57,9 @@ inline void nvtx_name_this_thread(const char* name) {
 /// @brief Whether memory annotations are emitted: an NVTX tool was injected through
 /// NVTX_INJECTION64_PATH when the process started (as Nsight Systems and pinpool-trace do), or a
 /// test forced them. Without a tool they would cost the hot path a few dozen instructions each.
-inline bool& nvtx_memory_annotations() {
-  static bool on = std::getenv("NVTX_INJECTION64_PATH") != nullptr;
-  return on;
-}
+/// (Initialised before main, so the hot path reads a plain bool: no guard.)
+inline bool nvtx_memory_annotations_on = std::getenv("NVTX_INJECTION64_PATH") != nullptr;
+inline bool& nvtx_memory_annotations() { return nvtx_memory_annotations_on; }
 
 /// @brief Registers a slab as a sub-allocator heap; returns its handle.
 inline void* nvtx_heap_register(const void* ptr, std::size_t bytes) {
