@@ -4,7 +4,11 @@
 #include <pinpool/error.hpp>
 
 #include <cuda_runtime_api.h>
+#ifdef PINPOOL_HAS_NVTX
+#include <nvtx3/nvToolsExtCudaRt.h>
+#endif
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -197,6 +201,11 @@ class cuda_backend final : public backend {
     device_guard guard(device);
     cudaStream_t s = nullptr;
     PINPOOL_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+#ifdef PINPOOL_HAS_NVTX
+    // Named for Nsight Systems' stream rows, as the CPU backend names its stream threads.
+    const std::string name = "pinpool-stream-" + std::to_string(++streams_created_);
+    nvtxNameCudaStreamA(s, name.c_str());
+#endif
     return s;
   }
 
@@ -318,6 +327,7 @@ class cuda_backend final : public backend {
 
   const int device_count_;
   std::shared_ptr<failure_log> failures_ = std::make_shared<failure_log>();
+  std::atomic<int> streams_created_{0};  // numbers the NVTX stream names
 };
 
 }  // namespace
