@@ -7,6 +7,7 @@
 #include "pixel_ops.hpp"
 
 #include <pinpool/backend.hpp>
+#include <pinpool/cub_temp_storage.hpp>
 #include <pinpool/kernels/cuda.hpp>
 
 #include <cub/device/device_histogram.cuh>
@@ -140,24 +141,7 @@ void launch_per_pixel(int width, int height, cudaStream_t stream, const Op& op) 
   PINPOOL_CUDA_TRY(cudaGetLastError());
 }
 
-constexpr std::size_t align_up(std::size_t n, std::size_t a) {
-  return (n + a - 1) / a * a;
-}
-
 constexpr int histogram_bins = 256;
-
-/// CUB temporary storage for the histogram of `src` and for the scan of 256 counts (the
-/// larger of the two: they run one after the other). Size queries only: nothing is enqueued.
-std::size_t equalize_cub_temp_bytes(const const_image_view& src, cudaStream_t stream) {
-  std::size_t histogram_bytes = 0, scan_bytes = 0;
-  unsigned* const no_counts = nullptr;
-  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(
-      nullptr, histogram_bytes, src.data, no_counts, histogram_bins + 1, 0, histogram_bins,
-      src.width, src.height, src.pitch, stream));
-  PINPOOL_CUDA_TRY(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, no_counts, no_counts,
-                                                 histogram_bins, stream));
-  return std::max(histogram_bytes, scan_bytes);
-}
 
 }  // namespace
 
@@ -203,27 +187,28 @@ void equalize_cuda(const_image_view src, image_view dst, pool& device_pool, stre
   const cudaStream_t stream = cuda_stream_of("equalize_cuda", s);
   const device_scope on(s.device());
 
-  // One chunk: [histogram 256 x u32][cdf 256 x u32][lut 256 x u8][CUB temporary storage].
+  // The tables [histogram 256 x u32][cdf 256 x u32][lut 256 x u8] in one pool chunk; CUB's
+  // temporaries through pinpool::cub_temp_storage (size query, acquire on `s`, run, release on
+  // `s`). Everything goes back to the pool stream-ordered: no cudaMalloc, no synchronisation.
   constexpr std::size_t counts_bytes = histogram_bins * sizeof(unsigned);
-  constexpr std::size_t cub_offset = align_up(2 * counts_bytes + histogram_bins, 256);
-  const std::size_t cub_bytes = equalize_cub_temp_bytes(src, stream);
-  buffer chunk = device_pool.acquire(cub_offset + cub_bytes, s);
-  auto* base = static_cast<unsigned char*>(chunk.data());
+  buffer tables = device_pool.acquire(2 * counts_bytes + histogram_bins, s);
+  auto* base = static_cast<unsigned char*>(tables.data());
   auto* hist = reinterpret_cast<unsigned*>(base);
   auto* cdf = reinterpret_cast<unsigned*>(base + counts_bytes);
   auto* lut = reinterpret_cast<std::uint8_t*>(base + 2 * counts_bytes);
-  void* temp = base + cub_offset;
-  std::size_t temp_bytes = cub_bytes;  // in-out argument of CUB
-
-  PINPOOL_CUDA_TRY(cub::DeviceHistogram::HistogramEven(temp, temp_bytes, src.data, hist,
-                                                       histogram_bins + 1, 0, histogram_bins,
-                                                       src.width, src.height, src.pitch, stream));
-  temp_bytes = cub_bytes;
-  PINPOOL_CUDA_TRY(
-      cub::DeviceScan::InclusiveSum(temp, temp_bytes, hist, cdf, histogram_bins, stream));
+  auto histogram = [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceHistogram::HistogramEven(temp, bytes, src.data, hist, histogram_bins + 1, 0,
+                                               histogram_bins, src.width, src.height, src.pitch,
+                                               stream);
+  };
+  auto cumulate = [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceScan::InclusiveSum(temp, bytes, hist, cdf, histogram_bins, stream);
+  };
+  PINPOOL_CUDA_TRY(pinpool::cub_temp_storage(device_pool, s, histogram));
+  PINPOOL_CUDA_TRY(pinpool::cub_temp_storage(device_pool, s, cumulate));
   equalize_lut_kernel<<<1, histogram_bins, 0, stream>>>(cdf, lut);
   PINPOOL_CUDA_TRY(cudaGetLastError());
   launch_per_pixel(src.width, src.height, stream, apply_lut_op{src, dst, lut});
-}  // chunk goes back to the pool on `s`, after the work enqueued above
+}  // the tables go back to the pool on `s`, after the work enqueued above
 
 }  // namespace pinpool::kernels
