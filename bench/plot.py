@@ -571,6 +571,57 @@ def section_gpu(out_dir, gpu):
     return "\n".join(lines)
 
 
+def section_pipeline(d):
+    """Suite 3: pipeline frames/s pooled vs per-frame allocation; CPU kernels vs OpenCV."""
+    pipe = Results(os.path.join(d, "pipeline.json"))
+    kern = Results(os.path.join(d, "kernels.json"))
+    lines = ["## Suite 3: sample pipeline", ""]
+    if not pipe.ok:
+        return "\n".join(lines + ["Not run (`bench/run --suites pipeline`).", ""])
+    lines += ["The sample's orchestration (`pinpool_pipeline`, CPU backend, synthetic frames, "
+              "PNG encoding skipped) with its pools, against the same pipeline with "
+              "`--per-frame-allocation`: every buffer its own backend allocation, freed after "
+              "its frame, with a host synchronisation per frame. Median of 3 runs; 16 frames "
+              "(8 at 4K).", ""]
+    rows = []
+    for w, h in ((1280, 720), (1920, 1080), (3840, 2160)):
+        for streams in (1, 2, 4):
+            args = dict(width=w, height=h, streams=streams, threads=1)
+            pooled = pipe.counter("frames_per_second", "pipeline_case/pooled", **args)
+            naive = pipe.counter("frames_per_second", "pipeline_case/per_frame_allocation", **args)
+            pa = pipe.counter("backend_allocations", "pipeline_case/pooled", **args)
+            na = pipe.counter("backend_allocations", "pipeline_case/per_frame_allocation", **args)
+            if pooled is None or naive is None:
+                continue
+            rows.append([f"{w}x{h}", str(streams), f"{pooled:.1f}", f"{naive:.1f}",
+                         fmt_ratio(pooled / naive), f"{pa:.0f} / {na:.0f}"])
+    lines.append(table(["frames", "streams", "pooled frames/s", "per-frame frames/s",
+                        "pooled / per-frame", "backend allocations (pooled / per-frame)"], rows))
+    lines.append("")
+    ocv_path = os.path.join(d, "opencv.json")
+    if kern.ok and os.path.exists(ocv_path):
+        with open(ocv_path) as f:
+            ocv = json.load(f)
+        lines += [f"CPU kernels against OpenCV {ocv.get('opencv_version', '?')} "
+                  f"({ocv.get('threads', '?')} threads; Debian's python3-opencv, timed in "
+                  "`bench/opencv_kernels.py`) on the same sizes of noise frames. Median ms; "
+                  "ratio = OpenCV time / pinpool time (> 1: pinpool faster). OpenCV's sobel is "
+                  "the composite Sobel dx, Sobel dy, |gx|+|gy| of the same semantics.", ""]
+        rows = []
+        for op in ("gray", "blur", "sobel", "equalize"):
+            for w, h in ((1280, 720), (1920, 1080), (3840, 2160)):
+                ns = kern.ns(f"kernel_case/{op}", width=w, height=h, threads=1)
+                cv_ms = ocv.get(op, {}).get(f"{w}x{h}")
+                if ns is None or cv_ms is None:
+                    continue
+                ms = ns / 1e6
+                rows.append([op, f"{w}x{h}", f"{ms:.2f}", f"{cv_ms:.2f}", fmt_ratio(cv_ms / ms)])
+        lines.append(table(["kernel", "frame", "pinpool ms", "OpenCV ms", "OpenCV / pinpool"],
+                           rows))
+        lines.append("")
+    return "\n".join(lines)
+
+
 def cmd_report(args):
     d = args.dir
     machine = {}
@@ -610,9 +661,7 @@ def cmd_report(args):
         section_targets(hot_facts, memory),
         hot_text,
         section_stream(stream, d, charts),
-        "## Suite 3: sample pipeline\n\nTODO: the sample pipeline is still being written; "
-        "bench/run has the hook (`--suites pipeline`) and prints that it is not available "
-        "yet.\n",
+        section_pipeline(d),
         section_gpu(d, gpu),
         section_memory(memory, d, charts),
     ]

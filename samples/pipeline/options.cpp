@@ -89,6 +89,10 @@ options parse_options(int argc, const char* const* argv) {
           parse_integer(flag, value(), 1, std::numeric_limits<long long>::max()));
     } else if (flag == "--quiet" || flag == "-q") {
       o.quiet = true;
+    } else if (flag == "--no-write") {
+      o.write_outputs = false;
+    } else if (flag == "--per-frame-allocation") {
+      o.per_frame_allocation = true;
     } else {
       throw usage_error("unknown flag '" + flag + "' (see --help)");
     }
@@ -119,6 +123,10 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
   --max-pixels N    reject images whose header declares more pixels (default 100000000),
                     checked before any pixel memory is allocated
   --quiet           no progress line and no summary table
+  --no-write        process everything but skip the PNG encode and write (benchmarks)
+  --per-frame-allocation
+                    baseline without the pools' reuse: every buffer is its own backend
+                    allocation, freed after its frame, with a host synchronisation per frame
   --help            this text
 
 Exit status: 0 all frames written, 1 some input failed (each named on stderr and in the

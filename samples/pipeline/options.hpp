@@ -32,6 +32,11 @@ struct options {
   std::uint64_t max_pixels = 100'000'000;
   bool quiet = false;
   bool help = false;
+  /// Benchmarks: run everything but the PNG encode and write.
+  bool write_outputs = true;
+  /// Benchmarks' baseline without reuse: one backend allocation per buffer, freed after the
+  /// frame, and a host synchronisation per frame.
+  bool per_frame_allocation = false;
 };
 
 /// @brief Parses argv. @throws usage_error naming the offending flag or value.

@@ -81,10 +81,16 @@ class frame_pipeline {
   std::vector<std::thread> writers_;
 };
 
-pool_options pool_opts(memory_kind kind, const char* name) {
+// Per-frame allocation (the benchmarks' baseline): a slab per buffer, no thread caches, and
+// frame_pipeline::process trims after each frame, so every buffer is a backend allocation.
+pool_options pool_opts(memory_kind kind, const char* name, bool per_frame_allocation) {
   pool_options o;
   o.kind = kind;
   o.name = name;
+  if (per_frame_allocation) {
+    o.slab_bytes = o.alignment;
+    o.thread_cache = false;
+  }
   return o;
 }
 
@@ -92,8 +98,8 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
                                const progress_fn& progress, std::size_t total)
     : opt_(o),
       backend_(std::move(be)),
-      pinned_(backend_, pool_opts(memory_kind::pinned_host, "pinned")),
-      device_(backend_, pool_opts(memory_kind::device, "device")),
+      pinned_(backend_, pool_opts(memory_kind::pinned_host, "pinned", o.per_frame_allocation)),
+      device_(backend_, pool_opts(memory_kind::device, "device", o.per_frame_allocation)),
       launcher_(backend_->kind() == backend_kind::cuda ? make_cuda_launcher(device_)
                                                        : make_cpu_launcher(device_)),
       progress_(progress),
@@ -236,6 +242,11 @@ void frame_pipeline::process(const frame_source& src) {
     }
     ready_cv_.notify_one();
   });
+  if (opt_.per_frame_allocation) {  // the baseline: wait for the frame, free its buffers
+    s.synchronize();
+    pinned_.trim();
+    device_.trim();
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   if (++submitted_ == streams_.size()) warm_allocations_ = backend_allocations();
 }
@@ -263,8 +274,10 @@ void frame_pipeline::write_frame(frame_job& job) {
   std::optional<detail::nvtx_range> writing(std::in_place, "encode+write");
   std::string error;
   try {
-    io::write_png(job.source->output, static_cast<const std::uint8_t*>(job.out.data()), job.width,
+    if (opt_.write_outputs) {
+      io::write_png(job.source->output, static_cast<const std::uint8_t*>(job.out.data()), job.width,
                   job.height, job.channels, static_cast<std::size_t>(job.width) * job.channels);
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }
