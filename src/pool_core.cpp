@@ -145,7 +145,7 @@ inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool ma
   const std::uint32_t cls = class_of(bytes);
   if (s != nullptr) check_stream(*s);
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
-    if (chunk* c = take_from_cache(cls, bytes)) return hand_out_cached(c, bytes, s);
+    if (chunk* c = take_from_cache(cls, bytes)) return hand_over(c, bytes, s);
   }
   return acquire_shared(cls, bytes, s, may_wait);
 }
@@ -223,26 +223,38 @@ chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s, bool& ne
   return nullptr;
 }
 
+// Takes a chunk off its class's pending list, its release events back to the idle ones.
+chunk* pool_core::unpend(class_state& k, chunk* c) {
+  k.pending.erase(c);
+  bytes_pending_ -= c->bytes;
+  recycle_events(c);
+  return c;
+}
+
+// A chunk nobody uses and no stream work touches: first in line for its class.
+void pool_core::make_idle(chunk* c) noexcept {
+  c->st = chunk::state::ready;
+  --c->slab->live_chunks;
+  classes_[c->cls].ready.push_front(c);
+}
+
+// The handed-out figures of a chunk coming back (its request is accounted by the caller).
+void pool_core::count_returned(const chunk* c) noexcept {
+  --classes_[c->cls].in_use;
+  --outstanding_;
+  bytes_in_use_ -= c->bytes;
+}
+
 chunk* pool_core::take_same_stream(class_state& k, const stream_ref& s) {
   for (chunk* c = k.pending.front(); c != nullptr; c = c->next) {
-    if (c->release_stream == s.native_handle()) {
-      k.pending.erase(c);
-      bytes_pending_ -= c->bytes;
-      recycle_events(c);
-      return c;
-    }
+    if (c->release_stream == s.native_handle()) return unpend(k, c);
   }
   return nullptr;
 }
 
 chunk* pool_core::take_completed(class_state& k) {
   for (chunk* c = k.pending.front(); c != nullptr; c = c->next) {
-    if (pending_done(c)) {
-      k.pending.erase(c);
-      bytes_pending_ -= c->bytes;
-      recycle_events(c);
-      return c;
-    }
+    if (pending_done(c)) return unpend(k, c);
   }
   return nullptr;
 }
@@ -272,18 +284,14 @@ void pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c,
   recycle_events(c);
 }
 
+// From the pool's lists (under the lock): counted as handed out, then given to the caller.
 buffer pool_core::hand_out(chunk* c, std::size_t bytes, const stream_ref* s) {
-  c->st = chunk::state::in_use;
-  c->requested = bytes;
-  c->streams.clear();
-  if (s != nullptr) c->streams.push_back(*s);
   ++classes_[c->cls].in_use;
   ++outstanding_;
   bytes_in_use_ += c->bytes;
   bytes_requested_ += bytes;
   peak_in_use_ = std::max(peak_in_use_, bytes_in_use_);
-  nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
-  return buffer{this, c, c->ptr, bytes};
+  return hand_over(c, bytes, s);
 }
 
 // ---- growth -----------------------------------------------------------------------------------
@@ -363,14 +371,7 @@ void pool_core::settle_completed() {
   for (class_state& k : classes_) {
     for (chunk* c = k.pending.front(); c != nullptr;) {
       chunk* next = c->next;
-      if (pending_done(c)) {
-        k.pending.erase(c);
-        bytes_pending_ -= c->bytes;
-        recycle_events(c);
-        c->st = chunk::state::ready;
-        --c->slab->live_chunks;
-        k.ready.push_front(c);
-      }
+      if (pending_done(c)) make_idle(unpend(k, c));
       c = next;
     }
   }
@@ -447,21 +448,16 @@ void pool_core::release_shared(chunk* c) noexcept {
     release_stream = c->streams.front().native_handle();
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  class_state& k = classes_[c->cls];
-  --k.in_use;
-  --outstanding_;
-  bytes_in_use_ -= c->bytes;
+  count_returned(c);
   bytes_requested_ -= c->requested;
   if (!recorded) {
     ++quarantined_;
   } else if (!ordered) {
-    c->st = chunk::state::ready;
-    --c->slab->live_chunks;
-    k.ready.push_front(c);
+    make_idle(c);
   } else {
     c->st = chunk::state::pending;
     c->release_stream = release_stream;
-    k.pending.push_back(c);
+    classes_[c->cls].pending.push_back(c);
     bytes_pending_ += c->bytes;
   }
   const bool last = deletable();
@@ -535,7 +531,9 @@ inline chunk* pool_core::take_from_cache(std::uint32_t cls, std::size_t bytes) n
   return nullptr;
 }
 
-inline buffer pool_core::hand_out_cached(chunk* c, std::size_t bytes, const stream_ref* s) {
+// Gives a chunk to the caller (from the pool's lists, or from the thread cache whose chunks the
+// pool already counts as handed out): its request, its stream, its NVTX region.
+inline buffer pool_core::hand_over(chunk* c, std::size_t bytes, const stream_ref* s) {
   c->st = chunk::state::in_use;
   c->requested = bytes;
   c->streams.clear();
@@ -582,12 +580,8 @@ void pool_core::detach_cache(cache_entry& e) noexcept {
   for (auto& slot : e.slot) {
     chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
     if (c == nullptr) continue;
-    class_state& k = classes_[c->cls];
-    --c->slab->live_chunks;
-    --k.in_use;
-    k.ready.push_front(c);
-    bytes_in_use_ -= c->bytes;
-    --outstanding_;
+    count_returned(c);  // its request was taken off through the entry's requested_delta
+    make_idle(c);
   }
   acquisitions_ += e.acquisitions.load(std::memory_order_relaxed);
   hits_ += e.hits.load(std::memory_order_relaxed);

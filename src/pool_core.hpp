@@ -115,8 +115,10 @@ class pool_core {
                                           bool may_wait);
   [[gnu::noinline]] void release_shared(chunk* c) noexcept;
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
-  [[gnu::always_inline]] inline buffer hand_out_cached(chunk* c, std::size_t bytes,
-                                                       const stream_ref* s);
+  [[gnu::always_inline]] inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
+  chunk* unpend(class_state& k, chunk* c);
+  void make_idle(chunk* c) noexcept;
+  void count_returned(const chunk* c) noexcept;
   [[gnu::always_inline]] inline chunk* take_from_cache(std::uint32_t cls,
                                                        std::size_t bytes) noexcept;
   [[gnu::always_inline]] inline bool park_in_cache(chunk* c);
