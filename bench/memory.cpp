@@ -7,11 +7,11 @@
 //   Schemes: pinpool (pool::chunk_size_for, default options: 256 B alignment, 8 classes per
 //   power of two), pow2 (next power of two, at least 256 B: buddy-style pools), pow8 (next
 //   power of eight, at least 512 B: CUB CachingDeviceAllocator's default bins).
-// bookkeeping/*  host bytes pinpool spends per chunk: the record's sizeof (src/pool_core.hpp)
+// bookkeeping/*  host bytes pinpool spends per chunk: the record's sizeof (src/core/chunk.hpp)
 //   and what the heap really grew by per carved chunk (glibc mallinfo2), plus the fixed cost
 //   of a pool's size-class table.
 
-#include "../src/pool_core.hpp"
+#include "../src/core/pool_core.hpp"
 #include "bench_util.hpp"
 
 #include <pinpool/pinpool.hpp>

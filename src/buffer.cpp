@@ -1,4 +1,4 @@
-#include "pool_core.hpp"
+#include "core/pool_core_inl.hpp"
 
 #include <pinpool/pool.hpp>
 
@@ -6,6 +6,15 @@
 #include <utility>
 
 namespace pinpool {
+
+// The hot path: detail::pool_core::release inlines here (core/pool_core_inl.hpp).
+void buffer::reset() noexcept {
+  if (chunk_ == nullptr) return;
+  core_->release(std::exchange(chunk_, nullptr));
+  core_ = nullptr;
+  data_ = nullptr;
+  size_ = 0;
+}
 
 buffer::buffer(buffer&& other) noexcept
     : core_(std::exchange(other.core_, nullptr)),

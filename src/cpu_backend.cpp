@@ -37,25 +37,26 @@ class cpu_backend final : public backend {
   int device_count() const noexcept override { return 1; }
 
   /// mmap'd (page-aligned) memory; pinned_host is mlock'd when RLIMIT_MEMLOCK allows.
-  slab allocate(memory_kind kind, int device, std::size_t bytes) override {
-    check_device(device);
+  slab allocate(const slab_request& r) override {
+    check_request(r);
     inject(faults_ ? &faults_->fail_nth_allocation : nullptr, "allocate");
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = ::mmap(nullptr, r.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
-      throw out_of_memory("pinpool: cpu backend: cannot map " + std::to_string(bytes) +
-                          " bytes of " + to_string(kind) + " memory: " + std::strerror(errno));
+      throw out_of_memory("pinpool: cpu backend: cannot map " + std::to_string(r.bytes) +
+                          " bytes of " + to_string(r.kind) + " memory: " + std::strerror(errno));
     }
-    slab s{p, bytes, false};
-    if (kind == memory_kind::pinned_host) s.page_locked = ::mlock(p, bytes) == 0;
+    slab s{p, r.bytes, r.kind, r.device, false};
+    if (r.kind == memory_kind::pinned_host) s.page_locked = ::mlock(p, r.bytes) == 0;
     return s;
   }
 
-  void deallocate(memory_kind, int, slab s) noexcept override { ::munmap(s.ptr, s.bytes); }
+  void deallocate(const slab& s) noexcept override { ::munmap(s.ptr, s.bytes); }
 
   void* create_native_stream(int device) override {
     check_device(device);
     inject(faults_ ? &faults_->fail_nth_stream_call : nullptr, "create_stream");
-    return new cpu_stream("cpu-stream-" + std::to_string(++streams_created_));
+    const int n = ++streams_created_;
+    return new cpu_stream("cpu-stream-" + std::to_string(n), next_stream_id());
   }
   void destroy_native_stream(void* handle, int) noexcept override {
     delete static_cast<cpu_stream*>(handle);
@@ -72,7 +73,9 @@ class cpu_backend final : public backend {
     inject(nullptr, "synchronize");
     as_stream(s).synchronize();
   }
-  bool has_stable_identity(const stream_ref&) const noexcept override { return true; }
+  std::uint64_t stream_id(void* handle, int) noexcept override {
+    return static_cast<cpu_stream*>(handle)->id();
+  }
   int stream_device(void*) override { return 0; }
 
   void* create_event(int device) override {
@@ -99,6 +102,18 @@ class cpu_backend final : public backend {
   }
 
  private:
+  static void check_request(const slab_request& r) {
+    check_device(r.device);
+    if (r.bytes == 0) throw std::invalid_argument("pinpool: cpu backend: cannot allocate 0 bytes");
+    if (r.numa_node != -1) {
+      throw std::invalid_argument("pinpool: cpu backend: NUMA placement is not supported yet");
+    }
+  }
+  // Identities are process-wide, so no two streams of any CPU backend share one.
+  static std::uint64_t next_stream_id() noexcept {
+    static std::atomic<std::uint64_t> last{0};
+    return ++last;
+  }
   static void check_device(int device) {
     if (device != 0) {
       throw std::invalid_argument("pinpool: cpu backend has one device (0), asked for " +
@@ -114,7 +129,7 @@ class cpu_backend final : public backend {
     const std::string what = std::string("pinpool: cpu backend: injected ") +
                              (sticky ? "sticky failure" : "failure") + " in " + call;
     if (!sticky && nth == &faults_->fail_nth_allocation) throw out_of_memory(what);
-    throw error(what);
+    throw backend_error(what);
   }
 
   std::shared_ptr<cpu_faults> faults_;

@@ -34,8 +34,8 @@ stream_point cpu_event::point() const {
   return point_;
 }
 
-cpu_stream::cpu_stream(std::string name)
-    : name_(std::move(name)), progress_(std::make_shared<stream_progress>()), ring_(64) {
+cpu_stream::cpu_stream(std::string name, std::uint64_t id)
+    : name_(std::move(name)), id_(id), progress_(std::make_shared<stream_progress>()), ring_(64) {
   nvtx_initialize();  // before the worker's first NVTX call (see detail/nvtx.hpp)
   worker_ = std::thread([this] { run(); });
 }

@@ -58,7 +58,8 @@ class cpu_event {
 /// std::function, moved in.
 class cpu_stream {
  public:
-  explicit cpu_stream(std::string name);
+  /// @param id the stream's identity (backend::stream_id), never 0.
+  cpu_stream(std::string name, std::uint64_t id);
   /// @note Runs the queued work to the end, then joins the worker.
   ~cpu_stream();
   cpu_stream(const cpu_stream&) = delete;
@@ -74,6 +75,7 @@ class cpu_stream {
   /// pinpool::error naming the stream if a task failed since the last synchronize.
   void synchronize();
   const std::string& name() const noexcept { return name_; }
+  std::uint64_t id() const noexcept { return id_; }
 
  private:
   enum class op : std::uint8_t { copy, host_func, wait };
@@ -91,6 +93,7 @@ class cpu_stream {
   void execute(task& t) noexcept;
 
   std::string name_;
+  const std::uint64_t id_;
   std::shared_ptr<stream_progress> progress_;
   std::mutex mutex_;
   std::condition_variable work_cv_;

@@ -158,10 +158,16 @@ class cuda_backend final : public backend {
 
   /// device: cudaMalloc; pinned_host: cudaHostAlloc (portable); host: aligned_alloc (256).
   /// @note cudaMalloc/cudaHostAlloc may synchronise the device.
-  slab allocate(memory_kind kind, int device, std::size_t bytes) override {
+  slab allocate(const slab_request& r) override {
+    const memory_kind kind = r.kind;
+    const int device = r.device;
+    const std::size_t bytes = r.bytes;
     check_device(device);
     if (bytes == 0) throw std::invalid_argument("pinpool: cuda backend: cannot allocate 0 bytes");
-    slab s{nullptr, bytes, false};
+    if (r.numa_node != -1) {
+      throw std::invalid_argument("pinpool: cuda backend: NUMA placement is not supported yet");
+    }
+    slab s{nullptr, bytes, kind, device, false};
     if (kind == memory_kind::host) {
       const std::size_t rounded = (bytes + host_alignment - 1) / host_alignment * host_alignment;
       s.ptr = rounded < bytes ? nullptr : std::aligned_alloc(host_alignment, rounded);
@@ -180,8 +186,8 @@ class cuda_backend final : public backend {
   }
 
   /// @note cudaFree/cudaFreeHost may synchronise the device.
-  void deallocate(memory_kind kind, int device, slab s) noexcept override {
-    switch (kind) {
+  void deallocate(const slab& s) noexcept override {
+    switch (s.kind) {
       case memory_kind::host:
         std::free(s.ptr);
         break;
@@ -189,7 +195,7 @@ class cuda_backend final : public backend {
         PINPOOL_CUDA_TRY_NOTHROW(cudaFreeHost(s.ptr));
         break;
       case memory_kind::device: {
-        device_guard guard(device, std::nothrow);
+        device_guard guard(s.device, std::nothrow);
         PINPOOL_CUDA_TRY_NOTHROW(cudaFree(s.ptr));
         break;
       }
@@ -256,8 +262,12 @@ class cuda_backend final : public backend {
     }
   }
 
-  bool has_stable_identity(const stream_ref& s) const noexcept override {
-    return !is_special_stream(s.native_handle());
+  /// cudaStreamGetId: unique for the process's lifetime, even when the handle value is reused.
+  std::uint64_t stream_id(void* handle, int /*device*/) noexcept override {
+    if (is_special_stream(handle)) return 0;
+    unsigned long long id = 0;
+    if (!PINPOOL_CUDA_TRY_NOTHROW(cudaStreamGetId(as_cuda(handle), &id))) return 0;
+    return id;
   }
 
   /// The special handles (null, legacy, per-thread) belong to the current device.

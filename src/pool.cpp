@@ -1,9 +1,9 @@
-#include "pool_core.hpp"
+#include "core/pool_core_inl.hpp"
 
 #include <pinpool/pool.hpp>
 
-#include <stdexcept>
-#include <string>
+#include <optional>
+#include <utility>
 
 namespace pinpool {
 
@@ -12,6 +12,30 @@ pool::pool(std::shared_ptr<backend> be, const pool_options& opt)
 
 pool::~pool() {
   core_->close();
+}
+
+// The hot path: detail::pool_core::acquire inlines here (core/pool_core_inl.hpp).
+buffer pool::acquire(std::size_t bytes) {
+  return core_->acquire(bytes, nullptr, true);
+}
+
+buffer pool::acquire(std::size_t bytes, stream_ref s) {
+  return core_->acquire(bytes, &s, true);
+}
+
+namespace {
+std::optional<buffer> unless_empty(buffer b) {
+  if (b.empty()) return std::nullopt;
+  return std::optional<buffer>{std::move(b)};
+}
+}  // namespace
+
+std::optional<buffer> pool::try_acquire(std::size_t bytes) {
+  return unless_empty(core_->acquire(bytes, nullptr, false));
+}
+
+std::optional<buffer> pool::try_acquire(std::size_t bytes, stream_ref s) {
+  return unless_empty(core_->acquire(bytes, &s, false));
 }
 
 std::size_t pool::trim() {

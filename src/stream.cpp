@@ -6,6 +6,12 @@
 
 namespace pinpool {
 
+stream_ref::stream_ref(backend& be, void* native_handle, int device) noexcept
+    : backend_(&be),
+      handle_(native_handle),
+      device_(device),
+      id_(be.stream_id(native_handle, device)) {}
+
 stream_ref::stream_ref(backend& be, CUstream_st* cuda_stream)
     : backend_(&be), handle_(cuda_stream), device_(0) {
   if (be.kind() != backend_kind::cuda) {
@@ -13,10 +19,7 @@ stream_ref::stream_ref(backend& be, CUstream_st* cuda_stream)
                                 "backend, this one is '" + be.name() + "'");
   }
   device_ = be.stream_device(cuda_stream);
-}
-
-bool stream_ref::has_stable_identity() const noexcept {
-  return backend_->has_stable_identity(*this);
+  id_ = be.stream_id(cuda_stream, device_);
 }
 
 void stream_ref::memcpy_async(void* dst, const void* src, std::size_t bytes) const {
@@ -34,7 +37,8 @@ void stream_ref::synchronize() const {
 stream::stream(stream&& other) noexcept
     : backend_(std::move(other.backend_)),
       handle_(std::exchange(other.handle_, nullptr)),
-      device_(other.device_) {}
+      device_(other.device_),
+      id_(other.id_) {}
 
 stream& stream::operator=(stream&& other) noexcept {
   if (this != &other) {
@@ -42,6 +46,7 @@ stream& stream::operator=(stream&& other) noexcept {
     backend_ = std::move(other.backend_);
     handle_ = std::exchange(other.handle_, nullptr);
     device_ = other.device_;
+    id_ = other.id_;
   }
   return *this;
 }
@@ -63,7 +68,7 @@ stream backend::create_stream(int device) {
                                 std::to_string(device_count()) + ")");
   }
   void* handle = create_native_stream(device);
-  return stream{shared_from_this(), handle, device};
+  return stream{shared_from_this(), handle, device, stream_id(handle, device)};
 }
 
 }  // namespace pinpool

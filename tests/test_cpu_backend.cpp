@@ -107,9 +107,9 @@ TEST(cpu_backend, pinned_slabs_report_whether_they_are_locked) {
   EXPECT_EQ(st.kind, pinpool::memory_kind::pinned_host);
   EXPECT_NE(st.to_json().find(st.page_locked ? "\"page_locked\":true" : "\"page_locked\":false"),
             std::string::npos);
-  pinpool::slab plain = be->allocate(pinpool::memory_kind::host, 0, 1 << 16);
+  pinpool::slab plain = be->allocate({pinpool::memory_kind::host, 0, 1 << 16});
   EXPECT_FALSE(plain.page_locked);  // pageable memory is never reported locked
-  be->deallocate(pinpool::memory_kind::host, 0, plain);
+  be->deallocate(plain);
 }
 
 TEST(cpu_backend, streams_and_devices_are_validated) {

@@ -331,12 +331,12 @@ TEST_F(cuda_backend_test, allocates_every_kind_aligned) {
   using pinpool::memory_kind;
   for (memory_kind kind : {memory_kind::device, memory_kind::pinned_host, memory_kind::host}) {
     for (int device : {0, 1}) {
-      pinpool::slab s = be_->allocate(kind, device, 1000);
+      pinpool::slab s = be_->allocate({kind, device, 1000});
       EXPECT_EQ(reinterpret_cast<std::uintptr_t>(s.ptr) % 256, 0u) << pinpool::to_string(kind);
       EXPECT_EQ(s.bytes, 1000u);
       EXPECT_EQ(s.page_locked, kind == memory_kind::pinned_host);
       std::memset(s.ptr, 1, s.bytes);
-      be_->deallocate(kind, device, s);
+      be_->deallocate(s);
     }
   }
   const pinpool_emu::counters c = pinpool_emu::get_counters();
@@ -344,15 +344,15 @@ TEST_F(cuda_backend_test, allocates_every_kind_aligned) {
   EXPECT_EQ(c.host_alloc_calls, 2u);
   EXPECT_EQ(c.free_calls, 2u);
   EXPECT_EQ(c.free_host_calls, 2u);
-  EXPECT_THROW(be_->allocate(memory_kind::device, 2, 64), std::invalid_argument);
-  EXPECT_THROW(be_->allocate(memory_kind::device, -1, 64), std::invalid_argument);
-  EXPECT_THROW(be_->allocate(memory_kind::device, 0, 0), std::invalid_argument);
+  EXPECT_THROW(be_->allocate({memory_kind::device, 2, 64}), std::invalid_argument);
+  EXPECT_THROW(be_->allocate({memory_kind::device, -1, 64}), std::invalid_argument);
+  EXPECT_THROW(be_->allocate({memory_kind::device, 0, 0}), std::invalid_argument);
 }
 
 TEST_F(cuda_backend_test, allocation_failures) {
   pinpool_emu::fail_nth_allocation(1);
   try {
-    be_->allocate(pinpool::memory_kind::device, 1, 4096);
+    be_->allocate({pinpool::memory_kind::device, 1, 4096});
     ADD_FAILURE() << "no out_of_memory";
   } catch (const pinpool::out_of_memory& e) {
     EXPECT_NE(std::string(e.what()).find("4096 bytes of device memory on device 1"),
@@ -363,7 +363,7 @@ TEST_F(cuda_backend_test, allocation_failures) {
 
   pinpool_emu::set_sticky_error();
   try {
-    be_->allocate(pinpool::memory_kind::pinned_host, 0, 4096);
+    be_->allocate({pinpool::memory_kind::pinned_host, 0, 4096});
     ADD_FAILURE() << "no cuda_error";
   } catch (const pinpool::cuda_error& e) {
     EXPECT_EQ(e.code(), cudaErrorIllegalAddress);
@@ -380,8 +380,8 @@ TEST_F(cuda_backend_test, device_guard_restores_the_current_device) {
   {
     pinpool::stream s = be_->create_stream(0);
     EXPECT_EQ(be_->stream_device(s.native_handle()), 0);
-    pinpool::slab d = be_->allocate(pinpool::memory_kind::device, 0, 512);
-    be_->deallocate(pinpool::memory_kind::device, 0, d);
+    pinpool::slab d = be_->allocate({pinpool::memory_kind::device, 0, 512});
+    be_->deallocate(d);
   }
   int current = -1;
   ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
@@ -416,8 +416,8 @@ TEST_F(cuda_backend_test, cross_device_wait_orders_copies) {
   constexpr std::size_t n = 1 << 16;
   pinpool::stream s0 = be_->create_stream(0);
   pinpool::stream s1 = be_->create_stream(1);
-  pinpool::slab staging = be_->allocate(pinpool::memory_kind::pinned_host, 0, n);
-  pinpool::slab dev = be_->allocate(pinpool::memory_kind::device, 1, n);
+  pinpool::slab staging = be_->allocate({pinpool::memory_kind::pinned_host, 0, n});
+  pinpool::slab dev = be_->allocate({pinpool::memory_kind::device, 1, n});
   std::vector<unsigned char> out(n, 0);
   void* e = be_->create_event(0);
   s0.launch_host_func([&] {
@@ -431,8 +431,8 @@ TEST_F(cuda_backend_test, cross_device_wait_orders_copies) {
   s1.synchronize();
   EXPECT_EQ(out, std::vector<unsigned char>(n, 0x5A));
   be_->destroy_event(e, 0);
-  be_->deallocate(pinpool::memory_kind::device, 1, dev);
-  be_->deallocate(pinpool::memory_kind::pinned_host, 0, staging);
+  be_->deallocate(dev);
+  be_->deallocate(staging);
 }
 
 TEST_F(cuda_backend_test, host_function_exception_surfaces_at_synchronize) {
@@ -481,7 +481,7 @@ TEST_F(cuda_backend_test, concurrent_streams_and_events) {
     pool.emplace_back([&, t] {
       const int device = t % 2;
       pinpool::stream s = be_->create_stream(device);
-      pinpool::slab d = be_->allocate(pinpool::memory_kind::device, device, 4096);
+      pinpool::slab d = be_->allocate({pinpool::memory_kind::device, device, 4096});
       std::vector<unsigned char> in(4096, static_cast<unsigned char>(t));
       std::vector<unsigned char> out(4096, 0xFF);
       for (int r = 0; r < rounds; ++r) {
@@ -494,7 +494,7 @@ TEST_F(cuda_backend_test, concurrent_streams_and_events) {
         if (out != in) ++mismatches;
         be_->destroy_event(e, device);
       }
-      be_->deallocate(pinpool::memory_kind::device, device, d);
+      be_->deallocate(d);
     });
   }
   for (std::thread& th : pool) th.join();

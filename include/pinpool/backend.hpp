@@ -7,16 +7,31 @@
 #include <pinpool/stream.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
 namespace pinpool {
 
-/// @brief A block of backend memory; pools carve chunks out of slabs.
+/// @brief What a pool asks its backend for when it grows: one request struct, so that new
+/// placement settings extend it instead of every backend's signature.
+struct slab_request {
+  memory_kind kind = memory_kind::host;
+  int device = 0;
+  std::size_t bytes = 0;
+  /// Host NUMA node for host and pinned_host slabs; -1 = no preference. Reserved: backends
+  /// accept only -1 today.
+  int numa_node = -1;
+};
+
+/// @brief A block of backend memory; pools carve chunks out of slabs. It remembers what it is,
+/// so that returning it needs nothing else.
 struct slab {
   void* ptr = nullptr;
   std::size_t bytes = 0;
+  memory_kind kind = memory_kind::host;
+  int device = 0;
   bool page_locked = false;  ///< pinned_host only: true when the memory really is page-locked.
 };
 
@@ -41,11 +56,13 @@ class backend : public std::enable_shared_from_this<backend> {
   stream create_stream(int device = 0);
 
   // ---- memory: slow path only (never called in a pool's steady state) -----------------------
-  /// @brief Allocates `bytes` of `kind` on `device`, aligned to at least 256 bytes.
-  /// @throws out_of_memory when the memory is not available; cuda_error for other failures.
-  virtual slab allocate(memory_kind kind, int device, std::size_t bytes) = 0;
-  /// @brief Returns a slab. May synchronise the device (cudaFree does). Never throws.
-  virtual void deallocate(memory_kind kind, int device, slab s) noexcept = 0;
+  /// @brief Allocates `r.bytes` of `r.kind` on `r.device`, aligned to at least 256 bytes.
+  /// @throws std::invalid_argument for a bad device, 0 bytes or an unsupported setting;
+  /// out_of_memory when the memory is not available; backend_error for other failures.
+  virtual slab allocate(const slab_request& r) = 0;
+  /// @brief Returns a slab from `allocate`. May synchronise the device (cudaFree does).
+  /// Never throws.
+  virtual void deallocate(const slab& s) noexcept = 0;
 
   // ---- streams -----------------------------------------------------------------------------
   virtual void* create_native_stream(int device) = 0;
@@ -55,8 +72,12 @@ class backend : public std::enable_shared_from_this<backend> {
   virtual void launch_host_func(stream_ref s, std::function<void()> fn) = 0;
   /// @note Blocks the calling thread until the stream's queued work has run.
   virtual void synchronize(stream_ref s) = 0;
-  /// @brief See `stream_ref::has_stable_identity`.
-  virtual bool has_stable_identity(const stream_ref& s) const noexcept = 0;
+  /// @brief A number naming the stream behind `handle` that no other stream of this backend
+  /// has had or will have while the process runs (CUDA: cudaStreamGetId; CPU: a counter), so a
+  /// handle value reused by a new stream gets a new identity. 0 for handles that name a
+  /// different stream in each thread (cudaStreamPerThread, the legacy/null stream) or when the
+  /// identity cannot be read. Does not synchronise; never throws.
+  virtual std::uint64_t stream_id(void* handle, int device) noexcept = 0;
   /// @brief The device of a native stream handle (CUDA: cudaStreamGetDevice).
   virtual int stream_device(void* handle) = 0;
 

@@ -13,9 +13,16 @@ class error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// @brief The backend (its runtime) failed. Catch this to handle any backend's failures without
+/// naming CUDA; `cuda_error` is the CUDA backend's.
+class backend_error : public error {
+ public:
+  using error::error;
+};
+
 /// @brief A CUDA runtime call failed. Carries the runtime's code, its name and message, the call
 /// text and the source location of the check.
-class cuda_error : public error {
+class cuda_error : public backend_error {
  public:
   cuda_error(int code, std::string name, const std::string& message, const std::string& call,
              const char* file, int line);

@@ -28,8 +28,11 @@ class stream_ref {
 
   /// @brief Wraps a native handle of `be` (CPU: a stream object; CUDA: a `cudaStream_t`).
   /// @param device the device the stream belongs to.
-  stream_ref(backend& be, void* native_handle, int device) noexcept
-      : backend_(&be), handle_(native_handle), device_(device) {}
+  /// @note Reads the stream's identity from the backend (CUDA: cudaStreamGetId).
+  stream_ref(backend& be, void* native_handle, int device) noexcept;
+  /// @brief As above with the identity already known (`backend::stream_id`).
+  stream_ref(backend& be, void* native_handle, int device, std::uint64_t id) noexcept
+      : backend_(&be), handle_(native_handle), device_(device), id_(id) {}
 
   /// @brief Wraps an existing `cudaStream_t` (including `cudaStreamPerThread`) of a CUDA backend.
   /// @throws std::invalid_argument when `be` is not a CUDA backend.
@@ -39,11 +42,14 @@ class stream_ref {
   backend& get_backend() const noexcept { return *backend_; }
   void* native_handle() const noexcept { return handle_; }
   int device() const noexcept { return device_; }
+  /// @brief The stream's identity (`backend::stream_id`): unique for the process's lifetime
+  /// even when a handle value is reused; 0 when it has none.
+  std::uint64_t id() const noexcept { return id_; }
 
-  /// @brief Whether "same stream" can be decided by the handle value. False for handles that
+  /// @brief Whether the view names one stream whatever thread uses it. False for handles that
   /// name a different stream in each thread (cudaStreamPerThread, the legacy/null stream):
   /// pools never apply same-stream reuse to those (the CUB #373 trap).
-  bool has_stable_identity() const noexcept;
+  bool has_stable_identity() const noexcept { return id_ != 0; }
 
   /// @brief Enqueues a copy of `bytes` from `src` to `dst`. Asynchronous: returns at once; the
   /// memory must stay valid until the copy has run (ordered after earlier work on this stream).
@@ -57,7 +63,7 @@ class stream_ref {
   void synchronize() const;
 
   friend bool operator==(const stream_ref& a, const stream_ref& b) noexcept {
-    return a.backend_ == b.backend_ && a.handle_ == b.handle_;
+    return a.backend_ == b.backend_ && a.handle_ == b.handle_ && a.id_ == b.id_;
   }
   friend bool operator!=(const stream_ref& a, const stream_ref& b) noexcept { return !(a == b); }
 
@@ -65,6 +71,7 @@ class stream_ref {
   backend* backend_;
   void* handle_;
   int device_;
+  std::uint64_t id_ = 0;
 };
 
 /// @brief Owning stream: created by `backend::create_stream`, destroyed (after its queued work
@@ -79,11 +86,12 @@ class stream {
   ~stream();
 
   /// @brief The non-owning view. @pre the stream is not moved-from.
-  stream_ref ref() const noexcept { return stream_ref{*backend_, handle_, device_}; }
+  stream_ref ref() const noexcept { return stream_ref{*backend_, handle_, device_, id_}; }
   operator stream_ref() const noexcept { return ref(); }  // NOLINT: implicit by design
 
   void* native_handle() const noexcept { return handle_; }
   int device() const noexcept { return device_; }
+  std::uint64_t id() const noexcept { return id_; }
   const std::shared_ptr<backend>& get_backend() const noexcept { return backend_; }
 
   /// @copydoc stream_ref::memcpy_async
@@ -97,13 +105,14 @@ class stream {
 
  private:
   friend class backend;
-  stream(std::shared_ptr<backend> be, void* handle, int device) noexcept
-      : backend_(std::move(be)), handle_(handle), device_(device) {}
+  stream(std::shared_ptr<backend> be, void* handle, int device, std::uint64_t id) noexcept
+      : backend_(std::move(be)), handle_(handle), device_(device), id_(id) {}
   void reset() noexcept;
 
   std::shared_ptr<backend> backend_;
   void* handle_ = nullptr;
   int device_ = 0;
+  std::uint64_t id_ = 0;
 };
 
 }  // namespace pinpool

@@ -27,7 +27,7 @@ using lock_guard = std::lock_guard<std::mutex>;
 using unique_lock = std::unique_lock<std::mutex>;
 
 constexpr std::size_t alignment = 256;
-constexpr std::uintptr_t first_handle = 0x1000;  // stream/event handles: never reused
+constexpr std::uintptr_t first_handle = 0x1000;  // event handles: never reused; streams: LIFO
 constexpr std::uintptr_t handle_step = 0x10;
 
 std::size_t round_up(std::size_t bytes) {
@@ -106,7 +106,7 @@ void execute(task& t);
 /// An in-order queue run by one worker thread.
 class emu_stream {
  public:
-  explicit emu_stream(int device) : device_(device), worker_([this] { run(); }) {}
+  explicit emu_stream(int device) : device_(device), id_(next_id()), worker_([this] { run(); }) {}
   /// Runs the queued work to the end, then joins the worker.
   ~emu_stream() {
     {
@@ -120,6 +120,8 @@ class emu_stream {
   emu_stream& operator=(const emu_stream&) = delete;
 
   int device() const { return device_; }
+  /// cudaStreamGetId: unique for the process's lifetime, whatever handle value names it.
+  unsigned long long id() const { return id_; }
 
   void push(task t) {
     {
@@ -153,7 +155,13 @@ class emu_stream {
     }
   }
 
+  static unsigned long long next_id() {
+    static std::atomic<unsigned long long> last{0};
+    return ++last;
+  }
+
   const int device_;
+  const unsigned long long id_;
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
@@ -171,6 +179,11 @@ struct state {
   std::map<std::uintptr_t, std::shared_ptr<allocation>> allocations;  // by address
   std::map<std::uintptr_t, std::shared_ptr<emu_stream>> streams;      // by handle, implicit too
   std::map<std::uintptr_t, std::shared_ptr<emu_event>> events;        // by handle
+  // Destroyed streams still running their queued work (cudaStreamDestroy does not wait), and
+  // their handle values, which the next cudaStreamCreateWithFlags reuses (last freed first), as
+  // the driver may: "same handle" never means "same stream".
+  std::vector<std::shared_ptr<emu_stream>> retired_streams;
+  std::vector<std::uintptr_t> free_stream_handles;
   std::uintptr_t next_handle = first_handle;
   pinpool_emu::counters counters;
   unsigned fail_countdown = 0;         // cudaMalloc / cudaHostAlloc
@@ -337,7 +350,9 @@ std::shared_ptr<allocation> use_locked(const void* p, std::size_t bytes, const c
 // ---- implementations (shared by the plain and _ptsz entry points) ----------------------------
 
 // Fault injection: true when this call is the injected failure (under the state's mutex).
-bool counts_down(unsigned& countdown) { return countdown != 0 && --countdown == 0; }
+bool counts_down(unsigned& countdown) {
+  return countdown != 0 && --countdown == 0;
+}
 
 cudaError_t allocate(void** ptr, std::size_t bytes, bool pinned, const char* call) {
   if (cudaError_t e = enter(call)) return e;
@@ -421,6 +436,15 @@ cudaError_t stream_synchronize(cudaStream_t s) {
   std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamSynchronize");
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   stream->synchronize();
+  return cudaSuccess;
+}
+
+cudaError_t stream_get_id(cudaStream_t s, unsigned long long* id) {
+  if (cudaError_t e = enter("cudaStreamGetId")) return e;
+  if (id == nullptr) return fail(cudaErrorInvalidValue);
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamGetId");
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  *id = stream->id();
   return cudaSuccess;
 }
 
@@ -580,13 +604,20 @@ cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned i
   lock_guard lock(g().mutex);
   ++g().counters.stream_create_calls;
   if (counts_down(g().fail_stream_countdown)) return fail(cudaErrorLaunchOutOfResources);
-  const std::uintptr_t h = g().new_handle();
+  std::uintptr_t h = 0;
+  if (g().free_stream_handles.empty()) {
+    h = g().new_handle();
+  } else {
+    h = g().free_stream_handles.back();
+    g().free_stream_handles.pop_back();
+  }
   g().streams[h] = std::make_shared<emu_stream>(t_device);
   *stream = reinterpret_cast<cudaStream_t>(h);
   return cudaSuccess;
 }
 
-/// Waits for the stream's queued work (the real runtime returns at once), then destroys it.
+/// Returns at once, as the runtime does: the stream's queued work still runs, and its handle
+/// value may name the next stream created.
 cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
   const cudaError_t e = enter("cudaStreamDestroy");
   if (e == cudaErrorNotPermitted) return e;
@@ -598,13 +629,14 @@ cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
     if (address(stream) > address(cudaStreamPerThread) && it != st.streams.end()) {
       doomed = std::move(it->second);
       st.streams.erase(it);
+      st.retired_streams.push_back(doomed);  // joined by reset()
+      st.free_stream_handles.push_back(address(stream));
     }
   }
   if (!doomed) {
     violation("cudaStreamDestroy: destroying " + st.missing("stream", address(stream)));
     return fail(cudaErrorInvalidResourceHandle);
   }
-  doomed.reset();  // joins the worker once the queue is drained
   return e;
 }
 
@@ -613,6 +645,9 @@ cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
 }
 cudaError_t CUDARTAPI cudaStreamGetDevice(cudaStream_t stream, int* device) {
   return stream_get_device(stream, device);
+}
+cudaError_t CUDARTAPI cudaStreamGetId(cudaStream_t stream, unsigned long long* id) {
+  return stream_get_id(stream, id);
 }
 cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t count,
                                       enum cudaMemcpyKind /*kind*/, cudaStream_t stream) {
@@ -677,6 +712,9 @@ cudaError_t CUDARTAPI cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
 cudaError_t CUDARTAPI cudaStreamSynchronize_ptsz(cudaStream_t stream) {
   return stream_synchronize(stream);
 }
+cudaError_t CUDARTAPI cudaStreamGetId_ptsz(cudaStream_t stream, unsigned long long* id) {
+  return stream_get_id(stream, id);
+}
 cudaError_t CUDARTAPI cudaStreamGetDevice_ptsz(cudaStream_t stream, int* device) {
   return stream_get_device(stream, device);
 }
@@ -714,6 +752,12 @@ void reset(int device_count) {
   if (device_count < 0) throw std::invalid_argument("pinpool_emu::reset: negative device count");
   t_implicit.destroy_all();
   state& st = g();
+  std::vector<std::shared_ptr<emu_stream>> retired;
+  {
+    lock_guard lock(st.mutex);
+    retired.swap(st.retired_streams);
+  }
+  retired.clear();  // joins their workers (outside the lock: their copies take it)
   lock_guard lock(st.mutex);
   if (!st.streams.empty()) {
     throw std::logic_error("pinpool_emu::reset: " + std::to_string(st.streams.size()) +

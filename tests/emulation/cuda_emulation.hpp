@@ -10,7 +10,7 @@
 // Emulated entry points: cudaGetDeviceCount, cudaGetDevice, cudaSetDevice, cudaDeviceSynchronize,
 // cudaGetLastError, cudaPeekAtLastError, cudaGetErrorName, cudaGetErrorString, cudaMalloc,
 // cudaFree, cudaHostAlloc, cudaFreeHost, cudaStreamCreateWithFlags, cudaStreamDestroy,
-// cudaStreamSynchronize, cudaStreamGetDevice, cudaMemcpyAsync, cudaLaunchHostFunc,
+// cudaStreamSynchronize, cudaStreamGetDevice, cudaStreamGetId, cudaMemcpyAsync, cudaLaunchHostFunc,
 // cudaEventCreateWithFlags, cudaEventDestroy, cudaEventRecord, cudaEventQuery,
 // cudaEventSynchronize, cudaStreamWaitEvent; plus the _ptsz names that per-thread-default-stream
 // builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the stream-taking ones.
@@ -27,8 +27,10 @@
 // cudaGetErrorName/String; the call returns cudaErrorNotPermitted without acting); use of a
 // destroyed stream or event (cudaErrorInvalidResourceHandle).
 //
-// Differences from the real runtime: cudaStreamDestroy waits for the stream's queued work; in the
-// sticky-error state, destroy and free calls still release their resource (and return the error).
+// Like the runtime, cudaStreamDestroy returns at once (queued work still runs) and the handle value
+// of a destroyed stream is reused by the next stream created (last freed first); cudaStreamGetId
+// stays unique. Differences from the real runtime: in the sticky-error state, destroy and free
+// calls still release their resource (and return the error).
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
+#include "chunk.hpp"
 #include "chunk_list.hpp"
-#include "pool_core.hpp"
 
 namespace pinpool::detail {
 

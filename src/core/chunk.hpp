@@ -1,0 +1,46 @@
+#pragma once
+// The records a pool keeps per chunk and per slab (internal). Host-side only: never stored in
+// chunk memory, which may be device memory the host cannot touch. Owned by the slab_arena;
+// addresses are stable for the pool's lifetime.
+
+#include <pinpool/backend.hpp>
+#include <pinpool/stream.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pinpool::detail {
+
+struct slab_record;
+
+/// @brief An event handle of the backend and the device it was created on.
+struct event_slot {
+  void* event;
+  int device;
+};
+
+struct chunk {
+  enum class state : std::uint8_t { carved, in_use, ready, pending };
+  std::byte* ptr = nullptr;
+  std::size_t bytes = 0;      // class size
+  std::size_t requested = 0;  // while in use
+  std::uint32_t cls = 0;
+  state st = state::carved;
+  slab_record* slab = nullptr;
+  chunk* prev = nullptr;  // links in its class's ready or pending list
+  chunk* next = nullptr;
+  std::vector<stream_ref> streams;   // in use: the streams its release waits for
+  std::vector<event_slot> events;    // pending: recorded at release, one per stream
+  std::uint64_t release_stream = 0;  // pending: identity of the only stream it was released on
+};
+
+struct slab_record {
+  slab mem;
+  void* nvtx_heap = nullptr;    // NVTX memory-API heap of this slab
+  std::size_t carved = 0;       // bump offset
+  std::size_t live_chunks = 0;  // carved chunks in use or pending
+  std::vector<chunk*> chunks;   // every chunk carved from it
+};
+
+}  // namespace pinpool::detail

@@ -1,0 +1,50 @@
+#include "class_lists.hpp"
+
+namespace pinpool::detail {
+
+chunk* class_lists::take_ready(std::uint32_t cls) noexcept {
+  chunk* c = classes_[cls].ready.pop_front();
+  if (c != nullptr) ++c->slab->live_chunks;
+  return c;
+}
+
+chunk* class_lists::take_same_stream(std::uint32_t cls, std::uint64_t stream_id) {
+  class_state& k = classes_[cls];
+  for (chunk* c = k.pending.front(); c != nullptr; c = c->next) {
+    if (c->release_stream == stream_id) return unpend(k, c);
+  }
+  return nullptr;
+}
+
+chunk* class_lists::take_oldest_pending(std::uint32_t cls) noexcept {
+  chunk* c = classes_[cls].pending.pop_front();
+  if (c != nullptr) bytes_pending_ -= c->bytes;
+  return c;
+}
+
+void class_lists::restore_pending(chunk* c) noexcept {
+  classes_[c->cls].pending.push_front(c);
+  bytes_pending_ += c->bytes;
+}
+
+void class_lists::add_pending(chunk* c, std::uint64_t release_stream) noexcept {
+  c->st = chunk::state::pending;
+  c->release_stream = release_stream;
+  classes_[c->cls].pending.push_back(c);
+  bytes_pending_ += c->bytes;
+}
+
+void class_lists::make_idle(chunk* c) noexcept {
+  c->st = chunk::state::ready;
+  --c->slab->live_chunks;
+  classes_[c->cls].ready.push_front(c);
+}
+
+chunk* class_lists::unpend(class_state& k, chunk* c) {
+  k.pending.erase(c);
+  bytes_pending_ -= c->bytes;
+  events_.give_back_all(*c);
+  return c;
+}
+
+}  // namespace pinpool::detail

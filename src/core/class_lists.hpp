@@ -1,0 +1,91 @@
+#pragma once
+// Per size class, the chunks nobody holds (internal): `ready` ones are idle now; `pending` ones
+// were released on streams whose release events may not have completed. Implements the reuse
+// policy's lookups: an idle chunk, one released on the asking stream itself (stream order makes
+// it safe), one whose release completed, the oldest pending one (for a device-side wait).
+//
+// Not thread-safe: the pool calls it under its lock. Events of chunks leaving the pending list
+// go back to the event_pool, except for `take_oldest_pending`, whose caller still waits on them.
+// `Done` predicates say whether a chunk's release events completed (they query the backend).
+
+#include "chunk.hpp"
+#include "chunk_list.hpp"
+#include "event_pool.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pinpool::detail {
+
+struct class_state {
+  chunk_list ready;    // reusable by anyone now (LIFO: the warmest first)
+  chunk_list pending;  // released on streams, in release order (FIFO)
+  std::size_t in_use = 0;
+  std::uint64_t acquisitions = 0;
+  std::uint64_t hits = 0;
+};
+
+class class_lists {
+ public:
+  class_lists(std::uint32_t count, event_pool& events) : classes_(count), events_(events) {}
+
+  class_state& operator[](std::uint32_t cls) noexcept { return classes_[cls]; }
+  const class_state& operator[](std::uint32_t cls) const noexcept { return classes_[cls]; }
+  std::uint32_t count() const noexcept { return static_cast<std::uint32_t>(classes_.size()); }
+  /// @brief Bytes of the chunks on pending lists.
+  std::size_t bytes_pending() const noexcept { return bytes_pending_; }
+
+  /// @brief An idle chunk of `cls` (counted live in its slab again), or null.
+  chunk* take_ready(std::uint32_t cls) noexcept;
+  /// @brief The oldest chunk of `cls` released on the stream with identity `stream_id` (not 0)
+  /// alone, or null.
+  chunk* take_same_stream(std::uint32_t cls, std::uint64_t stream_id);
+  /// @brief The oldest pending chunk of `cls` whose release completed, or null.
+  template <class Done>
+  chunk* take_completed(std::uint32_t cls, Done&& done);
+  /// @brief The oldest pending chunk of `cls`, its events kept for the caller's device-side
+  /// wait (`restore_pending` puts it back if that fails); null when none is pending.
+  chunk* take_oldest_pending(std::uint32_t cls) noexcept;
+  void restore_pending(chunk* c) noexcept;
+
+  /// @brief A chunk released on streams (its events recorded): pending from now on.
+  /// `release_stream`: the identity of its only release stream, or 0.
+  void add_pending(chunk* c, std::uint64_t release_stream) noexcept;
+  /// @brief A chunk no work touches: idle, first in line for its class.
+  void make_idle(chunk* c) noexcept;
+  /// @brief Moves every pending chunk whose release completed to its ready list.
+  template <class Done>
+  void settle(Done&& done);
+  /// @brief Unlinks an idle chunk whose slab is being re-carved or freed.
+  void forget(chunk* c) noexcept { classes_[c->cls].ready.erase(c); }
+
+ private:
+  chunk* unpend(class_state& k, chunk* c);
+
+  std::vector<class_state> classes_;
+  event_pool& events_;
+  std::size_t bytes_pending_ = 0;
+};
+
+template <class Done>
+chunk* class_lists::take_completed(std::uint32_t cls, Done&& done) {
+  class_state& k = classes_[cls];
+  for (chunk* c = k.pending.front(); c != nullptr; c = c->next) {
+    if (done(*c)) return unpend(k, c);
+  }
+  return nullptr;
+}
+
+template <class Done>
+void class_lists::settle(Done&& done) {
+  for (class_state& k : classes_) {
+    for (chunk* c = k.pending.front(); c != nullptr;) {
+      chunk* next = c->next;
+      if (done(*c)) make_idle(unpend(k, c));
+      c = next;
+    }
+  }
+}
+
+}  // namespace pinpool::detail

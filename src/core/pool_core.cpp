@@ -1,0 +1,373 @@
+#include "options.hpp"
+#include "pool_core_inl.hpp"  // hand_over: the last step of every acquisition
+
+#include <pinpool/detail/nvtx.hpp>
+#include <pinpool/error.hpp>
+#include <pinpool/pool.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace pinpool::detail {
+
+pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
+    : backend_(std::move(be)),
+      opt_(checked_options(backend_.get(), opt, name_)),
+      sizes_(opt_.alignment, opt_.classes_per_doubling),
+      caching_(opt_.max_bytes == 0 && opt_.thread_cache),
+      events_(backend_->device_count()),
+      lists_(sizes_.count(), events_),
+      arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes) {
+  if (opt_.initial_bytes > 0) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    add_slab(lock, round_up(opt_.initial_bytes, opt_.alignment));
+  }
+}
+
+pool_core::~pool_core() {
+  destroy_memory();
+}
+
+// Cold path of class_of: the message is built only when a request is refused.
+void pool_core::reject(std::size_t bytes, const char* why) const {
+  throw std::invalid_argument(std::string("pinpool: pool '") + opt_.name + "': a request of " +
+                              std::to_string(bytes) + " bytes " + why);
+}
+
+void pool_core::reject_stream() const {
+  throw std::invalid_argument(std::string("pinpool: pool '") + opt_.name +
+                              "': the stream belongs to another backend");
+}
+
+std::size_t pool_core::chunk_size_for(std::size_t bytes) const noexcept {
+  if (bytes == 0 || bytes > sizes_.max_request()) return 0;
+  return sizes_.chunk_bytes(sizes_.index_of(bytes));
+}
+
+// ---- acquisition ------------------------------------------------------------------------------
+
+// The pool's own lists (under the lock), growth, and waiting at the cap. Waiting: releases
+// notify; completions of stream work do not, so the waiter also polls every millisecond.
+buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
+                                 bool may_wait) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!broken_.empty()) {
+    throw error(std::string("pinpool: pool '") + opt_.name +
+                "' refuses work after a runtime failure: " + broken_);
+  }
+  ++counters_.acquisitions;
+  ++lists_[cls].acquisitions;
+  std::chrono::steady_clock::time_point deadline{};
+  std::optional<nvtx_range> waiting;  // "pinpool::wait" from the first wait to the return
+  for (;;) {
+    bool needs_device_wait = false;
+    if (chunk* c = take_reusable(cls, s, needs_device_wait)) {
+      ++counters_.hits;
+      ++lists_[cls].hits;
+      if (needs_device_wait) wait_device_side(lock, c, *s);
+      return hand_out(c, bytes, s);
+    }
+    if (chunk* c = take_new(lock, cls)) return hand_out(c, bytes, s);
+    if (!may_wait) return buffer{};
+    const auto now = std::chrono::steady_clock::now();
+    if (!waiting) {
+      waiting.emplace("pinpool::wait");
+      ++counters_.waits;
+      deadline = now + opt_.acquire_timeout;
+    }
+    if (now >= deadline) throw_exhausted(bytes);
+    ++waiters_;
+    released_cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds{1}));
+    --waiters_;
+  }
+}
+
+// A chunk no list had: carved from a slab with room, from a new slab, or from idle slabs
+// re-carved at the cap. Null when the cap leaves nothing.
+chunk* pool_core::take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
+  for (;;) {
+    if (chunk* c = arena_.carve(cls)) return c;
+    if (const std::size_t slab_bytes = arena_.growth_bytes(cls)) {
+      return arena_.carve_from(add_slab(lock, slab_bytes), cls);
+    }
+    lists_.settle([this](const chunk& c) { return release_done(c); });
+    if (!arena_.recarve_idle([this](chunk* c) { forget_chunk(c); })) return nullptr;
+  }
+}
+
+void pool_core::throw_exhausted(std::size_t bytes) const {
+  throw pool_exhausted(std::string("pinpool: pool '") + opt_.name + "' exhausted: no chunk for " +
+                       std::to_string(bytes) + " bytes within " +
+                       std::to_string(opt_.acquire_timeout.count()) + " ms (max_bytes " +
+                       std::to_string(opt_.max_bytes) + ", in use " +
+                       std::to_string(counters_.bytes_in_use) + ", pending " +
+                       std::to_string(lists_.bytes_pending()) + ")");
+}
+
+// Order of preference: an idle chunk; one released on `s` itself (stream order makes it safe);
+// one whose release completed; for device memory and a stream, the oldest pending one behind a
+// device-side wait.
+chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s, bool& needs_device_wait) {
+  if (chunk* c = lists_.take_ready(cls)) return c;
+  if (lists_[cls].pending.empty()) return nullptr;
+  if (s != nullptr && s->has_stable_identity()) {
+    if (chunk* c = lists_.take_same_stream(cls, s->id())) return c;
+  }
+  if (chunk* c = lists_.take_completed(cls, [this](const chunk& c) { return release_done(c); })) {
+    return c;
+  }
+  if (s != nullptr && opt_.kind == memory_kind::device) {
+    needs_device_wait = true;
+    return lists_.take_oldest_pending(cls);
+  }
+  return nullptr;
+}
+
+bool pool_core::release_done(const chunk& c) {
+  for (const event_slot& e : c.events) {
+    if (!backend_->event_done(e.event, e.device)) return false;
+  }
+  return true;
+}
+
+// Makes later work on `s` wait for the chunk's release events; the backend is called without
+// the lock. On failure the chunk goes back to its pending list and the error propagates.
+void pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c,
+                                 const stream_ref& s) {
+  lock.unlock();
+  try {
+    for (const event_slot& e : c->events) backend_->stream_wait_event(s, e.event, e.device);
+  } catch (...) {
+    lock.lock();
+    lists_.restore_pending(c);
+    throw;
+  }
+  lock.lock();
+  ++counters_.stream_waits;
+  events_.give_back_all(*c);
+}
+
+// From the pool's lists (under the lock): counted as handed out, then given to the caller.
+buffer pool_core::hand_out(chunk* c, std::size_t bytes, const stream_ref* s) {
+  ++lists_[c->cls].in_use;
+  counters_.handed_out(c->bytes, bytes);
+  return hand_over(c, bytes, s);
+}
+
+// Allocates a slab of `bytes` without holding the lock (the bytes are reserved against the cap
+// first). Called and returns with the lock held.
+slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes) {
+  arena_.reserve(bytes);
+  lock.unlock();
+  nvtx_range range("pinpool::grow");
+  slab mem;
+  try {
+    mem = backend_->allocate(slab_request{opt_.kind, opt_.device, bytes, -1});
+  } catch (...) {
+    lock.lock();
+    arena_.unreserve(bytes);
+    throw;
+  }
+  lock.lock();
+  ++counters_.grows;
+  ++counters_.backend_allocations;
+  return arena_.adopt(mem, nvtx_heap_register(mem.ptr, mem.bytes));
+}
+
+// ---- release ----------------------------------------------------------------------------------
+
+// Streams: an event recorded on each (backend calls without the lock), then the chunk waits on
+// its class's pending list. No stream: idle at once. A runtime failure while recording
+// quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
+void pool_core::release_shared(chunk* c) noexcept {
+  const bool ordered = !c->streams.empty();
+  const bool recorded = !ordered || record_events(c);
+  const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
+  std::unique_lock<std::mutex> lock(mutex_);
+  --lists_[c->cls].in_use;
+  counters_.returned(c->bytes);
+  counters_.bytes_requested -= c->requested;
+  if (!recorded) {
+    ++quarantined_;
+  } else if (!ordered) {
+    lists_.make_idle(c);
+  } else {
+    lists_.add_pending(c, release_stream);
+  }
+  const bool last = deletable();
+  if (waiters_ > 0) released_cv_.notify_all();
+  lock.unlock();
+  if (last) delete this;
+}
+
+bool pool_core::record_events(chunk* c) noexcept {
+  try {
+    take_events(c);
+    for (std::size_t i = 0; i < c->streams.size(); ++i) {
+      backend_->record_event(c->events[i].event, c->events[i].device, c->streams[i]);
+    }
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pinpool: pool '%s': cannot record a release (%s); chunk quarantined\n",
+                 opt_.name, e.what());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (broken_.empty()) broken_ = e.what();
+    refusing_ = true;
+    events_.give_back_all(*c);
+    return false;
+  }
+}
+
+// Fills c->events with one idle event per stream, on the stream's device (created when the
+// pool has none: slow path, without the lock).
+void pool_core::take_events(chunk* c) {
+  c->events.clear();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const stream_ref& s : c->streams)
+      c->events.push_back({events_.take(s.device()), s.device()});
+  }
+  for (event_slot& e : c->events) {
+    if (e.event == nullptr) e.event = backend_->create_event(e.device);
+  }
+}
+
+// ---- thread caches ----------------------------------------------------------------------------
+
+bool pool_core::attach_cache(cache_entry& e) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) return false;
+  attached_.push_back(&e);
+  e.core = this;
+  e.acquisitions.store(0, std::memory_order_relaxed);
+  e.hits.store(0, std::memory_order_relaxed);
+  e.requested_delta.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+void pool_core::detach_cache(cache_entry& e) noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (auto& slot : e.slot) {
+    chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
+    if (c == nullptr) continue;
+    --lists_[c->cls].in_use;
+    counters_.returned(c->bytes);  // its request went through the entry's requested_delta
+    lists_.make_idle(c);
+  }
+  cache_totals folded;
+  add_cache(folded, e, 0);  // its chunks are gone from it now: only the figures count
+  counters_.fold(folded);
+  attached_.erase(std::find(attached_.begin(), attached_.end(), &e));
+  e.core = nullptr;
+  const bool last = deletable();
+  if (waiters_ > 0) released_cv_.notify_all();
+  lock.unlock();
+  if (last) delete this;
+}
+
+void pool_core::detach_own_cache() noexcept {
+  if (cache_entry* e = find_cache_entry(this)) detach_cache(*e);
+}
+
+// ---- trim, stats and teardown -----------------------------------------------------------------
+
+std::size_t pool_core::trim() {
+  nvtx_range range("pinpool::trim");
+  detach_own_cache();  // this thread's cached chunks become idle, so their slabs can go
+  std::vector<std::unique_ptr<slab_record>> idle;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lists_.settle([this](const chunk& c) { return release_done(c); });
+    idle = arena_.remove_idle([this](chunk* c) { forget_chunk(c); });
+    counters_.backend_frees += idle.size();
+  }
+  std::size_t freed = 0;
+  for (const auto& s : idle) {
+    nvtx_heap_unregister(s->nvtx_heap);
+    backend_->deallocate(s->mem);
+    freed += s->mem.bytes;
+  }
+  return freed;
+}
+
+// Settles completed releases for a reader of the stats; a failing event query leaves the chunk
+// pending (the next acquisition reports the failure).
+void pool_core::settle_quietly() noexcept {
+  lists_.settle([this](const chunk& c) {
+    try {
+      return release_done(c);
+    } catch (const std::exception&) {
+      return false;
+    }
+  });
+}
+
+pool_stats pool_core::stats() {
+  pool_stats st;
+  st.name = opt_.name;
+  st.kind = opt_.kind;
+  st.backend = backend_->name();
+  std::lock_guard<std::mutex> lock(mutex_);
+  settle_quietly();
+  const cache_totals cached = sum_caches(attached_, lists_.count());
+  counters_.snapshot(st, cached);
+  st.page_locked =
+      opt_.kind == memory_kind::pinned_host && arena_.all_page_locked() && !arena_.slabs().empty();
+  st.bytes_reserved = arena_.bytes_reserved();
+  st.bytes_pending = lists_.bytes_pending();
+  st.slabs = arena_.slabs().size();
+  for (std::uint32_t i = 0; i < lists_.count(); ++i) {
+    const class_state& k = lists_[i];
+    if (arena_.chunks_of(i) == 0 && k.acquisitions == 0) continue;
+    const std::size_t in_cache = cached.per_class.empty() ? 0 : cached.per_class[i];
+    st.classes.push_back(
+        {sizes_.chunk_bytes(i), arena_.chunks_of(i), k.in_use - in_cache, k.acquisitions, k.hits});
+  }
+  return st;
+}
+
+void pool_core::close() noexcept {
+  detach_own_cache();
+  std::unique_lock<std::mutex> lock(mutex_);
+  closed_ = true;
+  const std::size_t cached = sum_caches(attached_, 0).chunks;
+  if (counters_.outstanding > cached) {
+    std::fprintf(stderr,
+                 "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding; its memory is "
+                 "kept until the last of them is released\n",
+                 opt_.name, counters_.outstanding - cached);
+  }
+  if (!deletable()) return;  // the last buffer or thread-cache detach deletes it
+  lock.unlock();
+  delete this;
+}
+
+// Waits (host) for every pending release, then returns events and slabs to the backend.
+void pool_core::destroy_memory() noexcept {
+  auto wait_and_destroy = [&](const event_slot& e) {
+    try {
+      backend_->synchronize_event(e.event, e.device);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "pinpool: pool '%s': waiting for a release failed: %s\n", opt_.name,
+                   ex.what());
+    }
+    backend_->destroy_event(e.event, e.device);
+  };
+  for (std::uint32_t i = 0; i < lists_.count(); ++i) {
+    for (chunk* c = lists_[i].pending.front(); c != nullptr; c = c->next) {
+      for (const event_slot& e : c->events) wait_and_destroy(e);
+    }
+  }
+  events_.destroy_all(*backend_);
+  if (quarantined_ != 0) return;  // memory may still be used by work we could not track: leak it
+  for (const auto& s : arena_.slabs()) {
+    nvtx_heap_unregister(s->nvtx_heap);
+    backend_->deallocate(s->mem);
+  }
+}
+
+}  // namespace pinpool::detail

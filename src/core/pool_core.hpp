@@ -1,0 +1,125 @@
+#pragma once
+// The pool's shared state (internal): locking, ordering and lifetime. `pool` owns one; buffers
+// point at it; it deletes itself when the pool is gone and its last chunk came back.
+//
+// It composes the pieces, each in its own file and each used under `mutex_`:
+//   slab_arena   slabs, carving, growth under the cap, re-carving and trimming idle slabs
+//   class_lists  per-class ready/pending chunks and the reuse lookups
+//   event_pool   idle release events per device
+//   pool_counters the running figures behind stats()
+//   thread_cache per-thread caches of idle chunks (lock-free, owner thread only)
+// Backend calls (growth, event records, device-side waits) are made without the lock.
+//
+// The hot path (acquire, release and their thread-cache paths) is in pool_core_inl.hpp, included
+// by the two files that define the public entry points (pool.cpp, buffer.cpp).
+
+#include "chunk.hpp"
+#include "class_lists.hpp"
+#include "counters.hpp"
+#include "event_pool.hpp"
+#include "size_classes.hpp"
+#include "slab_arena.hpp"
+#include "thread_cache.hpp"
+
+#include <pinpool/backend.hpp>
+#include <pinpool/buffer.hpp>
+#include <pinpool/pool_options.hpp>
+#include <pinpool/pool_stats.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pinpool::detail {
+
+class pool_core {
+ public:
+  pool_core(std::shared_ptr<backend> be, const pool_options& opt);
+  pool_core(const pool_core&) = delete;
+  pool_core& operator=(const pool_core&) = delete;
+
+  /// @brief `s` null: an idle chunk for the host. `may_wait`: wait up to the timeout at the cap;
+  /// otherwise an empty buffer when the cap leaves nothing. (pool_core_inl.hpp)
+  inline buffer acquire(std::size_t bytes, const stream_ref* s, bool may_wait);
+  /// @brief Returns a chunk (stream-ordered). Never throws. (pool_core_inl.hpp)
+  inline void release(chunk* c) noexcept;
+  std::size_t trim();
+  /// @brief Settles completed releases first, so `bytes_pending` counts only releases whose
+  /// stream work had not finished at the call.
+  pool_stats stats();
+  /// @brief The pool handle is gone: destroy now or when the last buffer comes back.
+  void close() noexcept;
+
+  /// @brief Registers a thread's cache entry (false once the pool is closed). Slow path.
+  bool attach_cache(cache_entry& e);
+  /// @brief Returns an entry's chunks to the pool and unregisters it; may delete the core.
+  /// Called by the entry's owning thread only. Never throws.
+  void detach_cache(cache_entry& e) noexcept;
+
+  const pool_options& options() const noexcept { return opt_; }
+  backend& get_backend() const noexcept { return *backend_; }
+  std::size_t chunk_size_for(std::size_t bytes) const noexcept;
+  /// @throws std::invalid_argument when `s` belongs to another backend.
+  void check_stream(const stream_ref& s) const {
+    if (&s.get_backend() != backend_.get()) reject_stream();
+  }
+
+ private:
+  ~pool_core();
+  inline std::uint32_t class_of(std::size_t bytes) const;
+  inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
+  [[noreturn]] void reject(std::size_t bytes, const char* why) const;
+  [[noreturn]] void reject_stream() const;
+  [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
+                                          bool may_wait);
+  [[gnu::noinline]] void release_shared(chunk* c) noexcept;
+
+  // Acquisition under the lock.
+  chunk* take_reusable(std::uint32_t cls, const stream_ref* s, bool& needs_device_wait);
+  chunk* take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
+  buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
+  void wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, const stream_ref& s);
+  slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes);
+  bool release_done(const chunk& c);
+  void settle_quietly() noexcept;
+  [[noreturn]] void throw_exhausted(std::size_t bytes) const;
+
+  // Release.
+  bool record_events(chunk* c) noexcept;
+  void take_events(chunk* c);
+
+  // Lifetime.
+  void forget_chunk(chunk* c) noexcept { lists_.forget(c); }
+  void detach_own_cache() noexcept;
+  bool deletable() const noexcept {
+    return closed_ && counters_.outstanding == 0 && attached_.empty();
+  }
+  void destroy_memory() noexcept;
+
+  std::shared_ptr<backend> backend_;
+  std::string name_;  // owned copy of opt_.name
+  pool_options opt_;
+  size_classes sizes_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable released_cv_;
+  int waiters_ = 0;
+  bool closed_ = false;
+  const bool caching_;                  // thread caches in use (pools without a cap)
+  std::atomic<bool> refusing_{false};   // mirrors !broken_.empty() for lock-free paths
+  std::vector<cache_entry*> attached_;  // thread cache entries holding this pool's chunks
+  event_pool events_;
+  class_lists lists_;
+  slab_arena arena_;
+  pool_counters counters_;
+  std::string broken_;           // why the pool refuses work (a release could not be recorded)
+  std::size_t quarantined_ = 0;  // chunks whose release could not be recorded (runtime failure)
+};
+
+}  // namespace pinpool::detail

@@ -1,0 +1,103 @@
+#include "slab_arena.hpp"
+
+#include <algorithm>
+
+namespace pinpool::detail {
+
+slab_arena::slab_arena(const size_classes& sizes, std::size_t alignment, std::size_t slab_bytes,
+                       std::size_t max_bytes)
+    : sizes_(sizes),
+      alignment_(alignment),
+      slab_bytes_(slab_bytes),
+      max_bytes_(max_bytes),
+      per_class_(sizes.count(), 0) {}
+
+chunk* slab_arena::carve(std::uint32_t cls) {
+  const std::size_t need = sizes_.chunk_bytes(cls);
+  for (auto& s : slabs_) {
+    if (s->mem.bytes - s->carved >= need) return carve_from(*s, cls);
+  }
+  return nullptr;
+}
+
+chunk* slab_arena::carve_from(slab_record& s, std::uint32_t cls) {
+  chunk* c = new_record();
+  c->ptr = static_cast<std::byte*>(s.mem.ptr) + s.carved;
+  c->bytes = sizes_.chunk_bytes(cls);
+  c->cls = cls;
+  c->slab = &s;
+  s.carved += c->bytes;
+  ++s.live_chunks;
+  s.chunks.push_back(c);
+  ++per_class_[cls];
+  return c;
+}
+
+std::size_t slab_arena::growth_bytes(std::uint32_t cls) const noexcept {
+  const std::size_t need = sizes_.chunk_bytes(cls);
+  std::size_t want = std::max(need, slab_bytes_);
+  if (max_bytes_ != 0) {
+    const std::size_t room = max_bytes_ - std::min(max_bytes_, reserved_);
+    want = std::min(want, room / alignment_ * alignment_);
+  }
+  return want >= need ? want : 0;
+}
+
+slab_record& slab_arena::adopt(const slab& mem, void* nvtx_heap) {
+  auto record = std::make_unique<slab_record>();
+  record->mem = mem;
+  record->nvtx_heap = nvtx_heap;
+  if (mem.kind == memory_kind::pinned_host) all_locked_ = all_locked_ && mem.page_locked;
+  slabs_.push_back(std::move(record));
+  return *slabs_.back();
+}
+
+bool slab_arena::recarve_idle(const std::function<void(chunk*)>& forget) {
+  bool any = false;
+  for (auto& s : slabs_) {
+    if (s->live_chunks == 0 && s->carved != 0) {
+      drop_chunks(*s, forget);
+      any = true;
+    }
+  }
+  return any;
+}
+
+std::vector<std::unique_ptr<slab_record>> slab_arena::remove_idle(
+    const std::function<void(chunk*)>& forget) {
+  auto idle = std::stable_partition(slabs_.begin(), slabs_.end(),
+                                    [](const auto& s) { return s->live_chunks != 0; });
+  std::vector<std::unique_ptr<slab_record>> removed;
+  for (auto it = idle; it != slabs_.end(); ++it) {
+    drop_chunks(**it, forget);
+    reserved_ -= (*it)->mem.bytes;
+    removed.push_back(std::move(*it));
+  }
+  slabs_.erase(idle, slabs_.end());
+  return removed;
+}
+
+void slab_arena::drop_chunks(slab_record& s, const std::function<void(chunk*)>& forget) {
+  for (chunk* c : s.chunks) {
+    forget(c);
+    --per_class_[c->cls];
+    c->st = chunk::state::carved;
+    spare_records_.push_back(c);
+  }
+  s.chunks.clear();
+  s.carved = 0;
+}
+
+chunk* slab_arena::new_record() {
+  if (!spare_records_.empty()) {
+    chunk* c = spare_records_.back();
+    spare_records_.pop_back();
+    return c;
+  }
+  chunk& c = records_.emplace_back();
+  c.streams.reserve(2);
+  c.events.reserve(2);
+  return &c;
+}
+
+}  // namespace pinpool::detail
