@@ -8,6 +8,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
+#include <future>
+
 namespace pinpool_test {
 
 struct emulated_cuda_env {
@@ -130,6 +133,47 @@ TEST_F(emulated_cuda_pool, per_thread_default_stream_never_gets_same_stream_reus
   });
   other.join();
   per_thread.synchronize();
+}
+
+// A foreign stream destroyed while a release on it is pending, and a new stream created at the
+// same handle value (the runtime may reuse it): the new stream is another stream, so the chunk
+// reaches it only behind a wait for the old stream's work (keyed on cudaStreamGetId, not on the
+// handle value).
+TEST_F(emulated_cuda_pool, a_stream_recreated_at_the_same_handle_value_is_not_the_same_stream) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  std::atomic<int> order{0}, old_work_at{0}, new_work_at{0};
+  cudaStream_t old_stream = nullptr, new_stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&old_stream, cudaStreamNonBlocking), cudaSuccess);
+  void* first = nullptr;
+  {
+    pinpool::stream_ref on_old(*be, old_stream);
+    pinpool::buffer b = d.acquire(4096, on_old);
+    first = b.data();
+    on_old.launch_host_func([&order, &old_work_at, opened] {
+      opened.wait();
+      old_work_at = ++order;
+    });
+  }  // released on the old stream while its work is blocked
+  EXPECT_EQ(cudaStreamDestroy(old_stream), cudaSuccess);  // returns at once; the work stays queued
+  EXPECT_EQ(cudaStreamCreateWithFlags(&new_stream, cudaStreamNonBlocking), cudaSuccess);
+  EXPECT_EQ(new_stream, old_stream) << "the emulation reuses the handle value";
+  pinpool::stream_ref on_new(*be, new_stream);
+  {
+    pinpool::buffer b = d.acquire(4096, on_new);
+    EXPECT_EQ(b.data(), first);  // device memory: the pending chunk, behind a device-side wait
+    on_new.launch_host_func([&order, &new_work_at] { new_work_at = ++order; });
+  }
+  gate.set_value();
+  on_new.synchronize();
+  EXPECT_EQ(old_work_at.load(), 1);
+  EXPECT_EQ(new_work_at.load(), 2) << "the new stream's work ran before the old stream's";
+  EXPECT_EQ(d.stats().stream_waits, 1u);
+  EXPECT_EQ(cudaStreamDestroy(new_stream), cudaSuccess);
 }
 
 TEST_F(emulated_cuda_pool, a_failed_cuda_malloc_is_out_of_memory_and_the_pool_recovers) {

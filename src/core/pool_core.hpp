@@ -46,9 +46,10 @@ class pool_core {
 
   /// @brief `s` null: an idle chunk for the host. `may_wait`: wait up to the timeout at the cap;
   /// otherwise an empty buffer when the cap leaves nothing. (pool_core_inl.hpp)
-  inline buffer acquire(std::size_t bytes, const stream_ref* s, bool may_wait);
+  [[gnu::always_inline]] inline buffer acquire(std::size_t bytes, const stream_ref* s,
+                                               bool may_wait);
   /// @brief Returns a chunk (stream-ordered). Never throws. (pool_core_inl.hpp)
-  inline void release(chunk* c) noexcept;
+  [[gnu::always_inline]] inline void release(chunk* c) noexcept;
   std::size_t trim();
   /// @brief Settles completed releases first, so `bytes_pending` counts only releases whose
   /// stream work had not finished at the call.
@@ -72,8 +73,8 @@ class pool_core {
 
  private:
   ~pool_core();
-  inline std::uint32_t class_of(std::size_t bytes) const;
-  inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
+  [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
+  [[gnu::always_inline]] inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
   [[noreturn]] void reject(std::size_t bytes, const char* why) const;
   [[noreturn]] void reject_stream() const;
   [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,

@@ -2,6 +2,9 @@
 #include "thread_cache.hpp"
 
 namespace pinpool::detail {
+
+__thread thread_cache_table tls_cache_table;
+
 namespace {
 
 // Detaches the thread's entries when the thread exits (constructed on the first attach).

@@ -10,8 +10,7 @@
 // entry's atomics under the pool's lock. A thread has four entries (four pools); attaching a
 // fifth pool detaches the oldest. Entries are detached when the thread exits.
 //
-// The hot path (`take_cached`, `park`) is inline: the thread-local table is an inline variable
-// with constant initialisation, so each access is a plain TLS load with no initialisation guard.
+// The hot path (`take_cached`, `park`) is inline, and reaching the thread's table is one TLS load.
 
 #include "chunk.hpp"
 
@@ -26,7 +25,7 @@ class pool_core;
 
 struct cache_entry {
   static constexpr int slots = 8;
-  pool_core* core = nullptr;  // owner-only
+  pool_core* core;  // owner-only (zero-initialised: tables are thread-local)
   std::atomic<chunk*> slot[slots];
   std::uint32_t slot_class[slots];  // owner-only: the class of slot[i] (no chunk dereference)
   std::atomic<std::uint64_t> acquisitions;  // owner-written, folded into the pool on detach
@@ -44,15 +43,18 @@ inline void bump(std::atomic<std::int64_t>& v, std::int64_t by) noexcept {
 
 constexpr int cache_entries_per_thread = 4;
 
-/// The calling thread's entries. Trivially destructible and zero-initialised.
+/// The calling thread's entries. Trivially constructible and destructible, zero-initialised.
 struct thread_cache_table {
   cache_entry entries[cache_entries_per_thread];
   int next_victim;
 };
-inline thread_local thread_cache_table tls_cache_table;
+// `__thread`, not `thread_local`: a variable with no dynamic initialisation by construction, so
+// every access from any file is a plain TLS load (thread_local would add an init-guard call).
+// Defined in thread_cache.cpp.
+extern __thread thread_cache_table tls_cache_table;
 
 /// @brief The calling thread's entry for `core`, or null.
-inline cache_entry* find_cache_entry(const pool_core* core) noexcept {
+[[gnu::always_inline]] inline cache_entry* find_cache_entry(const pool_core* core) noexcept {
   for (cache_entry& e : tls_cache_table.entries) {
     if (e.core == core) return &e;
   }
@@ -66,7 +68,8 @@ cache_entry* attach_cache_entry(pool_core* core);
 
 /// @brief Owner thread, no lock: a cached chunk of class `cls` for a request of `bytes`,
 /// counted as an acquisition and a hit; null when the thread holds none.
-inline chunk* take_cached(const pool_core* core, std::uint32_t cls, std::size_t bytes) noexcept {
+[[gnu::always_inline]] inline chunk* take_cached(const pool_core* core, std::uint32_t cls,
+                                                 std::size_t bytes) noexcept {
   cache_entry* e = find_cache_entry(core);
   if (e == nullptr) return nullptr;
   for (int i = 0; i < cache_entry::slots; ++i) {
@@ -86,7 +89,7 @@ inline chunk* take_cached(const pool_core* core, std::uint32_t cls, std::size_t 
 /// @brief Owner thread: parks an idle chunk in this thread's cache for `core` (attaching an
 /// entry on first use). The pool keeps counting it as handed out until the entry is detached.
 /// @return false when the cache is full or cannot be attached: the caller releases to the pool.
-inline bool park(pool_core* core, chunk* c) noexcept {
+[[gnu::always_inline]] inline bool park(pool_core* core, chunk* c) noexcept {
   cache_entry* e = find_cache_entry(core);
   try {
     if (e == nullptr) e = attach_cache_entry(core);
