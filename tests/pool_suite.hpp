@@ -417,7 +417,28 @@ TYPED_TEST_P(pool_suite, two_thread_stress_never_shares_a_chunk) {
   EXPECT_LE(st.bytes_reserved, std::size_t{8} << 20);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(pool_suite, chunks_are_aligned_to_256_bytes,
+// A report read after the work finished shows nothing pending and the requests of the buffers
+// still held (stats() settles completed releases before reporting).
+TYPED_TEST_P(pool_suite, stats_after_the_work_finished_show_nothing_pending) {
+  for (memory_kind kind : {memory_kind::pinned_host, memory_kind::device}) {
+    auto p = this->make_pool(kind);
+    pinpool::stream s = this->be_->create_stream();
+    pinpool::buffer kept = p->acquire(1000, s);
+    for (int i = 0; i < 4; ++i) {
+      pinpool::buffer b = p->acquire(4096 << i, s);
+      s.memcpy_async(b.data(), kept.data(), 1000);
+    }
+    s.synchronize();
+    const pinpool::pool_stats st = p->stats();
+    EXPECT_EQ(st.bytes_pending, 0u) << to_string(kind);
+    EXPECT_EQ(st.bytes_requested, 1000u) << to_string(kind);
+    EXPECT_EQ(st.bytes_in_use, p->chunk_size_for(1000)) << to_string(kind);
+    EXPECT_LE(st.bytes_in_use, st.peak_bytes_in_use) << to_string(kind);
+    EXPECT_EQ(st.outstanding_buffers, 1u) << to_string(kind);
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(pool_suite, stats_after_the_work_finished_show_nothing_pending, chunks_are_aligned_to_256_bytes,
                             rounding_waste_is_at_most_one_eighth,
                             steady_state_makes_no_backend_allocation,
                             same_stream_reuse_is_immediate,
