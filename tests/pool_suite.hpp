@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <future>
 #include <gtest/gtest.h>
 #include <limits>
 #include <memory>
@@ -438,8 +439,45 @@ TYPED_TEST_P(pool_suite, stats_after_the_work_finished_show_nothing_pending) {
   }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(pool_suite, stats_after_the_work_finished_show_nothing_pending, chunks_are_aligned_to_256_bytes,
-                            rounding_waste_is_at_most_one_eighth,
+// A device chunk still pending on stream a (its work blocked) and an acquisition on stream b:
+// below the cap the pool grows rather than make b wait for a (`at_cap`, the default); `always`
+// reuses the chunk behind a device-side wait, and b's work then runs after a's.
+TYPED_TEST_P(pool_suite, below_the_cap_streams_wait_on_each_other_only_when_asked) {
+  for (auto policy : {pinpool::cross_stream_reuse::at_cap, pinpool::cross_stream_reuse::always}) {
+    pinpool::pool_options o;
+    o.kind = memory_kind::device;
+    o.pending_reuse = policy;
+    pinpool::pool p(this->be_, o);
+    pinpool::stream a = this->be_->create_stream();
+    pinpool::stream b = this->be_->create_stream();
+    std::promise<void> gate;
+    std::shared_future<void> opened = gate.get_future().share();
+    std::atomic<bool> a_done{false}, b_saw_a_done{false};
+    void* first = nullptr;
+    {
+      pinpool::buffer on_a = p.acquire(4096, a);
+      first = on_a.data();
+      a.launch_host_func([opened, &a_done] {
+        opened.wait();
+        a_done = true;
+      });
+    }
+    pinpool::buffer on_b = p.acquire(4096, b);
+    b.launch_host_func([&] { b_saw_a_done = a_done.load(); });
+    const bool waits = policy == pinpool::cross_stream_reuse::always;
+    EXPECT_EQ(on_b.data() == first, waits);
+    EXPECT_EQ(p.stats().stream_waits, waits ? 1u : 0u);
+    if (!waits) b.synchronize();  // b does not depend on a: it finishes with a still blocked
+    gate.set_value();
+    a.synchronize();
+    b.synchronize();
+    EXPECT_EQ(b_saw_a_done.load(), waits);
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(pool_suite, below_the_cap_streams_wait_on_each_other_only_when_asked,
+                            stats_after_the_work_finished_show_nothing_pending,
+                            chunks_are_aligned_to_256_bytes, rounding_waste_is_at_most_one_eighth,
                             steady_state_makes_no_backend_allocation,
                             same_stream_reuse_is_immediate,
                             no_premature_reuse_by_host_or_other_stream,

@@ -143,6 +143,7 @@ TEST_F(emulated_cuda_pool, a_stream_recreated_at_the_same_handle_value_is_not_th
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
   pinpool::pool_options o;
   o.kind = pinpool::memory_kind::device;
+  o.max_bytes = o.slab_bytes = 4096;  // at the cap: the pending chunk, behind a device-side wait
   pinpool::pool d(be, o);
   std::promise<void> gate;
   std::shared_future<void> opened = gate.get_future().share();

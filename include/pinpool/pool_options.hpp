@@ -7,8 +7,19 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace pinpool {
+
+/// @brief When a device chunk still pending on another stream may be handed to a stream behind a
+/// device-side wait (`stream_wait_event`) instead of growing the pool.
+enum class cross_stream_reuse : std::uint8_t {
+  /// Only when the pool cannot grow (at `max_bytes`): below the cap streams never wait on each
+  /// other's work for memory. The default.
+  at_cap,
+  /// Before growing: the least memory, but a stream may wait for another stream's work.
+  always,
+};
 
 struct pool_options {
   memory_kind kind = memory_kind::pinned_host;
@@ -33,7 +44,9 @@ struct pool_options {
   /// the pool's lock. Used only when max_bytes is 0 (at a cap, every idle chunk must be visible
   /// to every thread). Chunks cached by another thread are not available to this one.
   bool thread_cache = true;
-  /// Name used in error messages, stats and NVTX.
+  /// See `cross_stream_reuse` (device pools, acquisitions on a stream).
+  cross_stream_reuse pending_reuse = cross_stream_reuse::at_cap;
+  /// Name used in error messages, stats and NVTX. The pool keeps its own copy.
   const char* name = "pinpool";
 };
 

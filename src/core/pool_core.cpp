@@ -63,15 +63,14 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   ++lists_[cls].acquisitions;
   std::chrono::steady_clock::time_point deadline{};
   std::optional<nvtx_range> waiting;  // "pinpool::wait" from the first wait to the return
+  const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
   for (;;) {
-    bool needs_device_wait = false;
-    if (chunk* c = take_reusable(cls, s, needs_device_wait)) {
-      ++counters_.hits;
-      ++lists_[cls].hits;
-      if (needs_device_wait) wait_device_side(lock, c, *s);
-      return hand_out(c, bytes, s);
+    if (chunk* c = take_reusable(cls, s)) return hand_out(hit(c), bytes, s);
+    if (wait_before_growing) {
+      if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
     if (chunk* c = take_new(lock, cls)) return hand_out(c, bytes, s);
+    if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     if (!may_wait) return buffer{};
     const auto now = std::chrono::steady_clock::now();
     if (!waiting) {
@@ -108,23 +107,31 @@ void pool_core::throw_exhausted(std::size_t bytes) const {
                        std::to_string(lists_.bytes_pending()) + ")");
 }
 
-// Order of preference: an idle chunk; one released on `s` itself (stream order makes it safe);
-// one whose release completed; for device memory and a stream, the oldest pending one behind a
-// device-side wait.
-chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s, bool& needs_device_wait) {
+// A chunk that needs no wait, in order of preference: an idle chunk; one released on `s` itself
+// (stream order makes it safe); one whose release completed.
+chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s) {
   if (chunk* c = lists_.take_ready(cls)) return c;
   if (lists_[cls].pending.empty()) return nullptr;
   if (s != nullptr && s->has_stable_identity()) {
     if (chunk* c = lists_.take_same_stream(cls, s->id())) return c;
   }
-  if (chunk* c = lists_.take_completed(cls, [this](const chunk& c) { return release_done(c); })) {
-    return c;
-  }
-  if (s != nullptr && opt_.kind == memory_kind::device) {
-    needs_device_wait = true;
-    return lists_.take_oldest_pending(cls);
-  }
-  return nullptr;
+  return lists_.take_completed(cls, [this](const chunk& c) { return release_done(c); });
+}
+
+// Device memory acquired on a stream: the oldest pending chunk, with `s` made to wait on the
+// device for its release. Null for host memory, host acquisitions, or nothing pending.
+chunk* pool_core::take_behind_device_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                          const stream_ref* s) {
+  if (s == nullptr || opt_.kind != memory_kind::device) return nullptr;
+  chunk* c = lists_.take_oldest_pending(cls);
+  if (c != nullptr) wait_device_side(lock, c, *s);
+  return c;
+}
+
+chunk* pool_core::hit(chunk* c) noexcept {
+  ++counters_.hits;
+  ++lists_[c->cls].hits;
+  return c;
 }
 
 bool pool_core::release_done(const chunk& c) {

@@ -82,7 +82,10 @@ class pool_core {
   [[gnu::noinline]] void release_shared(chunk* c) noexcept;
 
   // Acquisition under the lock.
-  chunk* take_reusable(std::uint32_t cls, const stream_ref* s, bool& needs_device_wait);
+  chunk* take_reusable(std::uint32_t cls, const stream_ref* s);
+  chunk* take_behind_device_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                 const stream_ref* s);
+  chunk* hit(chunk* c) noexcept;
   chunk* take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
   void wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, const stream_ref& s);
