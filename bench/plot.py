@@ -446,6 +446,22 @@ def section_stream(stream, out_dir, charts):
                        ["malloc_sync_free/device", "malloc_sync_free/pinned",
                         "device: stream waits per op", "MiB reserved device / pinned"], rows))
     lines.append("")
+    fv = ["pinpool_at_cap", "pinpool_always"]
+    f = {x: stream.ns(f"frames/{x}", threads=1) for x in fv}
+    if all(f.values()):
+        lines.append("### Frames on 4 streams with 1 ms of work each (`pending_reuse` policies)")
+        lines.append("")
+        frows = [[x, fmt_ns(f[x]),
+                  f"{stream.counter('stream_waits_per_op', f'frames/{x}', threads=1) or 0:.2f}",
+                  f"{stream.counter('mib_reserved', f'frames/{x}', threads=1) or 0:.0f}"]
+                 for x in fv]
+        lines.append(table(["policy", "ns per frame", "stream waits per frame", "MiB reserved"],
+                           frows))
+        lines.append("")
+        lines.append(f"`at_cap` (the default) is {fmt_ratio(ratio(f['pinpool_always'], f['pinpool_at_cap']))} "
+                     "the frame rate of `always`: below the cap the pool grows instead of making "
+                     "a stream wait for another stream's frame.")
+        lines.append("")
     if charts:
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)

@@ -13,6 +13,13 @@
 //   pinpool_pinned        pool of memory_kind::pinned_host (reuse only after completion)
 //   malloc_sync_free      malloc, the same work and event, B.synchronize(), free
 //
+// frames/*  the pipeline's pattern with real work in flight: a device chunk per frame on stream
+//            i % 4 (4 streams), 1 ms of work on it (a host function sleeping: a kernel's
+//            stand-in), released on its stream; every 16 frames the host synchronises all.
+//   pinpool_at_cap        pending_reuse = at_cap (default): below the cap the pool grows
+//   pinpool_always        pending_reuse = always: the pending chunk of another stream, behind
+//                         a device-side wait (the stream then waits for that stream's frame)
+//
 // "Trivial work" is a host function writing (or reading) one byte of the chunk. The
 // stream-ordered variants let at most kDepth cycles per stream be in flight: every
 // kDepth * streams cycles they synchronise every stream inside the timed loop, so the figures
@@ -23,8 +30,10 @@
 #include <pinpool/pinpool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -49,11 +58,13 @@ void read_one(void* p) {
 
 /// A CPU backend, `n` streams and a pool. Members are destroyed pool first, then the streams.
 struct rig {
-  rig(std::size_t n, pinpool::memory_kind kind)
+  rig(std::size_t n, pinpool::memory_kind kind,
+      pinpool::cross_stream_reuse reuse = pinpool::cross_stream_reuse::at_cap)
       : be(pinpool::make_backend(pinpool::backend_kind::cpu)) {
     for (std::size_t i = 0; i < n; ++i) streams.push_back(be->create_stream());
     pinpool::pool_options opt;
     opt.kind = kind;
+    opt.pending_reuse = reuse;
     opt.name = "bench-stream";
     pool = std::make_unique<pinpool::pool>(be, opt);
   }
@@ -205,6 +216,30 @@ void bm_handoff_malloc(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+void frames(benchmark::State& state, pinpool::cross_stream_reuse reuse) {
+  constexpr std::size_t kStreams = 4, kFramesPerSync = 16, kBytes = std::size_t{1} << 20;
+  rig r(kStreams, pinpool::memory_kind::device, reuse);
+  std::size_t frame = 0;
+  for (auto _ : state) {
+    pinpool::stream& s = r.streams[frame % kStreams];
+    pinpool::buffer b = r.pool->acquire(kBytes, s);
+    s.launch_host_func([p = b.data()] {
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      write_one(p);
+    });
+    if (++frame % kFramesPerSync == 0) r.sync_all();
+  }
+  r.sync_all();
+  state.SetItemsProcessed(state.iterations());
+  report_pool(state, *r.pool);
+}
+void bm_frames_at_cap(benchmark::State& state) {
+  frames(state, pinpool::cross_stream_reuse::at_cap);
+}
+void bm_frames_always(benchmark::State& state) {
+  frames(state, pinpool::cross_stream_reuse::always);
+}
+
 void register_all() {
   using fn = void (*)(benchmark::State&);
   const std::pair<const char*, fn> per_stream[] = {
@@ -229,6 +264,8 @@ void register_all() {
     for (std::int64_t bytes : kSizes) b->Arg(bytes);
     b->UseRealTime();
   }
+  benchmark::RegisterBenchmark("frames/pinpool_at_cap", bm_frames_at_cap)->UseRealTime();
+  benchmark::RegisterBenchmark("frames/pinpool_always", bm_frames_always)->UseRealTime();
 }
 
 }  // namespace
