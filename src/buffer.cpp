@@ -3,6 +3,7 @@
 #include <pinpool/pool.hpp>
 
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace pinpool {
@@ -45,16 +46,18 @@ void buffer::set_stream(stream_ref s) {
   if (!chunk_) throw std::logic_error("pinpool: set_stream on an empty buffer");
   core_->check_stream(s);
   chunk_->streams.clear();
-  chunk_->streams.push_back(s);
+  chunk_->per_thread_owner = std::thread::id{};
+  core_->add_stream(chunk_, s);
 }
 
 void buffer::record_stream(stream_ref s) {
   if (!chunk_) throw std::logic_error("pinpool: record_stream on an empty buffer");
   core_->check_stream(s);
   for (const stream_ref& known : chunk_->streams) {
-    if (known == s) return;
+    const bool same_thread = chunk_->per_thread_owner == std::this_thread::get_id();
+    if (known == s && (known.has_stable_identity() || same_thread)) return;
   }
-  chunk_->streams.push_back(s);
+  core_->add_stream(chunk_, s);
 }
 
 std::size_t buffer::stream_count() const noexcept {

@@ -142,7 +142,7 @@ void check_allocation(cudaError_t status, const char* call, memory_kind kind, in
                       std::size_t bytes, const char* file, int line) {
   if (status == cudaSuccess) return;
   if (status != cudaErrorMemoryAllocation) throw_cuda_error(status, call, file, line);
-  cudaGetLastError();
+  clear_if_last(status);
   throw_out_of_memory(kind, device, bytes, std::string(call) + ": cudaErrorMemoryAllocation");
 }
 #define PINPOOL_CUDA_TRY_ALLOCATION(call, kind, device, bytes) \
@@ -306,13 +306,16 @@ class cuda_backend final : public backend {
   }
 
   /// @note Does not block.
+  /// While the calling thread has an unchecked error, answers false without asking: a not-ready
+  /// answer would replace the application's error as the thread's last error.
   bool event_done(void* event, int /*device*/) override {
+    if (cudaPeekAtLastError() != cudaSuccess) return false;
     const cudaError_t status = cudaEventQuery(as_event(event));
     if (status == cudaSuccess) return true;
     if (status != cudaErrorNotReady) {
       throw_cuda_error(status, "cudaEventQuery(event)", __FILE__, __LINE__);
     }
-    cudaGetLastError();  // not-ready is no failure: keep it out of later checks
+    clear_if_last(status);  // not-ready is no failure: keep it out of later checks
     return false;
   }
 
@@ -323,8 +326,12 @@ class cuda_backend final : public backend {
   }
 
   /// @note Blocks the calling thread until the event's recorded work has run.
+  /// At process exit (cudaErrorCudartUnloading) there is nothing left to wait for: returns.
   void synchronize_event(void* event, int /*device*/) override {
-    PINPOOL_CUDA_TRY(cudaEventSynchronize(as_event(event)));
+    const cudaError_t status = cudaEventSynchronize(as_event(event));
+    if (status == cudaErrorCudartUnloading) return;
+    if (status != cudaSuccess)
+      throw_cuda_error(status, "cudaEventSynchronize(event)", __FILE__, __LINE__);
   }
 
  private:
@@ -353,7 +360,7 @@ std::string cuda_unusable_reason() {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
-    cudaGetLastError();
+    clear_if_last(status);
     return std::string("cudaGetDeviceCount: ") + cudaGetErrorName(status) + ": " +
            cudaGetErrorString(status);
   }

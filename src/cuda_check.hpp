@@ -4,9 +4,10 @@
 //   PINPOOL_CUDA_TRY(cudaMalloc(&p, n));           // throws pinpool::cuda_error on failure
 //   PINPOOL_CUDA_TRY_NOTHROW(cudaFree(p));         // destructors: reports on stderr, continues
 //
-// Both clear the runtime's last error (cudaGetLastError) after a failure, so a later check does
-// not see it again. Sticky errors (e.g. cudaErrorIllegalAddress) cannot be cleared: every later
-// call reports them, as the runtime does.
+// After a failure both clear the runtime's last error only when it is the error being handled
+// (cudaPeekAtLastError() == status), so a later check does not see it again while an unrelated
+// error the application has not checked yet stays for the application to find. Sticky errors
+// (e.g. cudaErrorIllegalAddress) cannot be cleared: every later call reports them.
 
 #include <pinpool/error.hpp>
 
@@ -16,10 +17,16 @@
 
 namespace pinpool::detail {
 
-/// @brief Clears the last error and throws cuda_error for `status` (which must be a failure).
+/// @brief Clears the calling thread's last error if it is `status` (the error just handled).
+inline void clear_if_last(cudaError_t status) noexcept {
+  if (cudaPeekAtLastError() == status) static_cast<void>(cudaGetLastError());
+}
+
+/// @brief Clears the last error (if it is `status`) and throws cuda_error for `status` (which must
+/// be a failure).
 [[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file,
                                           int line) {
-  cudaGetLastError();
+  clear_if_last(status);
   throw cuda_error(static_cast<int>(status), cudaGetErrorName(status), cudaGetErrorString(status),
                    call, file, line);
 }
@@ -30,7 +37,7 @@ namespace pinpool::detail {
 inline bool report_cuda_error(cudaError_t status, const char* call, const char* file,
                               int line) noexcept {
   if (status == cudaSuccess) return true;
-  cudaGetLastError();
+  clear_if_last(status);
   if (status != cudaErrorCudartUnloading) {
     std::fprintf(stderr, "pinpool: %s failed: %s: %s (%s:%d)\n", call, cudaGetErrorName(status),
                  cudaGetErrorString(status), file, line);

@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
 
 namespace pinpool_test {
 
@@ -133,6 +136,90 @@ TEST_F(emulated_cuda_pool, per_thread_default_stream_never_gets_same_stream_reus
   });
   other.join();
   per_thread.synchronize();
+}
+
+// A buffer used on thread A's cudaStreamPerThread and released on thread B: B's per-thread
+// stream is another stream, so an event recorded there says nothing about A's work. The chunk
+// must not be handed out again while A's work still uses it (review finding: it was).
+TEST_F(emulated_cuda_pool, a_per_thread_stream_buffer_released_on_another_thread_is_not_reused) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  pinpool::stream_ref per_thread(*be, cudaStreamPerThread);
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  std::atomic<bool> work_done{false};
+  pinpool::buffer b = h.acquire(4096, per_thread);
+  void* first = b.data();
+  per_thread.launch_host_func([opened, &work_done] {
+    opened.wait();
+    work_done = true;
+  });
+  std::thread other([moved = std::move(b)]() mutable { moved.reset(); });
+  other.join();
+  {
+    pinpool::buffer again = h.acquire(4096);  // host: only a chunk whose release completed
+    EXPECT_TRUE(again.data() != first || work_done.load()) << "handed out while still in use";
+  }
+  gate.set_value();
+  per_thread.synchronize();
+}
+
+TEST_F(emulated_cuda_pool, a_per_thread_stream_of_another_thread_cannot_be_added) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool h(be, {});
+  pinpool::buffer b = h.acquire(4096, pinpool::stream_ref(*be, cudaStreamPerThread));
+  std::thread other([&] {
+    EXPECT_THROW(b.record_stream(pinpool::stream_ref(*be, cudaStreamPerThread)),
+                 std::invalid_argument);
+  });
+  other.join();
+  b.record_stream(pinpool::stream_ref(*be, cudaStreamPerThread));  // the same stream: no-op
+  EXPECT_EQ(b.stream_count(), 1u);
+}
+
+// Device memory of device 0 must not reach device 1's work without peer access.
+TEST_F(emulated_cuda_pool, a_device_pool_refuses_a_stream_of_another_device) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  pinpool::stream on_1 = be->create_stream(1);
+  try {
+    d.acquire(4096, on_1);
+    ADD_FAILURE() << "a stream of device 1 was accepted by a pool of device 0";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("device 1"), std::string::npos) << e.what();
+  }
+  pinpool::buffer b = d.acquire(4096);
+  EXPECT_THROW(b.set_stream(on_1), std::invalid_argument);
+  EXPECT_THROW(b.record_stream(on_1), std::invalid_argument);
+  o.kind = pinpool::memory_kind::pinned_host;  // pinned memory is portable: any device's stream
+  pinpool::pool h(be, o);
+  EXPECT_NO_THROW(h.acquire(4096, on_1));
+}
+
+// An error the application has not checked yet stays for it to find: the pool's own queries
+// (a not-ready event here) must not clear it (review finding: they called cudaGetLastError).
+TEST_F(emulated_cuda_pool, the_applications_pending_error_survives_pool_calls) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  pinpool::stream s = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    pinpool::buffer b = h.acquire(4096, s);
+    s.launch_host_func([opened] { opened.wait(); });
+  }
+  EXPECT_EQ(cudaSetDevice(99), cudaErrorInvalidDevice);  // the application's unchecked error
+  { pinpool::buffer other = h.acquire(4096); }           // queries the pending release: not ready
+  EXPECT_EQ(cudaPeekAtLastError(), cudaErrorInvalidDevice);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidDevice);
+  gate.set_value();
+  s.synchronize();
 }
 
 // A foreign stream destroyed while a release on it is pending, and a new stream created at the

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 namespace pinpool::detail {
@@ -33,6 +34,9 @@ struct chunk {
   std::vector<stream_ref> streams;   // in use: the streams its release waits for
   std::vector<event_slot> events;    // pending: recorded at release, one per stream
   std::uint64_t release_stream = 0;  // pending: identity of the only stream it was released on
+  // In use on a handle naming a different stream per thread (cudaStreamPerThread, the legacy
+  // stream): the thread whose stream that is. Only that thread can record its release.
+  std::thread::id per_thread_owner;
 };
 
 struct slab_record {

@@ -38,9 +38,36 @@ void pool_core::reject(std::size_t bytes, const char* why) const {
                               std::to_string(bytes) + " bytes " + why);
 }
 
-void pool_core::reject_stream() const {
-  throw std::invalid_argument(std::string("pinpool: pool '") + opt_.name +
-                              "': the stream belongs to another backend");
+void pool_core::reject_stream(const stream_ref& s) const {
+  const std::string pool = std::string("pinpool: pool '") + opt_.name + "': ";
+  if (&s.get_backend() != backend_.get()) {
+    throw std::invalid_argument(pool + "the stream belongs to another backend");
+  }
+  throw std::invalid_argument(pool + "a stream of device " + std::to_string(s.device()) +
+                              " cannot use device memory of device " + std::to_string(opt_.device));
+}
+
+void pool_core::reject_foreign_per_thread_stream() const {
+  throw std::invalid_argument(
+      std::string("pinpool: pool '") + opt_.name +
+      "': the buffer is already used on another thread's per-thread or legacy stream; such a "
+      "handle names a different stream in each thread");
+}
+
+// A chunk used on a per-thread or legacy handle can be released only by the thread whose stream
+// that is: from another thread, the same handle names another stream, and an event recorded there
+// would say nothing about the work using the chunk.
+bool pool_core::released_by_owner(const chunk* c) const noexcept {
+  if (c->per_thread_owner == std::thread::id{} ||
+      c->per_thread_owner == std::this_thread::get_id()) {
+    return true;
+  }
+  std::fprintf(stderr,
+               "pinpool: pool '%s': a buffer used on another thread's cudaStreamPerThread or "
+               "legacy stream was released on this thread; its chunk is never reused (release it "
+               "on that thread, or use an owning stream)\n",
+               opt_.name);
+  return false;
 }
 
 std::size_t pool_core::chunk_size_for(std::size_t bytes) const noexcept {
@@ -192,7 +219,7 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
 // quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
 void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
-  const bool recorded = !ordered || record_events(c);
+  const bool recorded = !ordered || (released_by_owner(c) && record_events(c));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
   std::unique_lock<std::mutex> lock(mutex_);
   --lists_[c->cls].in_use;

@@ -66,17 +66,27 @@ class pool_core {
   const pool_options& options() const noexcept { return opt_; }
   backend& get_backend() const noexcept { return *backend_; }
   std::size_t chunk_size_for(std::size_t bytes) const noexcept;
-  /// @throws std::invalid_argument when `s` belongs to another backend.
+  /// @throws std::invalid_argument when `s` belongs to another backend, or (device pools) to
+  /// another device.
   void check_stream(const stream_ref& s) const {
-    if (&s.get_backend() != backend_.get()) reject_stream();
+    if (&s.get_backend() != backend_.get() ||
+        (opt_.kind == memory_kind::device && s.device() != opt_.device)) {
+      reject_stream(s);
+    }
   }
+  /// @brief buffer::set_stream / record_stream: checks `s` and adds it to the chunk's streams.
+  /// (pool_core_inl.hpp)
+  inline void add_stream(chunk* c, const stream_ref& s);
 
  private:
   ~pool_core();
   [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
   [[gnu::always_inline]] inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
   [[noreturn]] void reject(std::size_t bytes, const char* why) const;
-  [[noreturn]] void reject_stream() const;
+  [[noreturn]] void reject_stream(const stream_ref& s) const;
+  [[noreturn]] void reject_foreign_per_thread_stream() const;
+  [[gnu::always_inline]] inline void attach_stream(chunk* c, const stream_ref& s);
+  bool released_by_owner(const chunk* c) const noexcept;
   [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
                                           bool may_wait);
   [[gnu::noinline]] void release_shared(chunk* c) noexcept;

@@ -37,9 +37,28 @@ inline buffer pool_core::hand_over(chunk* c, std::size_t bytes, const stream_ref
   c->st = chunk::state::in_use;
   c->requested = bytes;
   c->streams.clear();
-  if (s != nullptr) c->streams.push_back(*s);
+  c->per_thread_owner = std::thread::id{};
+  if (s != nullptr) attach_stream(c, *s);
   nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
   return buffer{this, c, c->ptr, bytes};
+}
+
+// Adds `s` to the streams the chunk's release waits for; binds a per-thread handle's chunk to
+// the calling thread (whose stream the handle names).
+inline void pool_core::attach_stream(chunk* c, const stream_ref& s) {
+  if (!s.has_stable_identity()) {
+    const std::thread::id me = std::this_thread::get_id();
+    if (c->per_thread_owner != std::thread::id{} && c->per_thread_owner != me) {
+      reject_foreign_per_thread_stream();
+    }
+    c->per_thread_owner = me;
+  }
+  c->streams.push_back(s);
+}
+
+inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
+  check_stream(s);
+  attach_stream(c, s);
 }
 
 // No stream and a thread cache: parked with this thread. Otherwise the pool's lists.

@@ -514,6 +514,8 @@ constexpr error_text error_texts[] = {
     {cudaErrorIllegalAddress, "cudaErrorIllegalAddress",
      "an illegal memory access was encountered"},
     {cudaErrorNotPermitted, "cudaErrorNotPermitted", "operation not permitted"},
+    {cudaErrorLaunchOutOfResources, "cudaErrorLaunchOutOfResources",
+     "too many resources requested for launch"},
 };
 
 const error_text* find_error_text(cudaError_t code) {
@@ -691,6 +693,8 @@ cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t event) {
   std::shared_ptr<emu_event> ev = find_event(event, "cudaEventQuery");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   std::shared_ptr<marker> m = ev->current();
+  // As the runtime: not ready becomes the thread's last error too (PyTorch clears it after
+  // queries for this reason).
   return !m || m->is_done() ? cudaSuccess : fail(cudaErrorNotReady);
 }
 
