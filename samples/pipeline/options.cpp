@@ -36,8 +36,8 @@ std::vector<kernels::stage> parse_stages(const std::string& text) {
   for (std::string item; std::getline(in, item, ',');) {
     const auto st = kernels::parse_stage(item);
     if (!st) {
-      throw usage_error("--stages: unknown stage '" + item +
-                        "' (choose from gray, blur, sobel, equalize)");
+      throw usage_error("--stages: unknown stage '" + item + "' (choose from " +
+                        kernels::stage_names(", ") + ")");
     }
     stages.push_back(*st);
   }
@@ -111,8 +111,11 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
   --input PATH      image file or directory (repeatable; PNG, JPEG, PGM/PPM)
   --output DIR      where PNG results go (default ./pinpool-out); x.jpg -> DIR/x.png,
                     synthetic frames -> DIR/frame_0000.png ...
-  --stages LIST     comma-separated chain of gray,blur,sobel,equalize (default gray,blur,sobel);
-                    blur, sobel and equalize work on grey: colour input is converted first
+  --stages LIST     comma-separated chain of stages (default gray,blur,sobel) from
+                    )" +
+         kernels::stage_names(",") +
+         R"(; colour input to a stage that works on grey
+                    is converted with gray first
   --sigma S         Gaussian sigma of blur, radius ceil(3 sigma) (default 1.5)
   --streams N       streams in flight (default 3)
   --backend B       auto, cpu or cuda (default auto: CUDA when a device is usable)

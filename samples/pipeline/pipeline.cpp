@@ -62,7 +62,7 @@ class frame_pipeline {
   std::shared_ptr<backend> backend_;
   pool pinned_;
   pool device_;
-  std::unique_ptr<stage_launcher> launcher_;
+  stage_launcher launcher_;
   std::vector<stream> streams_;
   progress_fn progress_;
   std::size_t total_;
@@ -100,8 +100,7 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
       backend_(std::move(be)),
       pinned_(backend_, pool_opts(memory_kind::pinned_host, "pinned", o.per_frame_allocation)),
       device_(backend_, pool_opts(memory_kind::device, "device", o.per_frame_allocation)),
-      launcher_(backend_->kind() == backend_kind::cuda ? make_cuda_launcher(device_)
-                                                       : make_cpu_launcher(device_)),
+      launcher_(make_stage_launcher(*backend_, device_)),
       progress_(progress),
       total_(total),
       slot_busy_(static_cast<std::size_t>(o.streams), false) {
@@ -193,17 +192,18 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
 // Each stage writes a new 1-channel image; the previous one is released on `s` (same-stream
 // reuse makes the next frame's chunks free of waits). Colour input is converted to grey first.
 device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_job& job) {
-  for (kernels::stage st : opt_.stages) {
-    stamp(s, &job, kernels::to_string(st));
-    if (st != kernels::stage::gray && cur.channels != 1) {
-      device_image grey{device_.acquire(cur.bytes() / cur.channels, s), cur.width, cur.height, 1};
-      launcher_->launch(kernels::stage::gray, s, cur, grey, opt_.sigma);
-      cur = std::move(grey);
-    }
+  const kernels::stage_params params{opt_.sigma};
+  auto apply = [&](kernels::stage st) {
     device_image next{device_.acquire(cur.bytes() / cur.channels, s), cur.width, cur.height, 1};
-    launcher_->launch(st, s, cur, next, opt_.sigma);
+    launcher_.launch(st, s, cur, next, params);
     cur = std::move(next);
-    job.step_names.emplace_back(kernels::to_string(st));
+  };
+  for (kernels::stage st : opt_.stages) {
+    const kernels::stage_info& row = kernels::stage_info_of(st);
+    stamp(s, &job, row.name);
+    if (row.needs_grey && cur.channels != 1) apply(kernels::stage::gray);
+    apply(st);
+    job.step_names.emplace_back(row.name);
   }
   return cur;
 }
@@ -276,7 +276,7 @@ void frame_pipeline::write_frame(frame_job& job) {
   try {
     if (opt_.write_outputs) {
       io::write_png(job.source->output, static_cast<const std::uint8_t*>(job.out.data()), job.width,
-                  job.height, job.channels, static_cast<std::size_t>(job.width) * job.channels);
+                    job.height, job.channels, static_cast<std::size_t>(job.width) * job.channels);
     }
   } catch (const std::exception& e) {
     error = e.what();

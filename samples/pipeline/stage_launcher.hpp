@@ -1,13 +1,13 @@
 #pragma once
-// Enqueues one kernel stage on a stream: CPU kernels as host functions on a CPU stream, CUDA
-// kernels through their launchers. Never synchronises.
+// Enqueues one kernel stage on a stream through the stage table (pinpool/kernels/stage.hpp):
+// CPU launchers as host functions on a CPU stream, CUDA launchers on a CUDA stream. Never
+// synchronises.
 
+#include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
 #include <pinpool/kernels/image_view.hpp>
 #include <pinpool/kernels/stage.hpp>
 #include <pinpool/pool.hpp>
-
-#include <memory>
 
 namespace pinpool::pipeline {
 
@@ -30,18 +30,27 @@ inline kernels::image_view view_of(device_image& im) {
           static_cast<std::size_t>(im.width) * im.channels};
 }
 
+/// @brief Runs stages through the stage table on the streams of one backend. Made by
+/// `make_stage_launcher`.
 class stage_launcher {
  public:
-  virtual ~stage_launcher() = default;
-  /// @brief Enqueues `stage` on `s`: reads `src`, writes `dst` (1 channel, same size). Scratch
-  /// memory comes from `device_pool`, acquired on `s` and released on `s`.
-  virtual void launch(kernels::stage stage, stream_ref s, const device_image& src,
-                      device_image& dst, float sigma) = 0;
+  /// @brief Enqueues `stage` on `s`: reads `src`, writes `dst` (1 channel, same size). Checks
+  /// `params` first (std::invalid_argument); the stage's scratch comes from the device pool,
+  /// acquired on `s` and released on `s`.
+  void launch(kernels::stage stage, stream_ref s, const device_image& src, device_image& dst,
+              const kernels::stage_params& params) const;
+
+ private:
+  friend stage_launcher make_stage_launcher(const backend& be, pool& device_pool);
+  stage_launcher(pool& device_pool, bool on_device) : pool_(device_pool), on_device_(on_device) {}
+
+  pool& pool_;
+  bool on_device_;  ///< CUDA launchers on the stream; else CPU launchers as host functions
 };
 
-/// @brief Host functions calling the parallel CPU kernels (a CPU backend's streams).
-std::unique_ptr<stage_launcher> make_cpu_launcher(pool& device_pool);
-/// @brief The CUDA kernels (a CUDA backend's streams). Null in builds without CUDA.
-std::unique_ptr<stage_launcher> make_cuda_launcher(pool& device_pool);
+/// @brief The launcher for `be`'s streams: the CUDA launchers for a CUDA backend, else the CPU
+/// launchers as host functions on the (CPU) streams. Temporaries come from `device_pool`.
+/// @throws std::invalid_argument for a CUDA backend in a build without the CUDA launchers.
+stage_launcher make_stage_launcher(const backend& be, pool& device_pool);
 
 }  // namespace pinpool::pipeline

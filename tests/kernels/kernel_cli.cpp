@@ -27,12 +27,16 @@ struct image {
   }
 };
 
-const char* usage =
-    "usage: pinpool-kernel-cli STAGE IN OUT.pgm [SIGMA]\n"
-    "  STAGE  gray | blur | sobel | equalize (a colour input is converted with gray first)\n"
+const char* usage_tail =
     "  IN     binary PGM (P5), PPM (P6, RGB) or PAM (P7, GRAYSCALE/RGB/RGB_ALPHA), maxval 255\n"
     "  SIGMA  Gaussian sigma for blur (default 1.0)\n"
     "Runs the CPU launcher of pinpool::kernels and writes a binary PGM.\n";
+
+std::string usage() {
+  return "usage: pinpool-kernel-cli STAGE IN OUT.pgm [SIGMA]\n  STAGE  " + stage_names(" | ") +
+         "\n         (colour input to a stage that works on grey is converted with gray first)\n" +
+         usage_tail;
+}
 
 std::string next_token(std::istream& in) {
   std::string token;
@@ -96,30 +100,19 @@ image blank_like(const image& src) {
   return out;
 }
 
-image run(stage st, const image& input, float sigma) {
+// Runs the row's CPU launcher; a colour input to a stage that needs grey is converted first.
+image run(const stage_info& row, const image& input, const stage_params& params) {
+  row.validate(params);
   image src = input;
-  if (st == stage::gray || src.channels != 1) {
+  if (row.needs_grey && src.channels != 1) {
     image grey = blank_like(src);
     gray_cpu(src.cview(), grey.view());
-    if (st == stage::gray) return grey;
     src = std::move(grey);
   }
   image dst = blank_like(src);
-  switch (st) {
-    case stage::blur: {
-      std::vector<float> scratch(blur_scratch_bytes(src.width, src.height) / sizeof(float));
-      blur_cpu(src.cview(), dst.view(), sigma, scratch.data());
-      break;
-    }
-    case stage::sobel:
-      sobel_cpu(src.cview(), dst.view());
-      break;
-    case stage::equalize:
-      equalize_cpu(src.cview(), dst.view());
-      break;
-    case stage::gray:
-      break;
-  }
+  std::vector<float> scratch((row.scratch_bytes(src.width, src.height) + sizeof(float) - 1) /
+                             sizeof(float));
+  row.cpu(src.cview(), dst.view(), params, scratch.data());
   return dst;
 }
 
@@ -128,21 +121,23 @@ image run(stage st, const image& input, float sigma) {
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << usage;
+    std::cout << usage();
     return 0;
   }
   if (args.size() < 3 || args.size() > 4) {
-    std::cerr << usage;
+    std::cerr << usage();
     return 2;
   }
-  const auto st = parse_stage(args[0]);
-  if (!st) {
-    std::cerr << "pinpool-kernel-cli: unknown stage '" << args[0] << "'\n" << usage;
+  const stage_info* row = nullptr;
+  try {
+    row = &stage_named(args[0]);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "pinpool-kernel-cli: " << e.what() << '\n' << usage();
     return 2;
   }
   try {
-    const float sigma = args.size() == 4 ? std::stof(args[3]) : 1.0f;
-    write_pgm(args[2], run(*st, read_pnm(args[1]), sigma));
+    const stage_params params{args.size() == 4 ? std::stof(args[3]) : 1.0f};
+    write_pgm(args[2], run(*row, read_pnm(args[1]), params));
   } catch (const std::exception& e) {
     std::cerr << "pinpool-kernel-cli: " << e.what() << '\n';
     return 1;
