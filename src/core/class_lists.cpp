@@ -27,9 +27,23 @@ void class_lists::restore_pending(chunk* c) noexcept {
   bytes_pending_ += c->bytes;
 }
 
+void class_lists::candidates(std::uint32_t cls, std::vector<chunk*>& out, std::size_t max,
+                             std::size_t max_scan) const {
+  out.clear();
+  not_done_streams seen;  // streams that already have their candidate
+  std::size_t scanned = 0;
+  for (chunk* c = classes_[cls].pending.front(); c != nullptr && out.size() < max; c = c->next) {
+    if (++scanned > max_scan) break;
+    if (c->release_stream != 0 && seen.contains(c->release_stream)) continue;
+    out.push_back(c);
+    seen.add(c->release_stream);
+  }
+}
+
 void class_lists::add_pending(chunk* c, std::uint64_t release_stream) noexcept {
   c->st = chunk::state::pending;
   c->release_stream = release_stream;
+  c->release_seq = ++releases_;
   classes_[c->cls].pending.push_back(c);
   bytes_pending_ += c->bytes;
 }

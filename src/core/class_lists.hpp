@@ -41,9 +41,18 @@ class class_lists {
   /// @brief The oldest chunk of `cls` released on the stream with identity `stream_id` (not 0)
   /// alone, or null.
   chunk* take_same_stream(std::uint32_t cls, std::uint64_t stream_id);
-  /// @brief The oldest pending chunk of `cls` whose release completed, or null.
+  /// @brief The oldest pending chunk of `cls` whose release completed, or null. Asks `done`
+  /// about the first chunk of each release stream only (see `candidates`).
   template <class Done>
   chunk* take_completed(std::uint32_t cls, Done&& done);
+  /// @brief Up to `max` pending chunks of `cls` worth asking about, oldest first: the first
+  /// chunk of each release stream (a later release on a stream cannot complete before an
+  /// earlier one), and every chunk released on several or unidentified streams. Looks at no more
+  /// than `max_scan` list entries. `out` is cleared first.
+  void candidates(std::uint32_t cls, std::vector<chunk*>& out, std::size_t max,
+                  std::size_t max_scan = 64) const;
+  /// @brief Takes pending chunk `c` off its list (its events back to the event pool).
+  chunk* take_pending(chunk* c) { return unpend(classes_[c->cls], c); }
   /// @brief The oldest pending chunk of `cls`, its events kept for the caller's device-side
   /// wait (`restore_pending` puts it back if that fails); null when none is pending.
   chunk* take_oldest_pending(std::uint32_t cls) noexcept;
@@ -54,7 +63,8 @@ class class_lists {
   void add_pending(chunk* c, std::uint64_t release_stream) noexcept;
   /// @brief A chunk no work touches: idle, first in line for its class.
   void make_idle(chunk* c) noexcept;
-  /// @brief Moves every pending chunk whose release completed to its ready list.
+  /// @brief Moves every pending chunk whose release completed to its ready list. Once a chunk
+  /// of a release stream is not done, later chunks of that stream are not asked about.
   template <class Done>
   void settle(Done&& done);
   /// @brief Unlinks an idle chunk whose slab is being re-carved or freed.
@@ -66,13 +76,37 @@ class class_lists {
   std::vector<class_state> classes_;
   event_pool& events_;
   std::size_t bytes_pending_ = 0;
+  std::uint64_t releases_ = 0;  // numbers the releases (chunk::release_seq)
+};
+
+/// Release streams seen not done during one walk of a pending list (a few; more are not
+/// remembered, which only costs extra questions).
+class not_done_streams {
+ public:
+  bool contains(std::uint64_t id) const noexcept {
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (ids_[i] == id) return true;
+    }
+    return false;
+  }
+  void add(std::uint64_t id) noexcept {
+    if (id != 0 && n_ < capacity) ids_[n_++] = id;
+  }
+
+ private:
+  static constexpr std::size_t capacity = 16;
+  std::uint64_t ids_[capacity] = {};
+  std::size_t n_ = 0;
 };
 
 template <class Done>
 chunk* class_lists::take_completed(std::uint32_t cls, Done&& done) {
   class_state& k = classes_[cls];
+  not_done_streams waiting;
   for (chunk* c = k.pending.front(); c != nullptr; c = c->next) {
+    if (c->release_stream != 0 && waiting.contains(c->release_stream)) continue;
     if (done(*c)) return unpend(k, c);
+    waiting.add(c->release_stream);
   }
   return nullptr;
 }
@@ -80,9 +114,16 @@ chunk* class_lists::take_completed(std::uint32_t cls, Done&& done) {
 template <class Done>
 void class_lists::settle(Done&& done) {
   for (class_state& k : classes_) {
+    not_done_streams waiting;
     for (chunk* c = k.pending.front(); c != nullptr;) {
       chunk* next = c->next;
-      if (done(*c)) make_idle(unpend(k, c));
+      if (c->release_stream == 0 || !waiting.contains(c->release_stream)) {
+        if (done(*c)) {
+          make_idle(unpend(k, c));
+        } else {
+          waiting.add(c->release_stream);
+        }
+      }
       c = next;
     }
   }

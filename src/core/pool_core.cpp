@@ -93,6 +93,7 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
   for (;;) {
     if (chunk* c = take_reusable(cls, s)) return hand_out(hit(c), bytes, s);
+    if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
     if (wait_before_growing) {
       if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
@@ -120,7 +121,7 @@ chunk* pool_core::take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls
     if (const std::size_t slab_bytes = arena_.growth_bytes(cls)) {
       return arena_.carve_from(add_slab(lock, slab_bytes), cls);
     }
-    lists_.settle([this](const chunk& c) { return release_done(c); });
+    lists_.settle([this](const chunk& c) { return events_done(c.events); });
     if (!arena_.recarve_idle([this](chunk* c) { forget_chunk(c); })) return nullptr;
   }
 }
@@ -134,15 +135,47 @@ void pool_core::throw_exhausted(std::size_t bytes) const {
                        std::to_string(lists_.bytes_pending()) + ")");
 }
 
-// A chunk that needs no wait, in order of preference: an idle chunk; one released on `s` itself
-// (stream order makes it safe); one whose release completed.
+// A chunk that needs no wait and no runtime call: an idle chunk, else one released on `s`
+// itself (stream order makes it safe).
 chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s) {
   if (chunk* c = lists_.take_ready(cls)) return c;
-  if (lists_[cls].pending.empty()) return nullptr;
-  if (s != nullptr && s->has_stable_identity()) {
-    if (chunk* c = lists_.take_same_stream(cls, s->id())) return c;
+  if (s == nullptr || !s->has_stable_identity() || lists_[cls].pending.empty()) return nullptr;
+  return lists_.take_same_stream(cls, s->id());
+}
+
+// A pending chunk of `cls` whose release completed. The events are queried without the lock
+// (they are runtime calls), at most one chunk per release stream (the oldest: later releases on
+// a stream cannot be done before it); a chunk taken or re-released meanwhile is left alone.
+chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
+  constexpr std::size_t max_probes = 8;
+  struct probe {
+    chunk* c;
+    std::uint64_t release_seq;
+    std::vector<event_slot> events;
+  };
+  std::vector<chunk*> found;
+  lists_.candidates(cls, found, max_probes);
+  if (found.empty()) return nullptr;
+  std::vector<probe> probes;
+  probes.reserve(found.size());
+  for (chunk* c : found) probes.push_back({c, c->release_seq, c->events});
+  lock.unlock();
+  const probe* done = nullptr;
+  try {
+    for (const probe& p : probes) {
+      if (events_done(p.events)) {
+        done = &p;
+        break;
+      }
+    }
+  } catch (...) {
+    lock.lock();
+    throw;
   }
-  return lists_.take_completed(cls, [this](const chunk& c) { return release_done(c); });
+  lock.lock();
+  const bool still_there = done != nullptr && done->c->st == chunk::state::pending &&
+                           done->c->release_seq == done->release_seq;
+  return still_there ? lists_.take_pending(done->c) : nullptr;
 }
 
 // Device memory acquired on a stream: the oldest pending chunk, with `s` made to wait on the
@@ -161,8 +194,8 @@ chunk* pool_core::hit(chunk* c) noexcept {
   return c;
 }
 
-bool pool_core::release_done(const chunk& c) {
-  for (const event_slot& e : c.events) {
+bool pool_core::events_done(const std::vector<event_slot>& events) {
+  for (const event_slot& e : events) {
     if (!backend_->event_done(e.event, e.device)) return false;
   }
   return true;
@@ -315,7 +348,7 @@ std::size_t pool_core::trim() {
   std::vector<std::unique_ptr<slab_record>> idle;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    lists_.settle([this](const chunk& c) { return release_done(c); });
+    lists_.settle([this](const chunk& c) { return events_done(c.events); });
     idle = arena_.remove_idle([this](chunk* c) { forget_chunk(c); });
     counters_.backend_frees += idle.size();
   }
@@ -333,7 +366,7 @@ std::size_t pool_core::trim() {
 void pool_core::settle_quietly() noexcept {
   lists_.settle([this](const chunk& c) {
     try {
-      return release_done(c);
+      return events_done(c.events);
     } catch (const std::exception&) {
       return false;
     }

@@ -100,7 +100,8 @@ class pool_core {
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
   void wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, const stream_ref& s);
   slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes);
-  bool release_done(const chunk& c);
+  chunk* take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
+  bool events_done(const std::vector<event_slot>& events);
   void settle_quietly() noexcept;
   [[noreturn]] void throw_exhausted(std::size_t bytes) const;
 
