@@ -155,7 +155,14 @@ TYPED_TEST_P(pool_suite, no_premature_reuse_by_host_or_other_stream) {
       {
         auto b = p->acquire(bytes, s1);
         s1.launch_host_func([] { sleep_ms(200); });
-        s1.memcpy_async(b.data(), pattern.data(), bytes);  // writes after the release below
+        // A write that runs after the release below on any backend: for pinned memory a host
+        // function (a pinned-to-pinned cudaMemcpyAsync may run synchronously with the host on a
+        // GPU, which would make the test vacuous); for device memory a pinned-to-device copy.
+        if (kind == memory_kind::pinned_host) {
+          s1.launch_host_func([dst = b.data(), bytes] { std::memset(dst, 0xAB, bytes); });
+        } else {
+          s1.memcpy_async(b.data(), pattern.data(), bytes);
+        }
         s1.launch_host_func([&] { late_write_done = true; });
       }
       if (host_acquires) {
