@@ -1,0 +1,105 @@
+// thread_cache: the owner-side hot path (take_cached, park) on the calling thread's table
+// (src/core/thread_cache.hpp). Each test runs on a thread of its own whose table entry names a
+// stand-in core pointer (never dereferenced while an entry for it exists), and empties the entry
+// before the thread exits. Attaching and detaching need a real pool: tests/test_thread_cache.cpp.
+#include "core/chunk.hpp"
+#include "core/thread_cache.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <gtest/gtest.h>
+#include <thread>
+
+namespace {
+
+using pinpool::detail::cache_entry;
+using pinpool::detail::chunk;
+using pinpool::detail::pool_core;
+using pinpool::detail::tls_cache_table;
+
+// Runs `body` on a fresh thread with entry 1 of its table attached to a stand-in core.
+void on_thread_with_entry(const std::function<void(pool_core*, cache_entry&)>& body) {
+  std::thread t([&] {
+    alignas(64) static char stand_in_storage[64];
+    auto* core = reinterpret_cast<pool_core*>(&stand_in_storage[0]);
+    cache_entry& e = tls_cache_table.entries[1];
+    e.core = core;
+    body(core, e);
+    for (auto& s : e.slot) s.store(nullptr, std::memory_order_relaxed);
+    e.core = nullptr;
+  });
+  t.join();
+}
+
+std::array<chunk, 10> make_chunks() {
+  std::array<chunk, 10> c{};
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    c[i].cls = i < 5 ? 2 : 4;
+    c[i].bytes = i < 5 ? 768 : 1280;
+    c[i].st = chunk::state::in_use;
+  }
+  return c;
+}
+
+TEST(thread_cache_entry, no_entry_no_cached_chunk) {
+  std::thread t([] {
+    alignas(64) static char other[64];
+    EXPECT_EQ(pinpool::detail::find_cache_entry(reinterpret_cast<pool_core*>(&other[0])), nullptr);
+    EXPECT_EQ(pinpool::detail::take_cached(reinterpret_cast<pool_core*>(&other[0]), 0, 1), nullptr);
+  });
+  t.join();
+}
+
+TEST(thread_cache_entry, park_then_take_cached_gives_the_chunk_back_with_its_figures) {
+  on_thread_with_entry([](pool_core* core, cache_entry& e) {
+    auto c = make_chunks();
+    EXPECT_EQ(pinpool::detail::find_cache_entry(core), &e);
+    c[0].requested = 700;
+    ASSERT_TRUE(pinpool::detail::park(core, &c[0]));
+    EXPECT_EQ(c[0].st, chunk::state::ready);
+    EXPECT_EQ(e.requested_delta.load(), -700);
+    EXPECT_EQ(e.acquisitions.load(), 0u);
+
+    EXPECT_EQ(pinpool::detail::take_cached(core, 4, 1000), nullptr) << "another class";
+    EXPECT_EQ(e.acquisitions.load(), 0u) << "a miss is not counted here";
+    chunk* got = pinpool::detail::take_cached(core, 2, 600);
+    EXPECT_EQ(got, &c[0]);
+    EXPECT_EQ(e.acquisitions.load(), 1u);
+    EXPECT_EQ(e.hits.load(), 1u);
+    EXPECT_EQ(e.requested_delta.load(), -100);
+    EXPECT_EQ(pinpool::detail::take_cached(core, 2, 600), nullptr) << "taken once only";
+  });
+}
+
+TEST(thread_cache_entry, park_fills_eight_slots_then_refuses) {
+  on_thread_with_entry([](pool_core* core, cache_entry& e) {
+    auto c = make_chunks();
+    for (std::size_t i = 0; i < 8; ++i) {
+      c[i].requested = 10;
+      ASSERT_TRUE(pinpool::detail::park(core, &c[i])) << i;
+    }
+    EXPECT_FALSE(pinpool::detail::park(core, &c[8])) << "full: the caller releases to the pool";
+    EXPECT_EQ(c[8].st, chunk::state::in_use) << "a refused chunk is left alone";
+    EXPECT_EQ(e.requested_delta.load(), -80);
+    // Classes come back from their own slots only.
+    int class2 = 0;
+    int class4 = 0;
+    while (chunk* x = pinpool::detail::take_cached(core, 2, 1)) {
+      EXPECT_EQ(x->cls, 2u);
+      ++class2;
+    }
+    while (chunk* x = pinpool::detail::take_cached(core, 4, 1)) {
+      EXPECT_EQ(x->cls, 4u);
+      ++class4;
+    }
+    EXPECT_EQ(class2, 5);
+    EXPECT_EQ(class4, 3);
+    EXPECT_EQ(e.hits.load(), 8u);
+    // All slots free again.
+    EXPECT_TRUE(pinpool::detail::park(core, &c[9]));
+  });
+}
+
+}  // namespace
