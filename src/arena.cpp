@@ -2,6 +2,7 @@
 #include <pinpool/error.hpp>
 #include <pinpool/pool.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -26,7 +27,7 @@ void* arena::allocate(std::size_t bytes, std::size_t alignment) {
                         " more bytes aligned to " + std::to_string(alignment));
   }
   used_ = offset + bytes;
-  return reinterpret_cast<void*>(start);
+  return static_cast<std::byte*>(chunk_.data()) + offset;
 }
 
 }  // namespace pinpool

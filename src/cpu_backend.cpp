@@ -58,7 +58,7 @@ class cpu_backend final : public backend {
     const int n = ++streams_created_;
     return new cpu_stream("cpu-stream-" + std::to_string(n), next_stream_id());
   }
-  void destroy_native_stream(void* handle, int) noexcept override {
+  void destroy_native_stream(void* handle, int /*device*/) noexcept override {
     delete static_cast<cpu_stream*>(handle);
   }
   void memcpy_async(stream_ref s, void* dst, const void* src, std::size_t bytes) override {
@@ -73,30 +73,32 @@ class cpu_backend final : public backend {
     inject(nullptr, "synchronize");
     as_stream(s).synchronize();
   }
-  std::uint64_t stream_id(void* handle, int) noexcept override {
+  std::uint64_t stream_id(void* handle, int /*device*/) noexcept override {
     return static_cast<cpu_stream*>(handle)->id();
   }
-  int stream_device(void*) override { return 0; }
+  int stream_device(void* /*handle*/) override { return 0; }
 
   void* create_event(int device) override {
     check_device(device);
     inject(faults_ ? &faults_->fail_nth_event_call : nullptr, "create_event");
     return new cpu_event();
   }
-  void destroy_event(void* e, int) noexcept override { delete static_cast<cpu_event*>(e); }
-  void record_event(void* e, int, stream_ref s) override {
+  void destroy_event(void* e, int /*device*/) noexcept override {
+    delete static_cast<cpu_event*>(e);
+  }
+  void record_event(void* e, int /*device*/, stream_ref s) override {
     inject(faults_ ? &faults_->fail_nth_event_call : nullptr, "record_event");
     as_event(e).record(as_stream(s).current_point());
   }
-  bool event_done(void* e, int) override {
+  bool event_done(void* e, int /*device*/) override {
     inject(nullptr, "event_done");
     return as_event(e).done();
   }
-  void stream_wait_event(stream_ref s, void* e, int) override {
+  void stream_wait_event(stream_ref s, void* e, int /*device*/) override {
     inject(nullptr, "stream_wait_event");
     as_stream(s).enqueue_wait(as_event(e).point());
   }
-  void synchronize_event(void* e, int) override {
+  void synchronize_event(void* e, int /*device*/) override {
     const stream_point p = as_event(e).point();
     if (p.stream) p.stream->wait(p.tasks);
   }

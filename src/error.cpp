@@ -15,7 +15,9 @@ std::string describe(const std::string& name, const std::string& message, const 
 
 cuda_error::cuda_error(int code, std::string name, const std::string& message,
                        const std::string& call, const char* file, int line)
-    : backend_error(describe(name, message, call, file, line)), code_(code), name_(std::move(name)) {}
+    : backend_error(describe(name, message, call, file, line)),
+      code_(code),
+      name_(std::move(name)) {}
 
 cuda_error::cuda_error(const std::string& message) : backend_error(message) {}
 

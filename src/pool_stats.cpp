@@ -21,7 +21,7 @@ std::string pool_stats::to_json() const {
     << ",\"outstanding_buffers\":" << outstanding_buffers << ",\"classes\":[";
   for (std::size_t i = 0; i < classes.size(); ++i) {
     const size_class_stats& c = classes[i];
-    o << (i ? "," : "") << "{\"chunk_bytes\":" << c.chunk_bytes << ",\"chunks\":" << c.chunks
+    o << (i != 0 ? "," : "") << "{\"chunk_bytes\":" << c.chunk_bytes << ",\"chunks\":" << c.chunks
       << ",\"chunks_in_use\":" << c.chunks_in_use << ",\"acquisitions\":" << c.acquisitions
       << ",\"hits\":" << c.hits << "}";
   }

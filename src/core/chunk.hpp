@@ -34,7 +34,10 @@ struct chunk {
   std::vector<stream_ref> streams;   // in use: the streams its release waits for
   std::vector<event_slot> events;    // pending: recorded at release, one per stream
   std::uint64_t release_stream = 0;  // pending: identity of the only stream it was released on
-  std::uint64_t release_seq = 0;     // pending: which release (tells a re-release apart)
+  // Which release put it on a pending list; 0 while it is not pending. Written only under the
+  // pool's lock, so a query made without the lock can tell whether the chunk is still the one
+  // it asked about.
+  std::uint64_t release_seq = 0;
   // In use on a handle naming a different stream per thread (cudaStreamPerThread, the legacy
   // stream): the thread whose stream that is. Only that thread can record its release.
   std::thread::id per_thread_owner;

@@ -18,13 +18,17 @@ chunk* class_lists::take_same_stream(std::uint32_t cls, std::uint64_t stream_id)
 
 chunk* class_lists::take_oldest_pending(std::uint32_t cls) noexcept {
   chunk* c = classes_[cls].pending.pop_front();
-  if (c != nullptr) bytes_pending_ -= c->bytes;
+  if (c != nullptr) {
+    bytes_pending_ -= c->bytes;
+    c->release_seq = 0;
+  }
   return c;
 }
 
 void class_lists::restore_pending(chunk* c) noexcept {
   classes_[c->cls].pending.push_front(c);
   bytes_pending_ += c->bytes;
+  c->release_seq = ++releases_;
 }
 
 void class_lists::candidates(std::uint32_t cls, std::vector<chunk*>& out, std::size_t max,
@@ -57,6 +61,7 @@ void class_lists::make_idle(chunk* c) noexcept {
 chunk* class_lists::unpend(class_state& k, chunk* c) {
   k.pending.erase(c);
   bytes_pending_ -= c->bytes;
+  c->release_seq = 0;
   events_.give_back_all(*c);
   return c;
 }

@@ -12,6 +12,7 @@
 #include "chunk_list.hpp"
 #include "event_pool.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -52,6 +53,7 @@ class class_lists {
   void candidates(std::uint32_t cls, std::vector<chunk*>& out, std::size_t max,
                   std::size_t max_scan = 64) const;
   /// @brief Takes pending chunk `c` off its list (its events back to the event pool).
+  /// A chunk leaves a pending list with `release_seq` 0.
   chunk* take_pending(chunk* c) { return unpend(classes_[c->cls], c); }
   /// @brief The oldest pending chunk of `cls`, its events kept for the caller's device-side
   /// wait (`restore_pending` puts it back if that fails); null when none is pending.
@@ -95,7 +97,7 @@ class not_done_streams {
 
  private:
   static constexpr std::size_t capacity = 16;
-  std::uint64_t ids_[capacity] = {};
+  std::array<std::uint64_t, capacity> ids_{};
   std::size_t n_ = 0;
 };
 

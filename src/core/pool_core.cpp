@@ -173,8 +173,7 @@ chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32
     throw;
   }
   lock.lock();
-  const bool still_there = done != nullptr && done->c->st == chunk::state::pending &&
-                           done->c->release_seq == done->release_seq;
+  const bool still_there = done != nullptr && done->c->release_seq == done->release_seq;
   return still_there ? lists_.take_pending(done->c) : nullptr;
 }
 
@@ -195,10 +194,9 @@ chunk* pool_core::hit(chunk* c) noexcept {
 }
 
 bool pool_core::events_done(const std::vector<event_slot>& events) {
-  for (const event_slot& e : events) {
-    if (!backend_->event_done(e.event, e.device)) return false;
-  }
-  return true;
+  return std::all_of(events.begin(), events.end(), [this](const event_slot& e) {
+    return backend_->event_done(e.event, e.device);
+  });
 }
 
 // Makes later work on `s` wait for the chunk's release events; the backend is called without

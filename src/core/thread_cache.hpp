@@ -14,6 +14,7 @@
 
 #include "chunk.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -26,9 +27,9 @@ class pool_core;
 struct cache_entry {
   static constexpr int slots = 8;
   pool_core* core;  // owner-only (zero-initialised: tables are thread-local)
-  std::atomic<chunk*> slot[slots];
-  std::uint32_t slot_class[slots];  // owner-only: the class of slot[i] (no chunk dereference)
-  std::atomic<std::uint64_t> acquisitions;  // owner-written, folded into the pool on detach
+  std::array<std::atomic<chunk*>, slots> slot;
+  std::array<std::uint32_t, slots> slot_class;  // owner-only: the class of slot[i]
+  std::atomic<std::uint64_t> acquisitions;      // owner-written, folded into the pool on detach
   std::atomic<std::uint64_t> hits;
   std::atomic<std::int64_t> requested_delta;  // requests handed out minus requests cached
 };
@@ -45,7 +46,7 @@ constexpr int cache_entries_per_thread = 4;
 
 /// The calling thread's entries. Trivially constructible and destructible, zero-initialised.
 struct thread_cache_table {
-  cache_entry entries[cache_entries_per_thread];
+  std::array<cache_entry, cache_entries_per_thread> entries;
   int next_victim;
 };
 // `__thread`, not `thread_local`: a variable with no dynamic initialisation by construction, so

@@ -3,6 +3,7 @@
 /// @brief A JSON string literal of `s` (quotes, backslashes and control characters escaped).
 /// Internal: shared by pool_stats::to_json and the sample's report.
 
+#include <array>
 #include <cstdio>
 #include <string>
 
@@ -15,9 +16,9 @@ inline std::string json_quoted(const std::string& s) {
       out += '\\';
       out += ch;
     } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(ch));
-      out += esc;
+      std::array<char, 8> esc{};
+      std::snprintf(esc.data(), esc.size(), "\\u%04x", static_cast<unsigned>(ch));
+      out += esc.data();
     } else {
       out += ch;
     }
