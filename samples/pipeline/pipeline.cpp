@@ -8,35 +8,89 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace pinpool::pipeline {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+/// How long a wait for stream work goes without asking the streams themselves. Host functions
+/// announce finished frames at once, but CUDA never calls them once the context has an error:
+/// they are a shortcut, never what a wait depends on.
+constexpr std::chrono::milliseconds poll_interval{20};
+
 double seconds_between(clock_type::time_point a, clock_type::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-/// One frame between submission and its write. Owned by the pipeline from submission; the
-/// writer thread that writes it deletes it.
+/// One frame between submission and its write (or its failure). Owned by its slot.
 struct frame_job {
   const frame_source* source = nullptr;
-  int slot = 0;  // the stream it runs on
   int width = 0;
   int height = 0;
   int channels = 0;
-  buffer out;                                  // pinned: filled by the copy back
-  std::vector<std::string> step_names;         // copy in, stages..., copy out
-  std::vector<clock_type::time_point> stamps;  // stamps[i]..stamps[i+1] = step i; sized up front
-  std::size_t stamped = 0;                     // stamps enqueued so far
-  std::uint64_t nvtx_step = 0;                 // the NVTX range of the step under way
+  buffer out;                           // pinned: filled by the copy back
+  std::vector<std::string> step_names;  // copy in, stages..., copy out: step i is marks i..i+1
+  bool failed = false;                  // already reported (enqueueing failed): nothing to write
+};
+
+enum class phase {
+  idle,     // no frame
+  running,  // the frame's work is on the stream
+  ready,    // the stream has run it: waiting for a writer
+  writing,  // a writer has it
+};
+
+/// The state host functions may touch: shared with them, so a host function that runs late
+/// (or never: CUDA drops them after a fault) neither touches a destroyed pipeline nor keeps a
+/// frame or a buffer alive. Everything of the pipeline that threads share is guarded by `mutex`.
+struct shared_state {
+  explicit shared_state(std::size_t slots) : phases(slots, phase::idle), tickets(slots, 0) {}
+  std::mutex mutex;
+  std::condition_variable changed;  // a slot changed phase, or the pipeline is stopping
+  std::vector<phase> phases;
+  std::vector<std::uint64_t> tickets;  // per slot: the frame in it (a late announcement is stale)
+
+  /// A host function's announcement: the stream has run frame `ticket` of `slot`.
+  void announce(std::size_t slot, std::uint64_t ticket) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (tickets[slot] != ticket || phases[slot] != phase::running) return;
+      phases[slot] = phase::ready;
+    }
+    changed.notify_all();
+  }
+};
+
+/// A backend event (owned).
+class done_event {
+ public:
+  done_event(backend& be, int device) : be_(be), device_(device), event_(be.create_event(device)) {}
+  ~done_event() { be_.destroy_event(event_, device_); }
+  done_event(const done_event&) = delete;
+  done_event& operator=(const done_event&) = delete;
+  void record(stream_ref s) { be_.record_event(event_, device_, s); }
+  bool done() { return be_.event_done(event_, device_); }
+
+ private:
+  backend& be_;
+  int device_;
+  void* event_;
+};
+
+/// One stream and what it carries: one frame at a time.
+struct slot_state {
+  std::unique_ptr<frame_clock> clock;
+  std::unique_ptr<done_event> done;  // recorded after the frame's work
+  std::unique_ptr<frame_job> job;
 };
 
 class frame_pipeline {
@@ -44,18 +98,24 @@ class frame_pipeline {
   frame_pipeline(const options& o, std::shared_ptr<backend> be, const progress_fn& progress,
                  std::size_t total);
   ~frame_pipeline();
-  void process(const frame_source& src);
+  /// False once a stream failed: submit nothing more.
+  bool process(const frame_source& src);
+  /// @throws pipeline_failure when a stream failed.
   run_report finish(double seconds);
 
  private:
+  using lock_type = std::unique_lock<std::mutex>;
   int wait_free_slot();
-  void free_slot(int slot);
-  device_image read_frame(const frame_source& src, stream_ref s, frame_job& job);
-  device_image run_stages(device_image cur, stream_ref s, frame_job& job);
-  void stamp(stream_ref s, frame_job* job, const char* next_step);
+  device_image read_frame(const frame_source& src, stream_ref s, frame_job& job, frame_clock& c);
+  device_image run_stages(device_image cur, stream_ref s, frame_job& job, frame_clock& c);
+  void enqueue(const frame_source& src, stream_ref s, frame_job& job, frame_clock& c);
+  template <class Done>
+  void wait(lock_type& lock, Done done);
+  void poll(lock_type& lock);
+  void stream_failed(lock_type& lock, std::size_t slot, const std::string& cause);
   void writer_loop();
   void write_frame(frame_job& job);
-  void add_failure(const std::string& input, const std::string& error);
+  void add_failure_locked(const std::string& input, const std::string& error);
   std::uint64_t backend_allocations() const;
 
   const options& opt_;
@@ -63,21 +123,21 @@ class frame_pipeline {
   pool pinned_;
   pool device_;
   stage_launcher launcher_;
+  std::shared_ptr<shared_state> shared_;
   std::vector<stream> streams_;
+  std::vector<slot_state> slots_;  // one per stream; destroyed before the streams
   progress_fn progress_;
   std::size_t total_;
 
-  std::mutex mutex_;  // guards everything below
-  std::condition_variable slot_cv_;
-  std::condition_variable ready_cv_;
-  std::vector<bool> slot_busy_;
-  std::deque<frame_job*> ready_;  // announced by host functions, waiting for a writer
+  // Guarded by shared_->mutex:
   bool stopping_ = false;
+  std::string failure_;  // the first stream failure: the run stops
   std::size_t submitted_ = 0;
   std::size_t done_ = 0;
   std::uint64_t warm_allocations_ = 0;
   run_report report_;
   std::map<std::string, stage_timing> timings_;
+
   std::vector<std::thread> writers_;
 };
 
@@ -101,10 +161,17 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
       pinned_(backend_, pool_opts(memory_kind::pinned_host, "pinned", o.per_frame_allocation)),
       device_(backend_, pool_opts(memory_kind::device, "device", o.per_frame_allocation)),
       launcher_(make_stage_launcher(*backend_, device_)),
+      shared_(std::make_shared<shared_state>(static_cast<std::size_t>(o.streams))),
       progress_(progress),
-      total_(total),
-      slot_busy_(static_cast<std::size_t>(o.streams), false) {
-  for (int i = 0; i < o.streams; ++i) streams_.push_back(backend_->create_stream());
+      total_(total) {
+  const std::size_t marks = opt_.stages.size() + 3;  // before copy in, each stage, copy out; end
+  for (int i = 0; i < o.streams; ++i) {
+    streams_.push_back(backend_->create_stream());
+    slot_state sl;
+    sl.clock = launcher_.make_clock(streams_.back(), marks);
+    sl.done = std::make_unique<done_event>(*backend_, streams_.back().device());
+    slots_.push_back(std::move(sl));
+  }
   const unsigned writers = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < writers; ++i) {
     writers_.emplace_back([this, i] {
@@ -117,52 +184,92 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
   for (kernels::stage st : o.stages) report_.stage_chain.emplace_back(kernels::to_string(st));
 }
 
+// After a stream failure frames may be left on the streams: their buffers go back to the pools
+// here (a release the backend cannot record quarantines the chunk), before the streams go.
 frame_pipeline::~frame_pipeline() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(shared_->mutex);
     stopping_ = true;
   }
-  ready_cv_.notify_all();
+  shared_->changed.notify_all();
   for (std::thread& t : writers_) t.join();
+  for (slot_state& sl : slots_) sl.job.reset();
 }
 
-// Host wait: a stream whose previous frame has been written (one frame in flight per stream).
-int frame_pipeline::wait_free_slot() {
-  std::unique_lock<std::mutex> lock(mutex_);
+// Waits, under `lock`, until `done()`; polls the streams whenever woken and every
+// poll_interval, so neither a missing host function nor a failed stream can block it.
+template <class Done>
+void frame_pipeline::wait(lock_type& lock, Done done) {
   for (;;) {
-    for (std::size_t i = 0; i < slot_busy_.size(); ++i) {
-      if (!slot_busy_[i]) {
-        slot_busy_[i] = true;
-        return static_cast<int>(i);
-      }
+    poll(lock);
+    if (done()) return;
+    shared_->changed.wait_for(lock, poll_interval);
+  }
+}
+
+// Asks the backend about every running frame: its done event has completed (the frame is
+// ready), or the query failed (the stream failed: a CUDA context error answers every query).
+void frame_pipeline::poll(lock_type& lock) {
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (shared_->phases[i] != phase::running) continue;
+    try {
+      if (!slots_[i].done->done()) continue;
+      shared_->phases[i] = phase::ready;
+      shared_->changed.notify_all();
+    } catch (const std::exception& e) {
+      stream_failed(lock, i, e.what());
     }
-    slot_cv_.wait(lock);
   }
 }
 
-void frame_pipeline::free_slot(int slot) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    slot_busy_[static_cast<std::size_t>(slot)] = false;
+// The frame of `slot` cannot finish: its stream failed. Records the first such failure (the
+// run stops) and the frame's, and empties the slot.
+void frame_pipeline::stream_failed(lock_type& lock, std::size_t slot, const std::string& cause) {
+  std::unique_ptr<frame_job> job = std::move(slots_[slot].job);
+  std::string what = "pinpool-pipeline: ";
+  if (job) {
+    what += "frame '" + job->source->input + "' on stream " + std::to_string(slot) + " failed";
+    // Mark i precedes step i: a stream that passed p marks of the frame was in step p - 1.
+    const std::optional<std::size_t> passed = slots_[slot].clock->marks_passed();
+    if (!passed) {
+      what += " (in which step is unknown: a device reports faults asynchronously)";
+    } else if (*passed == 0) {
+      what += " before its first step";
+    } else if (*passed < slots_[slot].clock->marks() && *passed <= job->step_names.size()) {
+      what += " in step '" + job->step_names[*passed - 1] + "'";
+    }  // else it passed every mark: the cause names what failed (e.g. "stage blur: ...")
+  } else {
+    what += "stream " + std::to_string(slot) + " failed";
   }
-  slot_cv_.notify_all();
+  what += ": " + cause;
+  if (failure_.empty()) failure_ = what;
+  if (job && !job->failed) add_failure_locked(job->source->input, what);
+  shared_->phases[slot] = phase::idle;
+  lock.unlock();
+  job.reset();  // its buffers go back to the pools (stream-ordered where the backend still can)
+  lock.lock();
+  shared_->changed.notify_all();
 }
 
-// Enqueues a host function marking a step boundary on `s`: a timestamp (the vector never grows
-// while stream work may write it), the end of the previous step's NVTX range and the start of
-// `next_step`'s (start/end ranges: CUDA may run host functions on any thread).
-void frame_pipeline::stamp(stream_ref s, frame_job* job, const char* next_step) {
-  const std::size_t i = job->stamped++;
-  s.launch_host_func([job, i, next_step] {
-    job->stamps[i] = clock_type::now();
-    if (i > 0) detail::nvtx_end(job->nvtx_step);
-    if (next_step != nullptr) job->nvtx_step = detail::nvtx_start(next_step);
+// A stream whose previous frame has been written (one frame in flight per stream); -1 once a
+// stream failed.
+int frame_pipeline::wait_free_slot() {
+  lock_type lock(shared_->mutex);
+  int slot = -1;
+  wait(lock, [&] {
+    if (!failure_.empty()) return true;
+    auto it = std::find(shared_->phases.begin(), shared_->phases.end(), phase::idle);
+    if (it == shared_->phases.end()) return false;
+    slot = static_cast<int>(it - shared_->phases.begin());
+    return true;
   });
+  return failure_.empty() ? slot : -1;
 }
 
 // Decodes (or generates) into a pinned chunk the host fills, then copies it to the device on
 // `s`; the pinned chunk is released on `s` behind the copy.
-device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, frame_job& job) {
+device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, frame_job& job,
+                                        frame_clock& c) {
   const auto t0 = clock_type::now();
   std::optional<detail::nvtx_range> decoding(std::in_place, "decode");
   io::image_info info{opt_.width, opt_.height, 3, io::format::pnm};
@@ -177,21 +284,22 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
   }
   decoding.reset();
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(shared_->mutex);
     timings_["decode"].seconds += seconds_between(t0, clock_type::now());
     ++timings_["decode"].frames;
   }
-  stamp(s, &job, "copy in");
+  c.mark("copy in");
+  job.step_names.emplace_back("copy in");
   img.mem = device_.acquire(img.bytes(), s);
   s.memcpy_async(img.mem.data(), staging.data(), img.bytes());
   staging.set_stream(s);
-  job.step_names.emplace_back("copy in");
   return img;
 }
 
 // Each stage writes a new 1-channel image; the previous one is released on `s` (same-stream
 // reuse makes the next frame's chunks free of waits). Colour input is converted to grey first.
-device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_job& job) {
+device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_job& job,
+                                        frame_clock& c) {
   const kernels::stage_params params{opt_.sigma};
   auto apply = [&](kernels::stage st) {
     device_image next{device_.acquire(cur.bytes() / cur.channels, s), cur.width, cur.height, 1};
@@ -200,71 +308,119 @@ device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_jo
   };
   for (kernels::stage st : opt_.stages) {
     const kernels::stage_info& row = kernels::stage_info_of(st);
-    stamp(s, &job, row.name);
+    c.mark(row.name);
+    job.step_names.emplace_back(row.name);
     if (row.needs_grey && cur.channels != 1) apply(kernels::stage::gray);
     apply(st);
-    job.step_names.emplace_back(row.name);
   }
   return cur;
 }
 
-void frame_pipeline::process(const frame_source& src) {
-  const int slot = wait_free_slot();
-  stream_ref s = streams_[static_cast<std::size_t>(slot)];
+void frame_pipeline::enqueue(const frame_source& src, stream_ref s, frame_job& job,
+                             frame_clock& c) {
+  device_image result = run_stages(read_frame(src, s, job, c), s, job, c);
+  job.width = result.width;
+  job.height = result.height;
+  job.channels = result.channels;
+  c.mark("copy out");
+  job.step_names.emplace_back("copy out");
+  job.out = pinned_.acquire(result.bytes(), s);
+  s.memcpy_async(job.out.data(), result.mem.data(), result.bytes());
+  c.mark(nullptr);
+}
+
+bool frame_pipeline::process(const frame_source& src) {
+  const int found = wait_free_slot();
+  if (found < 0) return false;
+  const auto slot = static_cast<std::size_t>(found);
+  slot_state& sl = slots_[slot];
+  stream_ref s = streams_[slot];
   auto job = std::make_unique<frame_job>();
   job->source = &src;
-  job->slot = slot;
-  job->stamps.resize(opt_.stages.size() + 3);
+  sl.clock->begin_frame();
+  std::string failed_enqueue;
   try {
-    device_image result = run_stages(read_frame(src, s, *job), s, *job);
-    job->width = result.width;
-    job->height = result.height;
-    job->channels = result.channels;
-    stamp(s, job.get(), "copy out");
-    job->out = pinned_.acquire(result.bytes(), s);
-    s.memcpy_async(job->out.data(), result.mem.data(), result.bytes());
-    job->step_names.emplace_back("copy out");
-    stamp(s, job.get(), nullptr);
-  } catch (const std::exception& e) {
-    add_failure(src.input, e.what());
-    try {
-      s.synchronize();  // queued timestamps still point at the job
-    } catch (const std::exception&) {
-    }
-    free_slot(slot);
-    return;
+    enqueue(src, s, *job, *sl.clock);
+  } catch (const std::exception& e) {  // an unreadable input, a stage's bad parameter, ...
+    failed_enqueue = e.what();
   }
-  frame_job* raw = job.release();
-  s.launch_host_func([this, raw] {  // no CUDA call here: hand the frame to a writer thread
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ready_.push_back(raw);
+  frame_job& frame = *job;
+  std::uint64_t ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    if (!failed_enqueue.empty()) {
+      add_failure_locked(src.input, failed_enqueue);
+      frame.failed = true;  // its slot frees once the stream has run what was enqueued
     }
-    ready_cv_.notify_one();
-  });
+    sl.job = std::move(job);
+    ticket = ++shared_->tickets[slot];
+    shared_->phases[slot] = phase::running;  // polled only by this thread: not before the record
+  }
+  // The frame is done when its event has completed (polled: always answers, failures included);
+  // the host function after it only says so sooner. It holds no frame and no buffer.
+  try {
+    sl.done->record(s);
+    s.launch_host_func([shared = shared_, slot, ticket] { shared->announce(slot, ticket); });
+  } catch (const std::exception& e) {
+    lock_type lock(shared_->mutex);
+    stream_failed(lock, slot, e.what());
+    return false;
+  }
   if (opt_.per_frame_allocation) {  // the baseline: wait for the frame, free its buffers
-    s.synchronize();
+    {
+      lock_type lock(shared_->mutex);
+      wait(lock, [&] { return shared_->phases[slot] != phase::running; });
+    }
     pinned_.trim();
     device_.trim();
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(shared_->mutex);
   if (++submitted_ == streams_.size()) warm_allocations_ = backend_allocations();
+  return true;
 }
 
 void frame_pipeline::writer_loop() {
+  lock_type lock(shared_->mutex);
   for (;;) {
-    frame_job* job = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      ready_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
-      if (ready_.empty()) return;
-      job = ready_.front();
-      ready_.pop_front();
+    auto ready = shared_->phases.end();
+    shared_->changed.wait(lock, [&] {
+      ready = std::find(shared_->phases.begin(), shared_->phases.end(), phase::ready);
+      return stopping_ || ready != shared_->phases.end();
+    });
+    if (ready == shared_->phases.end()) return;  // stopping, nothing left to write
+    *ready = phase::writing;
+    const auto slot = static_cast<std::size_t>(ready - shared_->phases.begin());
+    frame_job& job = *slots_[slot].job;
+    lock.unlock();
+    // The stream has run the frame; its synchronize reports what failed on it (a stage that
+    // threw, a device fault) and returns at once.
+    std::string stream_error;
+    std::vector<double> steps;
+    try {
+      streams_[slot].synchronize();
+      if (!job.failed) steps = slots_[slot].clock->step_seconds();
+    } catch (const std::exception& e) {
+      stream_error = e.what();
     }
-    write_frame(*job);
-    const int slot = job->slot;
-    delete job;  // releases the output chunk on its stream
-    free_slot(slot);
+    if (stream_error.empty() && !job.failed) write_frame(job);
+    lock.lock();
+    if (!stream_error.empty()) {
+      stream_failed(lock, slot, stream_error);
+      continue;
+    }
+    if (!job.failed) {
+      for (std::size_t i = 0; i < steps.size() && i < job.step_names.size(); ++i) {
+        stage_timing& t = timings_[job.step_names[i]];
+        t.seconds += steps[i];
+        ++t.frames;
+      }
+    }
+    std::unique_ptr<frame_job> done = std::move(slots_[slot].job);
+    lock.unlock();
+    done.reset();  // releases the output chunk on its stream
+    lock.lock();
+    shared_->phases[slot] = phase::idle;
+    shared_->changed.notify_all();
   }
 }
 
@@ -283,25 +439,18 @@ void frame_pipeline::write_frame(frame_job& job) {
   }
   writing.reset();
   const double encode = seconds_between(t0, clock_type::now());
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (std::size_t i = 0; i + 1 < job.stamped; ++i) {
-    stage_timing& t = timings_[job.step_names[i]];
-    t.seconds += seconds_between(job.stamps[i], job.stamps[i + 1]);
-    ++t.frames;
-  }
+  std::lock_guard<std::mutex> lock(shared_->mutex);
   timings_["encode+write"].seconds += encode;
   ++timings_["encode+write"].frames;
   if (error.empty()) {
     ++report_.frames_ok;
+    if (progress_) progress_(++done_, total_);
   } else {
-    report_.failures.push_back({job.source->input, error});
-    ++report_.frames_failed;
+    add_failure_locked(job.source->input, error);
   }
-  if (progress_) progress_(++done_, total_);
 }
 
-void frame_pipeline::add_failure(const std::string& input, const std::string& error) {
-  std::lock_guard<std::mutex> lock(mutex_);
+void frame_pipeline::add_failure_locked(const std::string& input, const std::string& error) {
   report_.failures.push_back({input, error});
   ++report_.frames_failed;
   if (progress_) progress_(++done_, total_);
@@ -312,14 +461,26 @@ std::uint64_t frame_pipeline::backend_allocations() const {
 }
 
 run_report frame_pipeline::finish(double seconds) {
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    slot_cv_.wait(lock, [&] {
-      return std::none_of(slot_busy_.begin(), slot_busy_.end(), [](bool b) { return b; });
-    });
+  lock_type lock(shared_->mutex);
+  wait(lock, [&] {
+    return std::all_of(shared_->phases.begin(), shared_->phases.end(),
+                       [](phase p) { return p == phase::idle; });
+  });
+  if (failure_.empty()) {
+    lock.unlock();
+    std::string error;
+    for (stream& s : streams_) {
+      try {
+        s.synchronize();
+      } catch (const std::exception& e) {
+        if (error.empty()) error = e.what();
+      }
+    }
+    lock.lock();
+    if (!error.empty())
+      failure_ = "pinpool-pipeline: a stream failed after its last frame: " + error;
   }
-  for (stream& s : streams_) s.synchronize();
-  std::lock_guard<std::mutex> lock(mutex_);
+  if (!failure_.empty()) throw pipeline_failure(failure_);
   report_.seconds = seconds;
   report_.pools = {pinned_.stats(), device_.stats()};
   if (submitted_ >= streams_.size()) {
@@ -342,7 +503,9 @@ run_report run_pipeline(const options& o, std::shared_ptr<backend> be,
                         const std::vector<frame_source>& plan, const progress_fn& progress) {
   const auto t0 = clock_type::now();
   frame_pipeline p(o, std::move(be), progress, plan.size());
-  for (const frame_source& src : plan) p.process(src);
+  for (const frame_source& src : plan) {
+    if (!p.process(src)) break;
+  }
   return p.finish(seconds_between(t0, clock_type::now()));
 }
 

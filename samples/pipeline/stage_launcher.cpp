@@ -1,5 +1,6 @@
 #include "stage_launcher.hpp"
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -17,9 +18,20 @@ void stage_launcher::launch(kernels::stage stage, stream_ref s, const device_ima
   if (on_device_) {
     row.cuda(in, out, params, tmp, pool_, s);
   } else {
-    s.launch_host_func([&row, in, out, params, tmp] { row.cpu(in, out, params, tmp); });
+    s.launch_host_func([&row, in, out, params, tmp] {
+      try {
+        row.cpu(in, out, params, tmp);
+      } catch (const std::exception& e) {  // reported by the stream: name the stage
+        throw std::runtime_error(std::string("stage ") + row.name + ": " + e.what());
+      }
+    });
   }
 }  // scratch is released on s, after the stage
+
+std::unique_ptr<frame_clock> stage_launcher::make_clock(stream_ref s, std::size_t capacity) const {
+  if (on_device_) return make_cuda_event_clock(s, capacity);
+  return make_host_function_clock(s, capacity);
+}
 
 stage_launcher make_stage_launcher(const backend& be, pool& device_pool) {
   const bool on_device = be.kind() == backend_kind::cuda;

@@ -1,7 +1,9 @@
 #pragma once
 // Enqueues one kernel stage on a stream through the stage table (pinpool/kernels/stage.hpp):
 // CPU launchers as host functions on a CPU stream, CUDA launchers on a CUDA stream. Never
-// synchronises.
+// synchronises. Also makes the matching per-step clock (frame_clock.hpp).
+
+#include "frame_clock.hpp"
 
 #include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
@@ -40,6 +42,10 @@ class stage_launcher {
   void launch(kernels::stage stage, stream_ref s, const device_image& src, device_image& dst,
               const kernels::stage_params& params) const;
 
+  /// @brief A clock for the frames on `s` (at most `capacity` marks per frame) that matches the
+  /// launchers: timing events on a CUDA stream, host functions on a CPU stream.
+  std::unique_ptr<frame_clock> make_clock(stream_ref s, std::size_t capacity) const;
+
  private:
   friend stage_launcher make_stage_launcher(const backend& be, pool& device_pool);
   stage_launcher(pool& device_pool, bool on_device) : pool_(device_pool), on_device_(on_device) {}
@@ -48,8 +54,9 @@ class stage_launcher {
   bool on_device_;  ///< CUDA launchers on the stream; else CPU launchers as host functions
 };
 
-/// @brief The launcher for `be`'s streams: the CUDA launchers for a CUDA backend, else the CPU
-/// launchers as host functions on the (CPU) streams. Temporaries come from `device_pool`.
+/// @brief The launcher for `be`'s streams: the CUDA launchers (and timing events) for a CUDA
+/// backend, else the CPU launchers (and clock stamps) as host functions on the (CPU) streams.
+/// Temporaries come from `device_pool`.
 /// @throws std::invalid_argument for a CUDA backend in a build without the CUDA launchers.
 stage_launcher make_stage_launcher(const backend& be, pool& device_pool);
 

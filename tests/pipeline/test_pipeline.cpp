@@ -1,20 +1,28 @@
 // pinpool-pipeline end to end on the CPU backend: outputs equal a sequential reference, stream
 // count does not change results, bad inputs are reported per file, steady state allocates
-// nothing, and the CLI's exit codes.
+// nothing, a device fault fails the run (naming the frame and step) instead of hanging it, and
+// the CLI's exit codes.
 #include "frame_plan.hpp"
 #include "options.hpp"
 #include "pipeline.hpp"
 
+#include <pinpool/error.hpp>
 #include <pinpool/io/image_io.hpp>
 #include <pinpool/kernels/kernels.hpp>
 #include <pinpool/pinpool.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <gtest/gtest.h>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -121,6 +129,204 @@ TEST(pipeline, steady_state_makes_no_backend_allocation) {
         "\"seconds\":", "\"frames_per_second\":"}) {
     EXPECT_NE(js.find(key), std::string::npos) << key;
   }
+}
+
+TEST(pipeline, per_stage_timings_keep_their_names_order_and_counts) {
+  temp_dir dir;
+  auto o = synthetic(dir.path, 2, 5);
+  o.stages = {pinpool::kernels::stage::gray, pinpool::kernels::stage::equalize,
+              pinpool::kernels::stage::sobel};
+  const auto report = run(o);
+  ASSERT_EQ(report.frames_ok, 5u);
+  std::vector<std::string> names;
+  for (const auto& st : report.stages) {
+    names.push_back(st.name);
+    EXPECT_EQ(st.frames, 5u) << st.name;
+    EXPECT_GE(st.seconds, 0.0) << st.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"decode", "copy in", "gray", "equalize", "sobel",
+                                             "copy out", "encode+write"}));
+  const std::string js = report.to_json();
+  EXPECT_NE(js.find("\"stages\":[{\"name\":\"decode\",\"seconds\":"), std::string::npos) << js;
+}
+
+// ---- a device fault ---------------------------------------------------------------------------
+
+/// The CPU backend with a device fault as CUDA has one: when a stream reaches the copy chosen to
+/// fault, that copy runs for `fault_after` and then the "context" has an error. From then on
+/// every call fails (sticky, as cudaErrorIllegalAddress), and host functions, those queued
+/// before and those enqueued after, are never called (CUDA does not call them once the context
+/// has an error). The CPU backend alone keeps calling them, so it cannot show a pipeline whose
+/// liveness depends on one.
+class device_fault_backend final : public pinpool::backend {
+ public:
+  device_fault_backend(unsigned faulting_copy, std::chrono::milliseconds fault_after)
+      : inner_(pinpool::make_backend(pinpool::backend_kind::cpu)),
+        faulting_copy_(faulting_copy),
+        fault_after_(fault_after) {}
+
+  bool faulted() const { return faulted_.load(); }
+  unsigned dropped_host_functions() const { return dropped_.load(); }
+
+  pinpool::backend_kind kind() const noexcept override { return inner_->kind(); }
+  const char* name() const noexcept override { return "cpu"; }
+  int device_count() const noexcept override { return inner_->device_count(); }
+
+  pinpool::slab allocate(const pinpool::slab_request& r) override {
+    check("allocate");
+    return inner_->allocate(r);
+  }
+  void deallocate(const pinpool::slab& s) noexcept override { inner_->deallocate(s); }
+  void* create_native_stream(int device) override {
+    check("create_stream");
+    return inner_->create_native_stream(device);
+  }
+  void destroy_native_stream(void* handle, int device) noexcept override {
+    inner_->destroy_native_stream(handle, device);
+  }
+  void memcpy_async(pinpool::stream_ref s, void* dst, const void* src, std::size_t n) override {
+    check("memcpy_async");
+    if (++copies_ == faulting_copy_) {  // runs a while, then breaks the context
+      inner_->launch_host_func(inner(s), [this] {
+        std::this_thread::sleep_for(fault_after_);
+        faulted_ = true;
+      });
+      return;
+    }
+    inner_->memcpy_async(inner(s), dst, src, n);
+  }
+  void launch_host_func(pinpool::stream_ref s, std::function<void()> fn) override {
+    check("launch_host_func");
+    inner_->launch_host_func(inner(s), [this, fn = std::move(fn)] {
+      if (faulted_) {
+        ++dropped_;
+        return;
+      }
+      fn();
+    });
+  }
+  void synchronize(pinpool::stream_ref s) override {
+    check("synchronize");
+    inner_->synchronize(inner(s));
+    check("synchronize");
+  }
+  std::uint64_t stream_id(void* handle, int device) noexcept override {
+    return inner_->stream_id(handle, device);
+  }
+  int stream_device(void* handle) override { return inner_->stream_device(handle); }
+  void* create_event(int device) override {
+    check("create_event");
+    return inner_->create_event(device);
+  }
+  void destroy_event(void* e, int device) noexcept override { inner_->destroy_event(e, device); }
+  void record_event(void* e, int device, pinpool::stream_ref s) override {
+    check("record_event");
+    inner_->record_event(e, device, inner(s));
+  }
+  bool event_done(void* e, int device) override {
+    check("event_done");
+    return inner_->event_done(e, device);
+  }
+  void stream_wait_event(pinpool::stream_ref s, void* e, int device) override {
+    check("stream_wait_event");
+    inner_->stream_wait_event(inner(s), e, device);
+  }
+  void synchronize_event(void* e, int device) override {
+    check("synchronize_event");
+    inner_->synchronize_event(e, device);
+    check("synchronize_event");
+  }
+
+ private:
+  pinpool::stream_ref inner(const pinpool::stream_ref& s) const {
+    return {*inner_, s.native_handle(), s.device(), s.id()};
+  }
+  void check(const char* call) const {
+    if (faulted_) {
+      throw pinpool::backend_error(std::string("injected device fault (sticky) in ") + call);
+    }
+  }
+
+  std::shared_ptr<pinpool::backend> inner_;
+  const unsigned faulting_copy_;
+  const std::chrono::milliseconds fault_after_;
+  std::atomic<unsigned> copies_{0};
+  std::atomic<bool> faulted_{false};
+  std::atomic<unsigned> dropped_{0};
+};
+
+struct fault_outcome {
+  std::string error;  // what() of the pipeline_failure; empty if none was thrown
+  std::string other;  // any other exception, or "returned a report"
+  double seconds = 0;
+};
+
+/// Runs the pipeline on a thread and waits at most 60 s for it. A run that does not end is a
+/// hang: the test fails and the process exits at once (its threads cannot be stopped).
+fault_outcome run_with_fault(const pp::options& o, std::shared_ptr<device_fault_backend> be) {
+  auto plan = std::make_shared<std::vector<pp::frame_source>>(pp::plan_frames(o));
+  auto opts = std::make_shared<pp::options>(o);
+  std::promise<fault_outcome> promise;
+  std::future<fault_outcome> future = promise.get_future();
+  std::thread([opts, plan, be, p = std::move(promise)]() mutable {
+    fault_outcome r;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      pp::run_pipeline(*opts, be, *plan, {});
+      r.other = "returned a report";
+    } catch (const pp::pipeline_failure& e) {
+      r.error = e.what();
+    } catch (const std::exception& e) {
+      r.other = e.what();
+    }
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    p.set_value(std::move(r));
+  }).detach();
+  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "the pipeline hung after a device fault (no result in 60 s)";
+    std::fprintf(stderr, "FAILED: the pipeline hung after a device fault; exiting\n");
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  return future.get();
+}
+
+// One stream: frames 0 and 1 are written; the copy in of frame 2 (the 5th copy) faults while
+// frame 2's hand-off and the wait for a free stream are already queued behind it.
+TEST(pipeline_fault, a_device_fault_fails_the_run_naming_the_frame_and_step) {
+  temp_dir dir;
+  auto o = synthetic(dir.path, 1, 6);
+  auto be = std::make_shared<device_fault_backend>(5, std::chrono::milliseconds(200));
+  const fault_outcome r = run_with_fault(o, be);
+  EXPECT_TRUE(be->faulted());
+  EXPECT_GT(be->dropped_host_functions(), 0u) << "the fault dropped no host function";
+  EXPECT_EQ(r.other, "");
+  EXPECT_NE(r.error.find("frame 'synthetic frame 2' on stream 0 failed in step 'copy in'"),
+            std::string::npos)
+      << r.error;
+  EXPECT_NE(r.error.find("injected device fault"), std::string::npos) << r.error;
+  EXPECT_LT(r.seconds, 30.0);
+  EXPECT_TRUE(fs::exists(dir.path / "frame_0000.png"));
+  EXPECT_TRUE(fs::exists(dir.path / "frame_0001.png"));
+  EXPECT_FALSE(fs::exists(dir.path / "frame_0002.png"));
+}
+
+// Three streams, a fault in frame 4's copy out (the 10th copy) while frames are in flight on
+// every stream: the run ends with one failure naming a frame (whichever stream noticed first),
+// and the frames after the fault are not written.
+TEST(pipeline_fault, a_device_fault_with_frames_on_every_stream_ends_the_run) {
+  temp_dir dir;
+  auto o = synthetic(dir.path, 3, 60);
+  o.stages = {pinpool::kernels::stage::gray, pinpool::kernels::stage::blur};
+  auto be = std::make_shared<device_fault_backend>(10, std::chrono::milliseconds(0));
+  const fault_outcome r = run_with_fault(o, be);
+  EXPECT_TRUE(be->faulted());
+  EXPECT_EQ(r.other, "");
+  EXPECT_NE(r.error.find("frame 'synthetic frame "), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("injected device fault"), std::string::npos) << r.error;
+  EXPECT_LT(r.seconds, 30.0);
+  EXPECT_FALSE(fs::exists(dir.path / "frame_0004.png"));
+  EXPECT_FALSE(fs::exists(dir.path / "frame_0059.png"));
 }
 
 void write_file(const fs::path& p, const std::string& content) {

@@ -11,4 +11,5 @@
 
 #ifdef PINPOOL_KERNELS_HAS_CUDA
 #include <pinpool/kernels/cuda.hpp>
+#include <pinpool/kernels/cuda_timing.hpp>
 #endif
