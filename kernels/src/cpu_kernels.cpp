@@ -88,6 +88,7 @@ void sobel_cpu(const_image_view src, image_view dst) {
 
 void equalize_cpu(const_image_view src, image_view dst) {
   detail::check_mono_args("equalize_cpu", src, dst);
+  detail::check_equalize_size("equalize_cpu", src);
   const histogram hist = histogram_of(src);
   histogram cdf{};
   std::uint64_t running = 0;

@@ -2,7 +2,7 @@
 // grid-strided) calling the shared bodies of pixel_ops.hpp. Equalisation uses CUB for the
 // histogram and its scan, with temporaries from a pinpool device pool.
 
-#include "cuda_check.hpp"  // PINPOOL_CUDA_TRY, from the library's src/
+#include "cuda_support.hpp"
 #include "launcher_support.hpp"
 #include "pixel_ops.hpp"
 
@@ -95,33 +95,8 @@ __global__ void equalize_lut_kernel(const unsigned* cdf, std::uint8_t* lut) {
 
 // ---- host side --------------------------------------------------------------------------------
 
-/// Makes `device` current for the scope, restoring the previous one.
-class device_scope {
- public:
-  explicit device_scope(int device) {
-    PINPOOL_CUDA_TRY(cudaGetDevice(&previous_));
-    if (previous_ != device) PINPOOL_CUDA_TRY(cudaSetDevice(device));
-  }
-  ~device_scope() {
-    int current = previous_;
-    if (cudaGetDevice(&current) == cudaSuccess && current != previous_) {
-      PINPOOL_CUDA_TRY_NOTHROW(cudaSetDevice(previous_));
-    }
-  }
-  device_scope(const device_scope&) = delete;
-  device_scope& operator=(const device_scope&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
-cudaStream_t cuda_stream_of(const char* who, const stream_ref& s) {
-  if (s.get_backend().kind() != backend_kind::cuda) {
-    throw std::invalid_argument(std::string("pinpool::kernels::") + who + ": stream of the " +
-                                s.get_backend().name() + " backend (needs a CUDA stream)");
-  }
-  return static_cast<cudaStream_t>(s.native_handle());
-}
+using detail::cuda_stream_of;
+using detail::device_scope;
 
 void check_device_pool(const char* who, const pool& p) {
   if (p.options().kind != memory_kind::device) {
@@ -181,9 +156,7 @@ void sobel_cuda(const_image_view src, image_view dst, stream_ref s) {
 void equalize_cuda(const_image_view src, image_view dst, pool& device_pool, stream_ref s) {
   detail::check_mono_args("equalize_cuda", src, dst);
   check_device_pool("equalize_cuda", device_pool);
-  if (static_cast<unsigned long long>(src.width) * src.height > 0xffffffffULL) {
-    throw std::invalid_argument("pinpool::kernels::equalize_cuda: more than 2^32 - 1 pixels");
-  }
+  detail::check_equalize_size("equalize_cuda", src);  // CUB's offsets are int
   const cudaStream_t stream = cuda_stream_of("equalize_cuda", s);
   const device_scope on(s.device());
 

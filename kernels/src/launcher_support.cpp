@@ -1,5 +1,6 @@
 #include "launcher_support.hpp"
 
+#include <pinpool/kernels/cpu.hpp>
 #include <pinpool/kernels/gaussian.hpp>
 
 #include <cmath>
@@ -58,6 +59,15 @@ void check_mono_args(const char* who, const const_image_view& src, const image_v
                   " (must be 1; convert with gray first)");
   }
   check_dst(who, src, dst);
+}
+
+void check_equalize_size(const char* who, const const_image_view& src) {
+  const long long pixels = static_cast<long long>(src.width) * src.height;
+  if (pixels > equalize_max_pixels) {
+    fail(who, "src is " + std::to_string(src.width) + " x " + std::to_string(src.height) + " = " +
+                  std::to_string(pixels) + " pixels, more than equalize_max_pixels = " +
+                  std::to_string(equalize_max_pixels) + " (2^31 - 1)");
+  }
 }
 
 std::string sigma_problem(float sigma) {

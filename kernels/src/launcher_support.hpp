@@ -18,6 +18,10 @@ void check_gray_args(const char* who, const const_image_view& src, const image_v
 /// @throws std::invalid_argument naming `who` and the first bad argument.
 void check_mono_args(const char* who, const const_image_view& src, const image_view& dst);
 
+/// Checks an equalisation's size: at most `equalize_max_pixels` pixels.
+/// @throws std::invalid_argument naming `who`, the size and the limit.
+void check_equalize_size(const char* who, const const_image_view& src);
+
 /// Throws std::invalid_argument naming `who` and `what` when `p` is null.
 void check_not_null(const char* who, const char* what, const void* p);
 

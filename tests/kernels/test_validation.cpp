@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pinpool::kernels::testing {
@@ -123,6 +124,24 @@ TEST(validation, blur_sigma_and_scratch) {
                  {"blur_cpu", "scratch is null"});
   expect_invalid([] { (void)blur_scratch_bytes(0, 3); }, {"blur_scratch_bytes", "0 x 3"});
   expect_invalid([] { (void)blur_scratch_bytes(3, -1); }, {"blur_scratch_bytes"});
+}
+
+// CUB counts the device histogram's pixels with int offsets: the equalize launchers refuse
+// more than 2^31 - 1 pixels, before reading any (the views below point at one byte).
+TEST(validation, equalize_refuses_more_than_int_max_pixels) {
+  static_assert(equalize_max_pixels == std::numeric_limits<int>::max());
+  std::uint8_t in = 0, out = 0;
+  const std::pair<int, int> sizes[] = {{65536, 32768}, {46341, 46341}, {1 << 30, 2}};
+  for (const auto& [w, h] : sizes) {
+    SCOPED_TRACE(std::to_string(w) + " x " + std::to_string(h));
+    const std::size_t pitch = static_cast<std::size_t>(w);
+    expect_invalid(
+        [&] {
+          equalize_cpu({&in, w, h, 1, pitch}, {&out, w, h, 1, pitch});
+        },
+        {"equalize_cpu", std::to_string(static_cast<long long>(w) * h) + " pixels",
+         "more than equalize_max_pixels = 2147483647"});
+  }
 }
 
 }  // namespace

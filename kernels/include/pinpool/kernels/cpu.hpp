@@ -39,6 +39,11 @@ void sobel_cpu(const_image_view src, image_view dst);
 /// the first non-empty bin, lut[i] = round((cdf[i] - cdf[i0]) * 255 / (total - cdf[i0])); an
 /// image of a single value is copied.
 /// @param dst 1 channel, same size; may be `src` itself (in place).
+/// @throws std::invalid_argument also for more than `equalize_max_pixels` pixels.
 void equalize_cpu(const_image_view src, image_view dst);
+
+/// @brief The most pixels `equalize_cpu` and `equalize_cuda` accept: 2^31 - 1, as CUB's
+/// histogram on the device counts pixels with `int` offsets (both launchers share the limit).
+inline constexpr long long equalize_max_pixels = 2147483647;
 
 }  // namespace pinpool::kernels

@@ -44,6 +44,8 @@ void sobel_cuda(const_image_view src, image_view dst, stream_ref s);
 /// cub::DeviceScan::InclusiveSum of the histogram, a 256-thread kernel for the LUT and one
 /// applying it, all enqueued on `s`. CUB's temporary storage and the histogram/cdf/LUT (about
 /// 2.3 KB plus CUB's needs) are one chunk from `device_pool` (memory_kind::device).
+/// @throws std::invalid_argument also for more than `equalize_max_pixels` (2^31 - 1) pixels:
+/// CUB is instantiated with `int` offsets.
 void equalize_cuda(const_image_view src, image_view dst, pool& device_pool, stream_ref s);
 
 }  // namespace pinpool::kernels
