@@ -8,6 +8,7 @@
 #include <nvtx3/nvToolsExtCudaRt.h>
 #endif
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -43,9 +44,9 @@ bool is_special_stream(void* handle) noexcept {
 }
 
 std::string hex(const void* p) {
-  char text[2 + 2 * sizeof(void*) + 1];
-  std::snprintf(text, sizeof text, "%p", p);
-  return text;
+  std::array<char, 2 + 2 * sizeof(void*) + 1> text{};
+  std::snprintf(text.data(), text.size(), "%p", p);
+  return text.data();
 }
 
 /// Makes `device` current for the guard's lifetime; restores the previous device afterwards
