@@ -1,14 +1,19 @@
 // CPU emulation of the CUDA runtime entry points the CUDA backend calls (see cuda_emulation.hpp).
 //
 // This file defines the plain names and, explicitly, the _ptsz names; so it is always compiled
-// without the per-thread-default-stream renaming, whatever the build flags say.
+// without the per-thread-default-stream renaming, whatever the build flags say. Device memory
+// lives in device_memory.cpp, the chaos delays in chaos.cpp.
 #undef CUDA_API_PER_THREAD_DEFAULT_STREAM
 
 #include "cuda_emulation.hpp"
+#include "emulation_internal.hpp"
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -25,10 +30,14 @@ namespace {
 
 using lock_guard = std::lock_guard<std::mutex>;
 using unique_lock = std::unique_lock<std::mutex>;
+using steady_clock = std::chrono::steady_clock;
+using pinpool_emu::internal::device_view;
 
 constexpr std::size_t alignment = 256;
 constexpr std::uintptr_t first_handle = 0x1000;  // event handles: never reused; streams: LIFO
 constexpr std::uintptr_t handle_step = 0x10;
+constexpr int max_devices = 64;
+constexpr std::chrono::milliseconds default_block_timeout{10000};
 
 std::size_t round_up(std::size_t bytes) {
   return (bytes + alignment - 1) / alignment * alignment;
@@ -81,32 +90,55 @@ struct emu_event {
 };
 
 /// A cudaMalloc/cudaHostAlloc block. `pending` and `freed` are guarded by the state's mutex.
+/// Device blocks are a memfd view the host cannot touch (`ptr`) plus the copies' view (`shadow`).
 struct allocation {
   void* ptr = nullptr;
   std::size_t bytes = 0;
   int device = 0;
   bool pinned = false;
-  int pending = 0;     // queued copies that touch it
-  bool freed = false;  // freed while copies were pending: released by the last of them
+  void* shadow = nullptr;    // device: the read/write view of the same memory
+  std::size_t capacity = 0;  // bytes really backing it (copies past the end stop there)
+  int pending = 0;           // queued copies that touch it
+  bool freed = false;        // freed while copies were pending: released by the last of them
+
+  /// Where the emulated copy engine reads or writes `p` (an address in this block).
+  void* engine_view(const void* p) const {
+    if (pinned) return const_cast<void*>(p);
+    return static_cast<char*>(shadow) + (address(p) - address(ptr));
+  }
+  void release_memory() const {
+    if (pinned) {
+      std::free(ptr);
+    } else {
+      pinpool_emu::internal::unmap_device_memory(device_view{ptr, shadow, capacity});
+    }
+  }
 };
 
 struct task {
   enum class kind { copy, host_func, signal, wait } what = kind::copy;
+  bool implicit = false;  // the legacy stream's implicit synchronisation: never delayed by chaos
   void* dst = nullptr;
   const void* src = nullptr;
   std::size_t bytes = 0;
-  std::shared_ptr<allocation> uses[2];  // tracked allocations a copy touches
+  std::shared_ptr<allocation> uses[2];  // tracked allocations a copy touches (dst, src)
+  std::vector<unsigned char> staged;    // a pageable source, read when the copy was enqueued
   cudaHostFn_t fn = nullptr;
   void* user_data = nullptr;
   std::shared_ptr<marker> mark;  // signal: completes it; wait: waits for it
 };
 
-void execute(task& t);
+void execute(task& t, int device);
+
+/// The legacy stream (one per device), a blocking stream (cudaStreamDefault, or a per-thread
+/// default stream: both synchronise with the legacy stream) or a non-blocking one.
+enum class flavor { legacy, blocking, non_blocking };
 
 /// An in-order queue run by one worker thread.
 class emu_stream {
  public:
-  explicit emu_stream(int device) : device_(device), id_(next_id()), worker_([this] { run(); }) {}
+  emu_stream(int device, flavor f)
+      : device_(device), flavor_(f), id_(next_id()), chaos_(id_), worker_([this] { run(); }) {}
   /// Runs the queued work to the end, then joins the worker.
   ~emu_stream() {
     {
@@ -120,16 +152,37 @@ class emu_stream {
   emu_stream& operator=(const emu_stream&) = delete;
 
   int device() const { return device_; }
+  flavor kind() const { return flavor_; }
   /// cudaStreamGetId: unique for the process's lifetime, whatever handle value names it.
   unsigned long long id() const { return id_; }
 
-  void push(task t) {
+  /// @return the task's ticket, for wait_until().
+  std::uint64_t push(task t) {
+    std::uint64_t ticket = 0;
     {
       lock_guard lock(mutex_);
+      queue_.push_back(std::move(t));
+      ticket = ++enqueued_;
+    }
+    work_cv_.notify_one();
+    return ticket;
+  }
+
+  /// A marker completed once everything enqueued so far has run; null when that is already so.
+  std::shared_ptr<marker> mark_if_busy() {
+    auto m = std::make_shared<marker>();
+    {
+      lock_guard lock(mutex_);
+      if (finished_ == enqueued_) return nullptr;
+      task t;
+      t.what = task::kind::signal;
+      t.implicit = true;
+      t.mark = m;
       queue_.push_back(std::move(t));
       ++enqueued_;
     }
     work_cv_.notify_one();
+    return m;
   }
 
   /// Blocks until everything enqueued before the call has run.
@@ -137,6 +190,13 @@ class emu_stream {
     unique_lock lock(mutex_);
     const std::uint64_t target = enqueued_;
     idle_cv_.wait(lock, [&] { return finished_ >= target; });
+  }
+  /// Blocks until the task of `ticket` (0: everything enqueued so far) has run, or `deadline`.
+  /// @return false on timeout.
+  bool wait_until(std::uint64_t ticket, steady_clock::time_point deadline) {
+    unique_lock lock(mutex_);
+    const std::uint64_t target = ticket != 0 ? ticket : enqueued_;
+    return idle_cv_.wait_until(lock, deadline, [&] { return finished_ >= target; });
   }
 
  private:
@@ -148,7 +208,8 @@ class emu_stream {
       task t = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      execute(t);
+      if (!t.implicit && t.what != task::kind::wait) chaos_.delay(t.what == task::kind::host_func);
+      execute(t, device_);
       lock.lock();
       ++finished_;
       idle_cv_.notify_all();
@@ -161,7 +222,9 @@ class emu_stream {
   }
 
   const int device_;
+  const flavor flavor_;
   const unsigned long long id_;
+  pinpool_emu::internal::chaos_clock chaos_;  // the worker's only
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
@@ -172,13 +235,66 @@ class emu_stream {
   std::thread worker_;  // last: starts once the rest is built
 };
 
+thread_local bool t_in_callback = false;
+
+/// The runtime's callback thread of one device: host functions of all its streams run here, one
+/// at a time, as CUDA may serialise them. The stream's worker waits for its host function, so
+/// stream order holds. Never destroyed (like the state).
+class callback_thread {
+ public:
+  callback_thread() : worker_([this] { run(); }) {}
+  void call(cudaHostFn_t fn, void* user_data) {
+    job j{fn, user_data, false};
+    unique_lock lock(mutex_);
+    jobs_.push_back(&j);
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return j.done; });
+  }
+
+ private:
+  struct job {
+    cudaHostFn_t fn;
+    void* user_data;
+    bool done;
+  };
+  void run() {
+    t_in_callback = true;
+    unique_lock lock(mutex_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return !jobs_.empty(); });
+      job* j = jobs_.front();
+      jobs_.pop_front();
+      lock.unlock();
+      j->fn(j->user_data);
+      lock.lock();
+      j->done = true;
+      done_cv_.notify_all();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<job*> jobs_;
+  std::thread worker_;
+};
+
 /// Process-wide state. Lock order: `mutex`, then `violations_mutex` (or a stream's/event's).
 struct state {
+  state() {
+    std::atexit([] { g_unloading().store(true); });  // calls during exit: cudaErrorCudartUnloading
+  }
+  static std::atomic<bool>& g_unloading() {
+    static std::atomic<bool> flag{false};
+    return flag;
+  }
+
   std::mutex mutex;
   int device_count = pinpool_emu::default_device_count();
   std::map<std::uintptr_t, std::shared_ptr<allocation>> allocations;  // by address
   std::map<std::uintptr_t, std::shared_ptr<emu_stream>> streams;      // by handle, implicit too
   std::map<std::uintptr_t, std::shared_ptr<emu_event>> events;        // by handle
+  std::map<int, std::uintptr_t> legacy_streams;                       // by device
+  std::map<int, std::unique_ptr<callback_thread>> callback_threads;   // by device, never freed
   // Destroyed streams still running their queued work (cudaStreamDestroy does not wait), and
   // their handle values, which the next cudaStreamCreateWithFlags reuses (last freed first), as
   // the driver may: "same handle" never means "same stream".
@@ -189,7 +305,11 @@ struct state {
   unsigned fail_countdown = 0;         // cudaMalloc / cudaHostAlloc
   unsigned fail_event_countdown = 0;   // cudaEventCreateWithFlags / cudaEventRecord
   unsigned fail_stream_countdown = 0;  // cudaStreamCreateWithFlags
-  std::atomic<bool> sticky{false};
+  std::array<std::atomic<bool>, max_devices> sticky{};  // per device context
+  std::atomic<long long> block_timeout_ms{default_block_timeout.count()};
+  std::atomic<bool> serialized_host_functions{false};  // on the device's callback thread
+
+  std::mutex calls_mutex;  // counters.calls (every entry point counts there)
 
   std::mutex violations_mutex;
   std::vector<std::string> violations;
@@ -201,6 +321,15 @@ struct state {
     const bool ours = h > first_handle && h <= next_handle && h % handle_step == 0;
     return std::string(ours ? "a destroyed " : "an unknown ") + what + " " + hex(h);
   }
+  void sticky_clear() {
+    for (auto& flag : sticky) flag = false;
+  }
+  bool faulted(int device) const {
+    return device >= 0 && device < max_devices && sticky[static_cast<std::size_t>(device)].load();
+  }
+  steady_clock::time_point block_deadline() const {
+    return steady_clock::now() + std::chrono::milliseconds(block_timeout_ms.load());
+  }
 };
 
 state& g() {
@@ -210,9 +339,8 @@ state& g() {
 
 thread_local int t_device = 0;
 thread_local cudaError_t t_last_error = cudaSuccess;
-thread_local bool t_in_callback = false;
 
-/// The calling thread's implicit streams (null/legacy/per-thread handles), one per device.
+/// The calling thread's per-thread default streams (cudaStreamPerThread), one per device.
 struct implicit_streams {
   std::map<int, std::uintptr_t> by_device;
   ~implicit_streams() { destroy_all(); }
@@ -244,18 +372,34 @@ cudaError_t fail(cudaError_t e) {
   return e;
 }
 
-/// Every entry point starts here: the callback rule, the sticky error, the no-device machine.
+void count_call(const char* call) {
+  state& st = g();
+  lock_guard lock(st.calls_mutex);
+  auto it = st.counters.calls.find(call);
+  if (it == st.counters.calls.end()) it = st.counters.calls.emplace(call, 0).first;
+  ++it->second;
+}
+
+/// Every entry point starts here: the count, the callback rule, process exit, the current
+/// device's sticky error, the no-device machine.
 cudaError_t enter(const char* call, bool needs_device = true) {
+  count_call(call);
   if (t_in_callback) {
     violation(std::string(call) + " called from inside a cudaLaunchHostFunc callback");
     return fail(cudaErrorNotPermitted);
   }
-  if (g().sticky) return fail(cudaErrorIllegalAddress);
+  if (state::g_unloading().load()) return fail(cudaErrorCudartUnloading);
+  if (g().faulted(t_device)) return fail(cudaErrorIllegalAddress);
   if (needs_device) {
     lock_guard lock(g().mutex);
     if (g().device_count == 0) return fail(cudaErrorNoDevice);
   }
   return cudaSuccess;
+}
+
+/// Work for a stream of a faulted device fails too (its context has the sticky error).
+cudaError_t check_context(const emu_stream& s) {
+  return g().faulted(s.device()) ? fail(cudaErrorIllegalAddress) : cudaSuccess;
 }
 
 /// Completes a copy: drops its uses, releasing memory whose free was deferred.
@@ -264,22 +408,41 @@ void finish_copy(task& t) {
   lock_guard lock(st.mutex);
   for (auto& a : t.uses) {
     if (!a || --a->pending > 0 || !a->freed) continue;
-    std::free(a->ptr);
+    a->release_memory();
     auto it = st.allocations.find(address(a->ptr));
     if (it != st.allocations.end() && it->second == a) st.allocations.erase(it);
   }
 }
 
-void execute(task& t) {
+callback_thread& callbacks_of(int device) {
+  lock_guard lock(g().mutex);
+  std::unique_ptr<callback_thread>& c = g().callback_threads[device];
+  if (!c) c = std::make_unique<callback_thread>();
+  return *c;
+}
+
+void execute(task& t, int device) {
   switch (t.what) {
     case task::kind::copy:
-      if (t.bytes != 0) std::memmove(t.dst, t.src, t.bytes);
+      if (t.bytes != 0) {
+        void* dst = t.uses[0] ? t.uses[0]->engine_view(t.dst) : t.dst;
+        const void* src = !t.staged.empty() ? t.staged.data()
+                          : t.uses[1]       ? t.uses[1]->engine_view(t.src)
+                                            : t.src;
+        std::memmove(dst, src, t.bytes);
+      }
       finish_copy(t);
       break;
     case task::kind::host_func:
-      t_in_callback = true;
-      t.fn(t.user_data);
-      t_in_callback = false;
+      // CUDA does not call host functions once the context has an error (their data leaks).
+      if (g().faulted(device)) break;
+      if (g().serialized_host_functions) {
+        callbacks_of(device).call(t.fn, t.user_data);
+      } else {
+        t_in_callback = true;
+        t.fn(t.user_data);
+        t_in_callback = false;
+      }
       break;
     case task::kind::signal:
       t.mark->complete();
@@ -292,17 +455,27 @@ void execute(task& t) {
 
 // ---- lookups ----------------------------------------------------------------------------------
 
-/// The stream a handle names; the special handles name the calling thread's implicit stream on
-/// the current device (created on first use). Null (after a violation) for a bad handle.
-std::shared_ptr<emu_stream> find_stream(cudaStream_t s, const char* call) {
+/// Which stream the special handles name: the null handle is the legacy stream, or in a
+/// per-thread-default-stream call (`ptsz`) the calling thread's per-thread stream.
+bool names_per_thread_stream(std::uintptr_t h, bool ptsz) {
+  return h == address(cudaStreamPerThread) || (h == 0 && ptsz);
+}
+
+/// The stream a handle names; the special handles name the device's legacy stream or the calling
+/// thread's per-thread stream on the current device (created on first use). Null (after a
+/// violation) for a bad handle.
+std::shared_ptr<emu_stream> find_stream(cudaStream_t s, const char* call, bool ptsz = false) {
   state& st = g();
   const std::uintptr_t h = address(s);
   if (h <= address(cudaStreamPerThread)) {
     lock_guard lock(st.mutex);
-    std::uintptr_t& mine = t_implicit.by_device[t_device];
+    const bool per_thread = names_per_thread_stream(h, ptsz);
+    std::uintptr_t& mine =
+        per_thread ? t_implicit.by_device[t_device] : st.legacy_streams[t_device];
     if (mine == 0) {
       mine = st.new_handle();
-      st.streams[mine] = std::make_shared<emu_stream>(t_device);
+      st.streams[mine] =
+          std::make_shared<emu_stream>(t_device, per_thread ? flavor::blocking : flavor::legacy);
     }
     return st.streams[mine];
   }
@@ -347,6 +520,68 @@ std::shared_ptr<allocation> use_locked(const void* p, std::size_t bytes, const c
   return it->second;
 }
 
+/// The streams of `device` still running work (destroyed ones included). `flavors`: which.
+std::vector<std::shared_ptr<emu_stream>> streams_of(int device, bool only_blocking) {
+  state& st = g();
+  lock_guard lock(st.mutex);
+  std::vector<std::shared_ptr<emu_stream>> found;
+  auto consider = [&](const std::shared_ptr<emu_stream>& s) {
+    if (s->device() == device && (!only_blocking || s->kind() == flavor::blocking))
+      found.push_back(s);
+  };
+  for (const auto& entry : st.streams) consider(entry.second);
+  for (const auto& s : st.retired_streams) consider(s);
+  return found;
+}
+
+/// Enqueues `t` on `s` behind the legacy stream's implicit synchronisation: work on the legacy
+/// stream waits for all earlier work of the device's blocking streams, and work on a blocking
+/// stream waits for the legacy stream's earlier work. Non-blocking streams take no part.
+/// @return the task's ticket.
+std::uint64_t enqueue(const std::shared_ptr<emu_stream>& s, task t) {
+  std::vector<std::shared_ptr<emu_stream>> before;
+  if (s->kind() == flavor::legacy) {
+    before = streams_of(s->device(), true);
+  } else if (s->kind() == flavor::blocking) {
+    lock_guard lock(g().mutex);
+    auto it = g().legacy_streams.find(s->device());
+    if (it != g().legacy_streams.end()) before.push_back(g().streams.at(it->second));
+  }
+  for (const auto& other : before) {
+    if (other == s) continue;
+    if (std::shared_ptr<marker> m = other->mark_if_busy()) {
+      task w;
+      w.what = task::kind::wait;
+      w.implicit = true;
+      w.mark = std::move(m);
+      s->push(std::move(w));
+    }
+  }
+  return s->push(std::move(t));
+}
+
+/// Waits, as a blocking runtime call does, for `s` to run the task of `ticket` (0: everything);
+/// after the blocking timeout reports the deadlock a GPU would hang in, and returns.
+void block_on(emu_stream& s, std::uint64_t ticket, const std::string& why) {
+  if (s.wait_until(ticket, g().block_deadline())) return;
+  violation(why + ": blocked for " + std::to_string(g().block_timeout_ms.load()) +
+            " ms waiting for a stream of device " + std::to_string(s.device()) +
+            " (a deadlock on a GPU)");
+}
+
+/// cudaFree/cudaFreeHost synchronise the device first: all its streams' queued work runs.
+void synchronize_device_for(int device, const char* call) {
+  const auto deadline = g().block_deadline();
+  for (const auto& s : streams_of(device, false)) {
+    if (!s->wait_until(0, deadline)) {
+      violation(std::string(call) + " synchronises device " + std::to_string(device) +
+                ": blocked for " + std::to_string(g().block_timeout_ms.load()) +
+                " ms waiting for its streams (a deadlock on a GPU)");
+      return;
+    }
+  }
+}
+
 // ---- implementations (shared by the plain and _ptsz entry points) ----------------------------
 
 // Fault injection: true when this call is the injected failure (under the state's mutex).
@@ -363,17 +598,40 @@ cudaError_t allocate(void** ptr, std::size_t bytes, bool pinned, const char* cal
   ++(pinned ? st.counters.host_alloc_calls : st.counters.malloc_calls);
   if (st.fail_countdown != 0 && --st.fail_countdown == 0) return fail(cudaErrorMemoryAllocation);
   if (bytes == 0) return cudaSuccess;
-  void* p = std::aligned_alloc(alignment, round_up(bytes));
-  if (p == nullptr) return fail(cudaErrorMemoryAllocation);
-  st.allocations[address(p)] = std::make_shared<allocation>(allocation{p, bytes, t_device, pinned});
-  *ptr = p;
+  auto a = std::make_shared<allocation>();
+  a->bytes = bytes;
+  a->device = t_device;
+  a->pinned = pinned;
+  if (pinned) {
+    a->capacity = round_up(bytes);
+    a->ptr = std::aligned_alloc(alignment, a->capacity);
+  } else {
+    const device_view view = pinpool_emu::internal::map_device_memory(bytes);
+    a->ptr = view.device;
+    a->shadow = view.shadow;
+    a->capacity = view.mapped;
+  }
+  if (a->ptr == nullptr) return fail(cudaErrorMemoryAllocation);
+  st.allocations[address(a->ptr)] = a;
+  *ptr = a->ptr;
   return cudaSuccess;
 }
 
 cudaError_t release(void* ptr, bool pinned, const char* call) {
   const cudaError_t e = enter(call);
-  if (e == cudaErrorNotPermitted) return e;  // sticky: still release, return the error
+  if (e == cudaErrorNotPermitted || e == cudaErrorCudartUnloading) return e;
   state& st = g();
+  if (e == cudaSuccess && ptr != nullptr) {  // the implicit device synchronisation
+    int device = t_device;                   // cudaFreeHost: the current device's context
+    bool known = false;
+    {
+      lock_guard lock(st.mutex);
+      auto it = st.allocations.find(address(ptr));
+      known = it != st.allocations.end() && !it->second->freed && it->second->pinned == pinned;
+      if (known && !pinned) device = it->second->device;  // cudaFree: the memory's device
+    }
+    if (known) synchronize_device_for(device, call);
+  }
   lock_guard lock(st.mutex);
   ++(pinned ? st.counters.free_host_calls : st.counters.free_calls);
   if (ptr == nullptr) return e;
@@ -394,16 +652,20 @@ cudaError_t release(void* ptr, bool pinned, const char* call) {
               std::to_string(a.pending) + " queued cudaMemcpyAsync still use it");
     a.freed = true;  // the last of those copies frees it
   } else {
-    std::free(a.ptr);
+    a.release_memory();
     st.allocations.erase(it);
   }
   return e;
 }
 
-cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaStream_t s) {
+/// Copies are queued like any stream work, with CUDA's host-synchronous cases modelled:
+/// host to host (pageable or pinned, either way) and device to pageable return only once the
+/// copy ran; pageable to device reads the source into a staging buffer before returning.
+cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaStream_t s, bool ptsz) {
   if (cudaError_t e = enter("cudaMemcpyAsync")) return e;
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaMemcpyAsync");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaMemcpyAsync", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = check_context(*stream)) return e;
   task t;
   t.what = task::kind::copy;
   t.dst = dst;
@@ -414,57 +676,79 @@ cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaStre
     t.uses[0] = use_locked(dst, bytes, "destination");
     t.uses[1] = use_locked(src, bytes, "source");
   }
-  stream->push(std::move(t));
+  for (int i = 0; i < 2; ++i) {  // past the end (reported): stop where the memory ends
+    if (!t.uses[i]) continue;
+    const std::size_t offset = address(i == 0 ? dst : src) - address(t.uses[i]->ptr);
+    t.bytes = std::min(t.bytes, t.uses[i]->capacity - offset);
+  }
+  const bool dst_device = t.uses[0] && !t.uses[0]->pinned;
+  const bool src_device = t.uses[1] && !t.uses[1]->pinned;
+  const bool dst_pageable = !t.uses[0];
+  const bool src_pageable = !t.uses[1];
+  const bool host_synchronous = (!dst_device && !src_device) || (src_device && dst_pageable);
+  if (src_pageable && dst_device && t.bytes != 0) {
+    const auto* from = static_cast<const unsigned char*>(src);
+    t.staged.assign(from, from + t.bytes);
+  }
+  const std::uint64_t ticket = enqueue(stream, std::move(t));
+  if (host_synchronous) {
+    block_on(*stream, ticket,
+             std::string("cudaMemcpyAsync (") + (dst_device || src_device ? "device" : "host") +
+                 " to " + (dst_pageable ? "pageable" : "host") +
+                 " memory is synchronous with the host)");
+  }
   return cudaSuccess;
 }
 
-cudaError_t launch_host_func(cudaStream_t s, cudaHostFn_t fn, void* user_data) {
+cudaError_t launch_host_func(cudaStream_t s, cudaHostFn_t fn, void* user_data, bool ptsz) {
   if (cudaError_t e = enter("cudaLaunchHostFunc")) return e;
   if (fn == nullptr) return fail(cudaErrorInvalidValue);
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaLaunchHostFunc");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaLaunchHostFunc", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = check_context(*stream)) return e;
   task t;
   t.what = task::kind::host_func;
   t.fn = fn;
   t.user_data = user_data;
-  stream->push(std::move(t));
+  enqueue(stream, std::move(t));
   return cudaSuccess;
 }
 
-cudaError_t stream_synchronize(cudaStream_t s) {
+cudaError_t stream_synchronize(cudaStream_t s, bool ptsz) {
   if (cudaError_t e = enter("cudaStreamSynchronize")) return e;
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamSynchronize");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamSynchronize", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = check_context(*stream)) return e;
   stream->synchronize();
-  return cudaSuccess;
+  return check_context(*stream);  // a fault while it waited
 }
 
-cudaError_t stream_get_id(cudaStream_t s, unsigned long long* id) {
+cudaError_t stream_get_id(cudaStream_t s, unsigned long long* id, bool ptsz) {
   if (cudaError_t e = enter("cudaStreamGetId")) return e;
   if (id == nullptr) return fail(cudaErrorInvalidValue);
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamGetId");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamGetId", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   *id = stream->id();
   return cudaSuccess;
 }
 
-cudaError_t stream_get_device(cudaStream_t s, int* device) {
+cudaError_t stream_get_device(cudaStream_t s, int* device, bool ptsz) {
   if (cudaError_t e = enter("cudaStreamGetDevice")) return e;
   if (device == nullptr) return fail(cudaErrorInvalidValue);
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamGetDevice");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamGetDevice", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   *device = stream->device();
   return cudaSuccess;
 }
 
-cudaError_t event_record(cudaEvent_t e, cudaStream_t s) {
+cudaError_t event_record(cudaEvent_t e, cudaStream_t s, bool ptsz) {
   if (cudaError_t err = enter("cudaEventRecord")) return err;
   {
     lock_guard lock(g().mutex);
     if (counts_down(g().fail_event_countdown)) return fail(cudaErrorLaunchOutOfResources);
   }
   std::shared_ptr<emu_event> event = find_event(e, "cudaEventRecord");
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaEventRecord");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaEventRecord", ptsz);
   if (!event || !stream) return fail(cudaErrorInvalidResourceHandle);
   if (event->device != stream->device()) {
     violation("cudaEventRecord: event " + hex(address(e)) + " of device " +
@@ -472,6 +756,7 @@ cudaError_t event_record(cudaEvent_t e, cudaStream_t s) {
               std::to_string(stream->device()));
     return fail(cudaErrorInvalidResourceHandle);
   }
+  if (cudaError_t err = check_context(*stream)) return err;
   task t;
   t.what = task::kind::signal;
   t.mark = std::make_shared<marker>();
@@ -479,19 +764,21 @@ cudaError_t event_record(cudaEvent_t e, cudaStream_t s) {
     lock_guard lock(event->mutex);
     event->latest = t.mark;
   }
-  stream->push(std::move(t));
+  enqueue(stream, std::move(t));
   return cudaSuccess;
 }
 
-cudaError_t stream_wait_event(cudaStream_t s, cudaEvent_t e, unsigned int /*flags*/) {
+/// Waiting on an event of another device is allowed (no violation), as in CUDA.
+cudaError_t stream_wait_event(cudaStream_t s, cudaEvent_t e, unsigned int /*flags*/, bool ptsz) {
   if (cudaError_t err = enter("cudaStreamWaitEvent")) return err;
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamWaitEvent");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamWaitEvent", ptsz);
   std::shared_ptr<emu_event> event = find_event(e, "cudaStreamWaitEvent");
   if (!event || !stream) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t err = check_context(*stream)) return err;
   task t;
   t.what = task::kind::wait;
   t.mark = event->current();  // the record as of now: later re-records do not affect the wait
-  if (t.mark) stream->push(std::move(t));
+  if (t.mark) enqueue(stream, std::move(t));
   return cudaSuccess;
 }
 
@@ -532,11 +819,13 @@ const error_text* find_error_text(cudaError_t code) {
 extern "C" {
 
 const char* CUDARTAPI cudaGetErrorName(cudaError_t error) {
+  count_call("cudaGetErrorName");  // allowed anywhere, host functions included
   const error_text* t = find_error_text(error);
   return t != nullptr ? t->name : "unrecognized error code";
 }
 
 const char* CUDARTAPI cudaGetErrorString(cudaError_t error) {
+  count_call("cudaGetErrorString");
   const error_text* t = find_error_text(error);
   return t != nullptr ? t->text : "unrecognized error code";
 }
@@ -576,15 +865,8 @@ cudaError_t CUDARTAPI cudaSetDevice(int device) {
 
 cudaError_t CUDARTAPI cudaDeviceSynchronize(void) {
   if (cudaError_t e = enter("cudaDeviceSynchronize")) return e;
-  std::vector<std::shared_ptr<emu_stream>> streams;
-  {
-    lock_guard lock(g().mutex);
-    for (const auto& entry : g().streams) {
-      if (entry.second->device() == t_device) streams.push_back(entry.second);
-    }
-  }
-  for (const auto& s : streams) s->synchronize();
-  return cudaSuccess;
+  for (const auto& s : streams_of(t_device, false)) s->synchronize();
+  return g().faulted(t_device) ? fail(cudaErrorIllegalAddress) : cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaMalloc(void** ptr, size_t size) {
@@ -600,7 +882,9 @@ cudaError_t CUDARTAPI cudaFreeHost(void* ptr) {
   return release(ptr, true, "cudaFreeHost");
 }
 
-cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int /*flags*/) {
+/// cudaStreamDefault: a blocking stream (synchronises with the legacy stream);
+/// cudaStreamNonBlocking: independent of it.
+cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
   if (cudaError_t e = enter("cudaStreamCreateWithFlags")) return e;
   if (stream == nullptr) return fail(cudaErrorInvalidValue);
   lock_guard lock(g().mutex);
@@ -613,7 +897,8 @@ cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned i
     h = g().free_stream_handles.back();
     g().free_stream_handles.pop_back();
   }
-  g().streams[h] = std::make_shared<emu_stream>(t_device);
+  g().streams[h] = std::make_shared<emu_stream>(
+      t_device, (flags & cudaStreamNonBlocking) != 0 ? flavor::non_blocking : flavor::blocking);
   *stream = reinterpret_cast<cudaStream_t>(h);
   return cudaSuccess;
 }
@@ -622,7 +907,7 @@ cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned i
 /// value may name the next stream created.
 cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
   const cudaError_t e = enter("cudaStreamDestroy");
-  if (e == cudaErrorNotPermitted) return e;
+  if (e == cudaErrorNotPermitted || e == cudaErrorCudartUnloading) return e;
   state& st = g();
   std::shared_ptr<emu_stream> doomed;
   {
@@ -643,20 +928,20 @@ cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
 }
 
 cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
-  return stream_synchronize(stream);
+  return stream_synchronize(stream, false);
 }
 cudaError_t CUDARTAPI cudaStreamGetDevice(cudaStream_t stream, int* device) {
-  return stream_get_device(stream, device);
+  return stream_get_device(stream, device, false);
 }
 cudaError_t CUDARTAPI cudaStreamGetId(cudaStream_t stream, unsigned long long* id) {
-  return stream_get_id(stream, id);
+  return stream_get_id(stream, id, false);
 }
 cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t count,
                                       enum cudaMemcpyKind /*kind*/, cudaStream_t stream) {
-  return memcpy_async(dst, src, count, stream);
+  return memcpy_async(dst, src, count, stream, false);
 }
 cudaError_t CUDARTAPI cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void* user_data) {
-  return launch_host_func(stream, fn, user_data);
+  return launch_host_func(stream, fn, user_data, false);
 }
 
 cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
@@ -674,7 +959,7 @@ cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int 
 /// Pending records of the event still complete (they hold the event's markers).
 cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t event) {
   const cudaError_t e = enter("cudaEventDestroy");
-  if (e == cudaErrorNotPermitted) return e;
+  if (e == cudaErrorNotPermitted || e == cudaErrorCudartUnloading) return e;
   state& st = g();
   {
     lock_guard lock(st.mutex);
@@ -685,7 +970,7 @@ cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t event) {
 }
 
 cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  return event_record(event, stream);
+  return event_record(event, stream, false);
 }
 
 cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t event) {
@@ -708,34 +993,34 @@ cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t event) {
 
 cudaError_t CUDARTAPI cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event,
                                           unsigned int flags) {
-  return stream_wait_event(stream, event, flags);
+  return stream_wait_event(stream, event, flags, false);
 }
 
 // The names a -DCUDA_API_PER_THREAD_DEFAULT_STREAM build references (__CUDART_API_PTSZ).
-// The emulation's null/legacy stream is per-thread already, so they behave as the plain ones.
+// In them the null handle names the calling thread's per-thread stream, not the legacy one.
 cudaError_t CUDARTAPI cudaStreamSynchronize_ptsz(cudaStream_t stream) {
-  return stream_synchronize(stream);
+  return stream_synchronize(stream, true);
 }
 cudaError_t CUDARTAPI cudaStreamGetId_ptsz(cudaStream_t stream, unsigned long long* id) {
-  return stream_get_id(stream, id);
+  return stream_get_id(stream, id, true);
 }
 cudaError_t CUDARTAPI cudaStreamGetDevice_ptsz(cudaStream_t stream, int* device) {
-  return stream_get_device(stream, device);
+  return stream_get_device(stream, device, true);
 }
 cudaError_t CUDARTAPI cudaMemcpyAsync_ptsz(void* dst, const void* src, size_t count,
                                            enum cudaMemcpyKind /*kind*/, cudaStream_t stream) {
-  return memcpy_async(dst, src, count, stream);
+  return memcpy_async(dst, src, count, stream, true);
 }
 cudaError_t CUDARTAPI cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn_t fn,
                                               void* user_data) {
-  return launch_host_func(stream, fn, user_data);
+  return launch_host_func(stream, fn, user_data, true);
 }
 cudaError_t CUDARTAPI cudaEventRecord_ptsz(cudaEvent_t event, cudaStream_t stream) {
-  return event_record(event, stream);
+  return event_record(event, stream, true);
 }
 cudaError_t CUDARTAPI cudaStreamWaitEvent_ptsz(cudaStream_t stream, cudaEvent_t event,
                                                unsigned int flags) {
-  return stream_wait_event(stream, event, flags);
+  return stream_wait_event(stream, event, flags, true);
 }
 
 }  // extern "C"
@@ -756,10 +1041,18 @@ void reset(int device_count) {
   if (device_count < 0) throw std::invalid_argument("pinpool_emu::reset: negative device count");
   t_implicit.destroy_all();
   state& st = g();
+  st.sticky_clear();  // first: work a fault left queued runs to its end
   std::vector<std::shared_ptr<emu_stream>> retired;
   {
     lock_guard lock(st.mutex);
     retired.swap(st.retired_streams);
+    for (const auto& entry : st.legacy_streams) {  // the legacy streams go with the machine
+      auto it = st.streams.find(entry.second);
+      if (it == st.streams.end()) continue;
+      retired.push_back(std::move(it->second));
+      st.streams.erase(it);
+    }
+    st.legacy_streams.clear();
   }
   retired.clear();  // joins their workers (outside the lock: their copies take it)
   lock_guard lock(st.mutex);
@@ -771,14 +1064,19 @@ void reset(int device_count) {
   // A new machine: memory a previous test deliberately leaked (a pool quarantines chunks after
   // a runtime failure) is reclaimed, so leak checks start from zero.
   for (auto& entry : st.allocations) {
-    if (!entry.second->freed && entry.second->pending == 0) std::free(entry.second->ptr);
+    if (!entry.second->freed && entry.second->pending == 0) entry.second->release_memory();
   }
   st.allocations.clear();
-  st.counters = {};
+  {
+    lock_guard calls_lock(st.calls_mutex);
+    st.counters = {};
+  }
   st.fail_countdown = 0;
   st.fail_event_countdown = 0;
   st.fail_stream_countdown = 0;
-  st.sticky = false;
+  st.block_timeout_ms = default_block_timeout.count();
+  st.serialized_host_functions = false;
+  state::g_unloading() = false;
   {
     lock_guard violations_lock(st.violations_mutex);
     st.violations.clear();
@@ -799,6 +1097,7 @@ void clear_violations() {
 
 counters get_counters() {
   lock_guard lock(g().mutex);
+  lock_guard calls_lock(g().calls_mutex);
   return g().counters;
 }
 
@@ -829,8 +1128,35 @@ void fail_nth_stream_call(unsigned n) {
   g().fail_stream_countdown = n;
 }
 
-void set_sticky_error() {
-  g().sticky = true;
+void set_sticky_error(int device) {
+  if (device < 0) device = t_device;
+  if (device >= max_devices) throw std::invalid_argument("pinpool_emu::set_sticky_error: device");
+  g().sticky[static_cast<std::size_t>(device)] = true;
+}
+
+void set_chaos(std::uint64_t seed) {
+  internal::set_chaos_seed(seed);
+}
+
+std::uint64_t chaos_seed() {
+  return internal::chaos_seed();
+}
+
+void simulate_unloading(bool unloading) {
+  state::g_unloading() = unloading;
+}
+
+void serialize_host_functions(bool on) {
+  g().serialized_host_functions = on;
+}
+
+void set_blocking_timeout(std::chrono::milliseconds timeout) {
+  g().block_timeout_ms = timeout.count();
+}
+
+std::uint64_t counters::count(const std::string& entry_point) const {
+  auto it = calls.find(entry_point);
+  return it == calls.end() ? 0 : it->second;
 }
 
 }  // namespace pinpool_emu

@@ -3,9 +3,10 @@
 //
 // cuda_emulation.cpp defines, with the exact signatures of <cuda_runtime_api.h>, the runtime
 // entry points the CUDA backend calls; a test binary that links it instead of libcudart runs the
-// backend on the CPU. Modelled: N devices (env PINPOOL_EMU_DEVICES, default 2), a thread-local
-// current device, streams as worker threads with a FIFO (real asynchrony), events, a per-thread
-// last error, and page-aligned host memory standing in for device/pinned memory.
+// backend on the CPU (device_memory.cpp and chaos.cpp hold two of its parts). Modelled: N devices
+// (env PINPOOL_EMU_DEVICES, default 2), a thread-local current device, streams as worker threads
+// with a FIFO (real asynchrony), events, a per-thread last error, device memory the host cannot
+// touch, and page-aligned host memory for cudaHostAlloc.
 //
 // Emulated entry points: cudaGetDeviceCount, cudaGetDevice, cudaSetDevice, cudaDeviceSynchronize,
 // cudaGetLastError, cudaPeekAtLastError, cudaGetErrorName, cudaGetErrorString, cudaMalloc,
@@ -13,27 +14,77 @@
 // cudaStreamSynchronize, cudaStreamGetDevice, cudaStreamGetId, cudaMemcpyAsync, cudaLaunchHostFunc,
 // cudaEventCreateWithFlags, cudaEventDestroy, cudaEventRecord, cudaEventQuery,
 // cudaEventSynchronize, cudaStreamWaitEvent; plus the _ptsz names that per-thread-default-stream
-// builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the stream-taking ones.
-//
-// The null stream, cudaStreamLegacy and cudaStreamPerThread all name an implicit stream per
-// (host thread, current device), created lazily and destroyed when the thread exits.
+// builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the stream-taking ones. Every call
+// is counted by name (counters::calls; a _ptsz call counts under the plain name).
 //
 // Rule checks: each violation is printed on stderr and appended to a list (see violations()):
 // an event recorded on a stream of another device; cudaFree/cudaFreeHost of memory that a queued,
-// unfinished cudaMemcpyAsync reads or writes (the real free is then deferred until the copy ran);
-// a copy touching freed memory or running past the end of an allocation; freeing a pointer that
+// unfinished cudaMemcpyAsync on a stream the free does not synchronise (another device's) reads
+// or writes (the real free is then deferred until the copy ran); a copy touching freed memory or
+// running past the end of an allocation (it stops where the memory ends); freeing a pointer that
 // was not allocated (or twice); cudaFree of cudaHostAlloc memory or cudaFreeHost of cudaMalloc
 // memory (refused, not freed); any runtime call from inside a cudaLaunchHostFunc callback (except
 // cudaGetErrorName/String; the call returns cudaErrorNotPermitted without acting); use of a
-// destroyed stream or event (cudaErrorInvalidResourceHandle).
+// destroyed stream or event (cudaErrorInvalidResourceHandle); a blocking call (cudaFree,
+// cudaFreeHost, a host-synchronous cudaMemcpyAsync) that would wait forever on a GPU: reported
+// after set_blocking_timeout() (10 s), then the call goes on.
 //
-// Like the runtime, cudaStreamDestroy returns at once (queued work still runs) and the handle value
-// of a destroyed stream is reused by the next stream created (last freed first); cudaStreamGetId
-// stays unique. Differences from the real runtime: in the sticky-error state, destroy and free
-// calls still release their resource (and return the error).
+// Runtime rules modelled (issue 10), and how:
+// - Device memory the host cannot touch: cudaMalloc returns a PROT_NONE view of a memfd; the
+//   emulated copies use a second, read/write view of it. A host read or write of device memory
+//   (the test's thread, a host function, anywhere) faults; a SIGSEGV handler prints "pinpool-emu:
+//   rule violation: host access to device memory at 0x... (allocation 0x... of N bytes from
+//   cudaMalloc)" and aborts, as the process would crash on a GPU (tests: EXPECT_DEATH). A fault
+//   at any other address goes to the previous handler. cudaHostAlloc memory stays host memory.
+// - Chaos scheduling: with a seed (env PINPOOL_EMU_CHAOS=<seed>, or set_chaos()), each stream
+//   sleeps 0-2 ms before each copy, host function and event signal (host functions another
+//   0-2 ms), drawn from a PRNG per stream seeded with (seed, cudaStreamGetId), so independent
+//   streams interleave differently per seed and a missing dependency shows as wrong data.
+// - cudaFree and cudaFreeHost synchronise the device first: all queued work of the streams of
+//   the memory's device (cudaFree) or of the current device (cudaFreeHost) runs, destroyed
+//   streams' work included.
+// - cudaMemcpyAsync and host synchronisation, after the runtime's "API synchronization
+//   behavior": pageable to device reads the source into a staging buffer before returning (the
+//   caller may reuse it at once; the copy stays asynchronous); device to pageable, and host to
+//   host in any combination of pageable and pinned memory, return only after the copy ran (in
+//   stream order: after the stream's earlier work). Device<->pinned and device<->device are
+//   asynchronous.
+// - The legacy stream: cudaStreamLegacy, and the null handle in plain calls, name one stream
+//   per device, shared by all threads; cudaStreamPerThread, and the null handle in _ptsz calls,
+//   a stream per (thread, device) that goes with its thread. Work on the legacy stream waits for
+//   all earlier work of the device's blocking streams (cudaStreamDefault flag, and per-thread
+//   streams), and work on a blocking stream waits for the legacy stream's earlier work;
+//   cudaStreamNonBlocking streams (the CUDA backend's) take no part.
+// - cudaStreamGetId: unique for the process's lifetime, also when a handle value is reused.
+// - Events across devices: cudaStreamWaitEvent on an event of another device is allowed;
+//   cudaEventRecord on a stream of another device is a violation.
+// - Sticky errors per device context (set_sticky_error(device)): every call made while the
+//   current device is faulted, and every call on a stream of a faulted device, fails with
+//   cudaErrorIllegalAddress, which cudaGetLastError does not clear. Host functions already queued
+//   on a faulted device's streams are not called (their user data leaks, as on CUDA).
+// - Host functions run on their stream's worker thread. Opt-in (serialize_host_functions()):
+//   on one callback thread per device, one at a time, as CUDA may serialise host functions of
+//   independent streams; a host function that waits for another one of the same device then
+//   deadlocks, as it may on a GPU. Not the default because the shared pool suite relies on
+//   concurrent host functions (pool_suite.hpp, below_the_cap_streams_wait_on_each_other_only_
+//   when_asked: a's host function waits for a gate while b's must run): a gap.
+// - cudaErrorCudartUnloading: every call made after exit() began (an atexit flag registered when
+//   the emulation starts, as the runtime registers its teardown), or under simulate_unloading().
+//   Destroy and free calls then release nothing.
+//
+// Gaps (not modelled): kernels and stream capture (cudaStreamBeginCapture & co. are not
+// emulated); cudaMalloc/cudaHostAlloc do not synchronise; peer access is not checked (any device
+// memory may be copied on any device's stream); event handles are never reused; event timing;
+// cudaStreamQuery, cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
+// sticky-error state, queued copies still run, and destroy and free calls still release their
+// resource (and return the error); chaos delays the start of each task, not the progress of
+// a copy (a copy is one memmove); the callback thread per device is this emulation's choice,
+// not a documented guarantee.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,14 +98,21 @@ struct counters {
   std::uint64_t free_host_calls = 0;      ///< cudaFreeHost
   std::uint64_t event_create_calls = 0;   ///< cudaEventCreateWithFlags
   std::uint64_t stream_create_calls = 0;  ///< cudaStreamCreateWithFlags
+  /// Every entry point by name ("cudaEventRecord", "cudaMemcpyAsync", ...; _ptsz calls under the
+  /// plain name), control calls excluded.
+  std::map<std::string, std::uint64_t, std::less<>> calls;
+
+  /// @brief Calls of `entry_point` (0 if never called).
+  std::uint64_t count(const std::string& entry_point) const;
 };
 
 /// @brief PINPOOL_EMU_DEVICES, or 2 when unset.
 int default_device_count();
 
 /// @brief Sets the device count (0 emulates a machine without GPU: cudaGetDeviceCount fails with
-/// cudaErrorNoDevice), clears counters, violations, injected faults and the sticky error, and
-/// makes device 0 current for the calling thread. Destroys the calling thread's implicit streams.
+/// cudaErrorNoDevice), clears counters, violations, injected faults, the sticky errors, the
+/// unloading flag and the blocking timeout, and makes device 0 current for the calling thread.
+/// Destroys the calling thread's per-thread streams and the legacy streams. Keeps the chaos seed.
 /// Allocations still alive are freed and forgotten (a new machine: memory a test deliberately
 /// leaked, such as chunks a pool quarantined, does not fail the next test's leak check); events
 /// stay valid.
@@ -80,8 +138,27 @@ void fail_nth_allocation(unsigned n);
 void fail_nth_event_call(unsigned n);
 /// @brief The `n`th cudaStreamCreateWithFlags call from now fails likewise. 0 cancels.
 void fail_nth_stream_call(unsigned n);
-/// @brief From now on every runtime call returns cudaErrorIllegalAddress (a sticky error, which
-/// cudaGetLastError does not clear), until reset().
-void set_sticky_error();
+/// @brief Faults `device`'s context (-1: the calling thread's current device): from now on, until
+/// reset(), every call made with it current, and every call on one of its streams, returns
+/// cudaErrorIllegalAddress (a sticky error, which cudaGetLastError does not clear), and its
+/// streams' queued host functions are not called.
+void set_sticky_error(int device = -1);
+
+/// @brief Chaos scheduling: a non-zero seed delays each stream task by 0-2 ms drawn from a PRNG
+/// per stream (host functions by up to 4 ms); 0 turns it off. Starts as PINPOOL_EMU_CHAOS.
+void set_chaos(std::uint64_t seed);
+std::uint64_t chaos_seed();
+
+/// @brief While true, every runtime call returns cudaErrorCudartUnloading, as calls made during
+/// process exit do (which the emulation also models). reset() clears it.
+void simulate_unloading(bool unloading);
+
+/// @brief How long a blocking call waits for stream work before it reports the deadlock a GPU
+/// would hang in (a violation) and goes on. reset() restores 10 s.
+void set_blocking_timeout(std::chrono::milliseconds timeout);
+
+/// @brief true: host functions run on one callback thread per device, one at a time (as CUDA
+/// may run them); false (the default, restored by reset()): on their stream's worker thread.
+void serialize_host_functions(bool on);
 
 }  // namespace pinpool_emu
