@@ -11,7 +11,7 @@
 //   and what the heap really grew by per carved chunk (glibc mallinfo2), plus the fixed cost
 //   of a pool's size-class table.
 
-#include "../src/core/pool_core.hpp"
+#include "core/pool_core.hpp"
 #include "bench_util.hpp"
 
 #include <pinpool/pinpool.hpp>
