@@ -282,6 +282,12 @@ class cuda_backend final : public backend {
     return device;
   }
 
+  bool is_capturing(stream_ref s) override {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    PINPOOL_CUDA_TRY(cudaStreamIsCapturing(as_cuda(s), &status));
+    return status != cudaStreamCaptureStatusNone;
+  }
+
   void* create_event(int device) override {
     check_device(device);
     device_guard guard(device);

@@ -179,6 +179,32 @@ TEST_F(emulated_cuda_pool, a_per_thread_stream_of_another_thread_cannot_be_added
   EXPECT_EQ(b.stream_count(), 1u);
 }
 
+// Graph capture (review finding 6): until graphs are supported, an acquisition on a capturing
+// stream is refused, and a buffer released inside a capture (its release would be a captured
+// event that no query may ask about) is never reused.
+TEST_F(emulated_cuda_pool, capture_is_refused_and_a_release_inside_it_is_not_reused) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  pinpool::stream s = be->create_stream();
+  auto* native = static_cast<cudaStream_t>(s.native_handle());
+  pinpool::buffer before = d.acquire(4096, s);
+  void* first = before.data();
+  ASSERT_EQ(cudaStreamBeginCapture(native, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  try {
+    pinpool::buffer during = d.acquire(4096, s);
+    ADD_FAILURE() << "an acquisition on a capturing stream was accepted";
+  } catch (const pinpool::error& e) {
+    EXPECT_NE(std::string(e.what()).find("captured"), std::string::npos) << e.what();
+  }
+  before.reset();  // released inside the capture
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(native, &graph), cudaSuccess);
+  pinpool::buffer after = d.acquire(4096, s);
+  EXPECT_NE(after.data(), first) << "a chunk released inside a capture was reused";
+}
+
 // Device memory of device 0 must not reach device 1's work without peer access.
 TEST_F(emulated_cuda_pool, a_device_pool_refuses_a_stream_of_another_device) {
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);

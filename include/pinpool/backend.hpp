@@ -80,6 +80,12 @@ class backend : public std::enable_shared_from_this<backend> {
   virtual std::uint64_t stream_id(void* handle, int device) noexcept = 0;
   /// @brief The device of a native stream handle (CUDA: cudaStreamGetDevice).
   virtual int stream_device(void* handle) = 0;
+  /// @brief Whether `s` is being captured into a graph (CUDA: cudaStreamIsCapturing). Backends
+  /// without graphs answer false. Does not synchronise.
+  virtual bool is_capturing(stream_ref s) {
+    static_cast<void>(s);
+    return false;
+  }
 
   // ---- events: one-shot completion markers, recorded on a stream of their device -----------
   virtual void* create_event(int device) = 0;

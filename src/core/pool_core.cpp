@@ -54,6 +54,32 @@ void pool_core::reject_foreign_per_thread_stream() const {
       "handle names a different stream in each thread");
 }
 
+void pool_core::reject_capture() const {
+  throw error(std::string("pinpool: pool '") + opt_.name +
+              "': the stream is being captured into a CUDA graph; acquiring during capture is "
+              "not supported yet (a graph's memory must stay reserved for the graph's lifetime)");
+}
+
+// A release on a stream under capture would record a captured event, which no query may ask
+// about and no replay would complete in order: the chunk is never reused instead.
+bool pool_core::released_outside_capture(chunk* c) noexcept {
+  try {
+    for (const stream_ref& s : c->streams) {
+      if (!backend_->is_capturing(s)) continue;
+      std::fprintf(stderr,
+                   "pinpool: pool '%s': a buffer was released on a stream being captured into a "
+                   "CUDA graph; its chunk is never reused (release it after the capture ends)\n",
+                   opt_.name);
+      return false;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pinpool: pool '%s': cannot tell whether a release is captured (%s)\n",
+                 opt_.name, e.what());
+    return false;
+  }
+}
+
 // A chunk used on a per-thread or legacy handle can be released only by the thread whose stream
 // that is: from another thread, the same handle names another stream, and an event recorded there
 // would say nothing about the work using the chunk.
@@ -250,7 +276,8 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
 // quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
 void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
-  const bool recorded = !ordered || (released_by_owner(c) && record_events(c));
+  const bool recorded =
+      !ordered || (released_by_owner(c) && released_outside_capture(c) && record_events(c));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
   std::unique_lock<std::mutex> lock(mutex_);
   --lists_[c->cls].in_use;

@@ -85,6 +85,8 @@ class pool_core {
   [[noreturn]] void reject(std::size_t bytes, const char* why) const;
   [[noreturn]] void reject_stream(const stream_ref& s) const;
   [[noreturn]] void reject_foreign_per_thread_stream() const;
+  [[noreturn]] void reject_capture() const;
+  bool released_outside_capture(chunk* c) noexcept;
   [[gnu::always_inline]] inline void attach_stream(chunk* c, const stream_ref& s);
   bool released_by_owner(const chunk* c) const noexcept;
   [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,

@@ -24,7 +24,10 @@ inline std::uint32_t pool_core::class_of(std::size_t bytes) const {
 
 inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
   const std::uint32_t cls = class_of(bytes);
-  if (s != nullptr) check_stream(*s);
+  if (s != nullptr) {
+    check_stream(*s);
+    if (backend_->is_capturing(*s)) reject_capture();
+  }
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
     if (chunk* c = take_cached(this, cls, bytes)) return hand_over(c, bytes, s);
   }

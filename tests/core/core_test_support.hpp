@@ -76,6 +76,7 @@ class counting_backend final : public pinpool::backend {
   void synchronize(pinpool::stream_ref s) override { inner_->synchronize(s); }
   std::uint64_t stream_id(void* h, int) noexcept override { return inner_->stream_id(h, 0); }
   int stream_device(void* h) override { return inner_->stream_device(h); }
+  bool is_capturing(pinpool::stream_ref s) override { return inner_->is_capturing(s); }
   void* create_event(int) override {
     void* e = inner_->create_event(0);
     std::lock_guard<std::mutex> lock(mutex_);

@@ -155,6 +155,9 @@ class emu_stream {
   flavor kind() const { return flavor_; }
   /// cudaStreamGetId: unique for the process's lifetime, whatever handle value names it.
   unsigned long long id() const { return id_; }
+  /// Between cudaStreamBeginCapture and cudaStreamEndCapture (nothing is recorded into a graph:
+  /// the flag lets the code under test detect capture; see the header's gaps).
+  std::atomic<bool> capturing{false};
 
   /// @return the task's ticket, for wait_until().
   std::uint64_t push(task t) {
@@ -718,9 +721,34 @@ cudaError_t stream_synchronize(cudaStream_t s, bool ptsz) {
   if (cudaError_t e = enter("cudaStreamSynchronize")) return e;
   std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamSynchronize", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (stream->capturing) {
+    violation("cudaStreamSynchronize: the stream is being captured (the capture is invalidated)");
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
   if (cudaError_t e = check_context(*stream)) return e;
   stream->synchronize();
   return check_context(*stream);  // a fault while it waited
+}
+
+/// Begin/end set the stream's capture flag; capturing twice or ending a capture never begun is
+/// cudaErrorIllegalState. EndCapture gives no graph (null).
+cudaError_t stream_capture(cudaStream_t s, bool begin, cudaGraph_t* graph, bool ptsz) {
+  const char* call = begin ? "cudaStreamBeginCapture" : "cudaStreamEndCapture";
+  if (cudaError_t e = enter(call)) return e;
+  std::shared_ptr<emu_stream> stream = find_stream(s, call, ptsz);
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (stream->capturing.exchange(begin) == begin) return fail(cudaErrorIllegalState);
+  if (graph != nullptr) *graph = nullptr;
+  return cudaSuccess;
+}
+
+cudaError_t stream_is_capturing(cudaStream_t s, cudaStreamCaptureStatus* status, bool ptsz) {
+  if (cudaError_t e = enter("cudaStreamIsCapturing")) return e;
+  if (status == nullptr) return fail(cudaErrorInvalidValue);
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamIsCapturing", ptsz);
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  *status = stream->capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return cudaSuccess;
 }
 
 cudaError_t stream_get_id(cudaStream_t s, unsigned long long* id, bool ptsz) {
@@ -803,6 +831,10 @@ constexpr error_text error_texts[] = {
     {cudaErrorNotPermitted, "cudaErrorNotPermitted", "operation not permitted"},
     {cudaErrorLaunchOutOfResources, "cudaErrorLaunchOutOfResources",
      "too many resources requested for launch"},
+    {cudaErrorIllegalState, "cudaErrorIllegalState",
+     "operation not permitted when stream is capturing"},
+    {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
+     "operation not permitted when stream is capturing"},
 };
 
 const error_text* find_error_text(cudaError_t code) {
@@ -933,6 +965,17 @@ cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
 cudaError_t CUDARTAPI cudaStreamGetDevice(cudaStream_t stream, int* device) {
   return stream_get_device(stream, device, false);
 }
+cudaError_t CUDARTAPI cudaStreamBeginCapture(cudaStream_t stream,
+                                             enum cudaStreamCaptureMode /*mode*/) {
+  return stream_capture(stream, true, nullptr, false);
+}
+cudaError_t CUDARTAPI cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  return stream_capture(stream, false, graph, false);
+}
+cudaError_t CUDARTAPI cudaStreamIsCapturing(cudaStream_t stream,
+                                            enum cudaStreamCaptureStatus* status) {
+  return stream_is_capturing(stream, status, false);
+}
 cudaError_t CUDARTAPI cudaStreamGetId(cudaStream_t stream, unsigned long long* id) {
   return stream_get_id(stream, id, false);
 }
@@ -1000,6 +1043,17 @@ cudaError_t CUDARTAPI cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
 // In them the null handle names the calling thread's per-thread stream, not the legacy one.
 cudaError_t CUDARTAPI cudaStreamSynchronize_ptsz(cudaStream_t stream) {
   return stream_synchronize(stream, true);
+}
+cudaError_t CUDARTAPI cudaStreamBeginCapture_ptsz(cudaStream_t stream,
+                                                  enum cudaStreamCaptureMode /*mode*/) {
+  return stream_capture(stream, true, nullptr, true);
+}
+cudaError_t CUDARTAPI cudaStreamEndCapture_ptsz(cudaStream_t stream, cudaGraph_t* graph) {
+  return stream_capture(stream, false, graph, true);
+}
+cudaError_t CUDARTAPI cudaStreamIsCapturing_ptsz(cudaStream_t stream,
+                                                 enum cudaStreamCaptureStatus* status) {
+  return stream_is_capturing(stream, status, true);
 }
 cudaError_t CUDARTAPI cudaStreamGetId_ptsz(cudaStream_t stream, unsigned long long* id) {
   return stream_get_id(stream, id, true);

@@ -72,10 +72,14 @@
 //   the emulation starts, as the runtime registers its teardown), or under simulate_unloading().
 //   Destroy and free calls then release nothing.
 //
-// Gaps (not modelled): kernels and stream capture (cudaStreamBeginCapture & co. are not
-// emulated); cudaMalloc/cudaHostAlloc do not synchronise; peer access is not checked (any device
-// memory may be copied on any device's stream); event handles are never reused; event timing;
-// cudaStreamQuery, cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
+// - Stream capture, the flag only: cudaStreamBeginCapture/EndCapture set and clear it (EndCapture
+//   gives a null graph), cudaStreamIsCapturing reads it, cudaStreamSynchronize on a capturing
+//   stream is a violation (it invalidates the capture).
+//
+// Gaps (not modelled): kernels; graphs (nothing is recorded into one during capture, no
+// instantiate or launch); cudaMalloc/cudaHostAlloc do not synchronise; peer access is not checked
+// (any device memory may be copied on any device's stream); event handles are never reused; event
+// timing; cudaStreamQuery, cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
 // sticky-error state, queued copies still run, and destroy and free calls still release their
 // resource (and return the error); chaos delays the start of each task, not the progress of
 // a copy (a copy is one memmove); the callback thread per device is this emulation's choice,

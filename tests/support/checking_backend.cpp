@@ -193,6 +193,10 @@ int checking_backend::stream_device(void* handle) {
   return inner_->stream_device(handle);
 }
 
+bool checking_backend::is_capturing(pinpool::stream_ref s) {
+  return inner_->is_capturing(s);
+}
+
 // ---- events ---------------------------------------------------------------------------------
 
 bool checking_backend::known_event(void* event, const char* call) {

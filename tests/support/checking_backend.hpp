@@ -63,6 +63,7 @@ class checking_backend final : public pinpool::backend {
   void synchronize(pinpool::stream_ref s) override;
   std::uint64_t stream_id(void* handle, int device) noexcept override;
   int stream_device(void* handle) override;
+  bool is_capturing(pinpool::stream_ref s) override;
 
   void* create_event(int device) override;
   void destroy_event(void* event, int device) noexcept override;
