@@ -11,7 +11,8 @@
 // Backend calls (growth, event records, device-side waits) are made without the lock.
 //
 // The hot path (acquire, release and their thread-cache paths) is in pool_core_inl.hpp, included
-// by the two files that define the public entry points (pool.cpp, buffer.cpp).
+// by the two files that define the public entry points (pool.cpp, buffer.cpp). Refusals and their
+// messages are in pool_checks.cpp; registering thread-cache entries in thread_cache.cpp.
 
 #include "chunk.hpp"
 #include "class_lists.hpp"

@@ -1,6 +1,8 @@
 #include "pool_core.hpp"
 #include "thread_cache.hpp"
 
+#include <algorithm>
+
 namespace pinpool::detail {
 
 __thread thread_cache_table tls_cache_table;
@@ -52,6 +54,43 @@ cache_totals sum_caches(const std::vector<cache_entry*>& attached, std::uint32_t
   cache_totals t;
   for (const cache_entry* e : attached) add_cache(t, *e, classes);
   return t;
+}
+
+// ---- the pool side: registering entries and taking their chunks back ------------------------
+
+bool pool_core::attach_cache(cache_entry& e) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) return false;
+  attached_.push_back(&e);
+  e.core = this;
+  e.acquisitions.store(0, std::memory_order_relaxed);
+  e.hits.store(0, std::memory_order_relaxed);
+  e.requested_delta.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+void pool_core::detach_cache(cache_entry& e) noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (auto& slot : e.slot) {
+    chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
+    if (c == nullptr) continue;
+    --lists_[c->cls].in_use;
+    counters_.returned(c->bytes);  // its request went through the entry's requested_delta
+    lists_.make_idle(c);
+  }
+  cache_totals folded;
+  add_cache(folded, e, 0);  // its chunks are gone from it now: only the figures count
+  counters_.fold(folded);
+  attached_.erase(std::find(attached_.begin(), attached_.end(), &e));
+  e.core = nullptr;
+  const bool last = deletable();
+  if (waiters_ > 0) released_cv_.notify_all();
+  lock.unlock();
+  if (last) delete this;
+}
+
+void pool_core::detach_own_cache() noexcept {
+  if (cache_entry* e = find_cache_entry(this)) detach_cache(*e);
 }
 
 }  // namespace pinpool::detail

@@ -1,0 +1,88 @@
+// What pool_core refuses and why (internal): the messages of bad requests, foreign or
+// capturing streams, per-thread handles released on another thread, and exhaustion. Cold paths,
+// kept out of pool_core.cpp so that file reads as locking, ordering and lifetime.
+#include "pool_core.hpp"
+
+#include <pinpool/error.hpp>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace pinpool::detail {
+
+// Cold path of class_of: the message is built only when a request is refused.
+void pool_core::reject(std::size_t bytes, const char* why) const {
+  throw std::invalid_argument(std::string("pinpool: pool '") + opt_.name + "': a request of " +
+                              std::to_string(bytes) + " bytes " + why);
+}
+
+void pool_core::reject_stream(const stream_ref& s) const {
+  const std::string pool = std::string("pinpool: pool '") + opt_.name + "': ";
+  if (&s.get_backend() != backend_.get()) {
+    throw std::invalid_argument(pool + "the stream belongs to another backend");
+  }
+  throw std::invalid_argument(pool + "a stream of device " + std::to_string(s.device()) +
+                              " cannot use device memory of device " + std::to_string(opt_.device));
+}
+
+void pool_core::reject_foreign_per_thread_stream() const {
+  throw std::invalid_argument(
+      std::string("pinpool: pool '") + opt_.name +
+      "': the buffer is already used on another thread's per-thread or legacy stream; such a "
+      "handle names a different stream in each thread");
+}
+
+void pool_core::reject_capture() const {
+  throw error(std::string("pinpool: pool '") + opt_.name +
+              "': the stream is being captured into a CUDA graph; acquiring during capture is "
+              "not supported yet (a graph's memory must stay reserved for the graph's lifetime)");
+}
+
+// A release on a stream under capture would record a captured event, which no query may ask
+// about and no replay would complete in order: the chunk is never reused instead.
+bool pool_core::released_outside_capture(chunk* c) noexcept {
+  try {
+    for (const stream_ref& s : c->streams) {
+      if (!backend_->is_capturing(s)) continue;
+      std::fprintf(stderr,
+                   "pinpool: pool '%s': a buffer was released on a stream being captured into a "
+                   "CUDA graph; its chunk is never reused (release it after the capture ends)\n",
+                   opt_.name);
+      return false;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pinpool: pool '%s': cannot tell whether a release is captured (%s)\n",
+                 opt_.name, e.what());
+    return false;
+  }
+}
+
+// A chunk used on a per-thread or legacy handle can be released only by the thread whose stream
+// that is: from another thread, the same handle names another stream, and an event recorded there
+// would say nothing about the work using the chunk.
+bool pool_core::released_by_owner(const chunk* c) const noexcept {
+  if (c->per_thread_owner == std::thread::id{} ||
+      c->per_thread_owner == std::this_thread::get_id()) {
+    return true;
+  }
+  std::fprintf(stderr,
+               "pinpool: pool '%s': a buffer used on another thread's cudaStreamPerThread or "
+               "legacy stream was released on this thread; its chunk is never reused (release it "
+               "on that thread, or use an owning stream)\n",
+               opt_.name);
+  return false;
+}
+
+void pool_core::throw_exhausted(std::size_t bytes) const {
+  throw pool_exhausted(std::string("pinpool: pool '") + opt_.name + "' exhausted: no chunk for " +
+                       std::to_string(bytes) + " bytes within " +
+                       std::to_string(opt_.acquire_timeout.count()) + " ms (max_bytes " +
+                       std::to_string(opt_.max_bytes) + ", in use " +
+                       std::to_string(counters_.bytes_in_use) + ", pending " +
+                       std::to_string(lists_.bytes_pending()) + ")");
+}
+
+}  // namespace pinpool::detail
