@@ -43,6 +43,7 @@ void pool_core::reject_capture() const {
 // A release on a stream under capture would record a captured event, which no query may ask
 // about and no replay would complete in order: the chunk is never reused instead.
 bool pool_core::released_outside_capture(chunk* c) noexcept {
+  if (!may_capture_) return true;
   try {
     for (const stream_ref& s : c->streams) {
       if (!backend_->is_capturing(s)) continue;

@@ -19,6 +19,7 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
       opt_(checked_options(backend_.get(), opt, name_)),
       sizes_(opt_.alignment, opt_.classes_per_doubling),
       caching_(opt_.max_bytes == 0 && opt_.thread_cache),
+      may_capture_(backend_->kind() == backend_kind::cuda),
       events_(backend_->device_count()),
       lists_(sizes_.count(), events_),
       arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes) {
