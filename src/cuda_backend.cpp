@@ -2,6 +2,7 @@
 #include "cuda_check.hpp"
 
 #include <pinpool/error.hpp>
+#include <pinpool/log.hpp>
 
 #include <cuda_runtime_api.h>
 #ifdef PINPOOL_HAS_NVTX
@@ -225,10 +226,10 @@ class cuda_backend final : public backend {
     try {
       const std::string lost = failures_->take({handle, device, {}});
       if (!lost.empty()) {
-        std::fprintf(stderr,
-                     "pinpool: stream %s destroyed with an unreported host function "
-                     "failure: %s\n",
-                     hex(handle).c_str(), lost.c_str());
+        ::pinpool::detail::log_message(
+            "pinpool: stream %s destroyed with an unreported host function "
+            "failure: %s",
+            hex(handle).c_str(), lost.c_str());
       }
     } catch (...) {  // std::string allocation: nothing more to report
     }

@@ -10,6 +10,7 @@
 // (e.g. cudaErrorIllegalAddress) cannot be cleared: every later call reports them.
 
 #include <pinpool/error.hpp>
+#include <pinpool/log.hpp>
 
 #include <cuda_runtime_api.h>
 
@@ -39,8 +40,9 @@ inline bool report_cuda_error(cudaError_t status, const char* call, const char* 
   if (status == cudaSuccess) return true;
   clear_if_last(status);
   if (status != cudaErrorCudartUnloading) {
-    std::fprintf(stderr, "pinpool: %s failed: %s: %s (%s:%d)\n", call, cudaGetErrorName(status),
-                 cudaGetErrorString(status), file, line);
+    ::pinpool::detail::log_message("pinpool: %s failed: %s: %s (%s:%d)", call,
+                                   cudaGetErrorName(status), cudaGetErrorString(status), file,
+                                   line);
   }
   return false;
 }

@@ -2,6 +2,7 @@
 
 #include <pinpool/backend.hpp>
 #include <pinpool/error.hpp>
+#include <pinpool/log.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -19,7 +20,7 @@ void log_fallback(const std::string& reason) {
   static std::atomic<bool> said{false};
   const char* quiet = std::getenv("PINPOOL_QUIET");
   if ((quiet != nullptr && std::string(quiet) != "0") || said.exchange(true)) return;
-  std::fprintf(stderr, "pinpool: using the CPU backend: %s\n", reason.c_str());
+  ::pinpool::detail::log_message("pinpool: using the CPU backend: %s", reason.c_str());
 }
 
 }  // namespace

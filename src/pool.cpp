@@ -44,6 +44,9 @@ std::size_t pool::trim() {
 pool_stats pool::stats() const {
   return core_->stats();
 }
+void pool::reset_peak() noexcept {
+  core_->reset_peak();
+}
 const pool_options& pool::options() const noexcept {
   return core_->options();
 }

@@ -30,6 +30,7 @@
 #endif
 
 #include <pinpool/backend.hpp>
+#include <pinpool/log.hpp>
 #include <pinpool/memory_kind.hpp>
 #include <pinpool/pool.hpp>
 #include <pinpool/pool_allocator.hpp>
@@ -91,10 +92,10 @@ class pool_resource_base {
     try {
       s = from_cuda(stream);
     } catch (const std::exception& e) {
-      std::fprintf(stderr,
-                   "pinpool: deallocate_async of %p on a stream the pool cannot use (%s); "
-                   "released on the streams it was acquired on instead\n",
-                   p, e.what());
+      ::pinpool::detail::log_message(
+          "pinpool: deallocate_async of %p on a stream the pool cannot use (%s); "
+          "released on the streams it was acquired on instead",
+          p, e.what());
     }
     chunks_->release(p, s ? &*s : nullptr);
   }

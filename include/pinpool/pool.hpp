@@ -60,6 +60,9 @@ class pool {
   std::size_t trim();
 
   pool_stats stats() const;
+  /// @brief Starts `peak_bytes_in_use` again from the bytes in use now (e.g. after warm-up, to
+  /// see one phase's peak). Thread-safe; does not synchronise.
+  void reset_peak() noexcept;
   const pool_options& options() const noexcept;
   backend& get_backend() const noexcept;
   /// @brief The chunk size a request of `bytes` is rounded to (0 if it cannot be served).

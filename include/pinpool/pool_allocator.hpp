@@ -12,6 +12,7 @@
 /// allocator (and so makes them compare equal); it allocates nothing per chunk once warm.
 
 #include <pinpool/buffer.hpp>
+#include <pinpool/log.hpp>
 #include <pinpool/memory_kind.hpp>
 #include <pinpool/pool.hpp>
 #include <pinpool/stream.hpp>
@@ -79,10 +80,10 @@ class raw_chunks {
       try {
         b.set_stream(*s);
       } catch (const std::exception& e) {  // a stream of another backend or device
-        std::fprintf(stderr,
-                     "pinpool: releasing %p on a stream the pool cannot use (%s); released on "
-                     "the streams it was acquired on instead\n",
-                     p, e.what());
+        ::pinpool::detail::log_message(
+            "pinpool: releasing %p on a stream the pool cannot use (%s); released on "
+            "the streams it was acquired on instead",
+            p, e.what());
       }
     }
   }
@@ -111,10 +112,10 @@ class raw_chunks {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = live_.find(p);
     if (it == live_.end()) {
-      std::fprintf(stderr,
-                   "pinpool: deallocating %p, which this allocator did not hand out "
-                   "(foreign pointer or double deallocation)\n",
-                   p);
+      ::pinpool::detail::log_message(
+          "pinpool: deallocating %p, which this allocator did not hand out "
+          "(foreign pointer or double deallocation)",
+          p);
 #ifndef NDEBUG
       std::abort();
 #endif

@@ -4,7 +4,9 @@
 #include "pool_core.hpp"
 
 #include <pinpool/error.hpp>
+#include <pinpool/log.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -45,18 +47,19 @@ void pool_core::reject_capture() const {
 bool pool_core::released_outside_capture(chunk* c) noexcept {
   if (!may_capture_) return true;
   try {
-    for (const stream_ref& s : c->streams) {
-      if (!backend_->is_capturing(s)) continue;
-      std::fprintf(stderr,
-                   "pinpool: pool '%s': a buffer was released on a stream being captured into a "
-                   "CUDA graph; its chunk is never reused (release it after the capture ends)\n",
-                   opt_.name);
-      return false;
+    const bool captured =
+        std::any_of(c->streams.begin(), c->streams.end(),
+                    [this](const stream_ref& s) { return backend_->is_capturing(s); });
+    if (captured) {
+      ::pinpool::detail::log_message(
+          "pinpool: pool '%s': a buffer was released on a stream being captured into a "
+          "CUDA graph; its chunk is never reused (release it after the capture ends)",
+          opt_.name);
     }
-    return true;
+    return !captured;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pinpool: pool '%s': cannot tell whether a release is captured (%s)\n",
-                 opt_.name, e.what());
+    ::pinpool::detail::log_message(
+        "pinpool: pool '%s': cannot tell whether a release is captured (%s)", opt_.name, e.what());
     return false;
   }
 }
@@ -69,11 +72,11 @@ bool pool_core::released_by_owner(const chunk* c) const noexcept {
       c->per_thread_owner == std::this_thread::get_id()) {
     return true;
   }
-  std::fprintf(stderr,
-               "pinpool: pool '%s': a buffer used on another thread's cudaStreamPerThread or "
-               "legacy stream was released on this thread; its chunk is never reused (release it "
-               "on that thread, or use an owning stream)\n",
-               opt_.name);
+  ::pinpool::detail::log_message(
+      "pinpool: pool '%s': a buffer used on another thread's cudaStreamPerThread or "
+      "legacy stream was released on this thread; its chunk is never reused (release it "
+      "on that thread, or use an owning stream)",
+      opt_.name);
   return false;
 }
 

@@ -3,6 +3,7 @@
 
 #include <pinpool/detail/nvtx.hpp>
 #include <pinpool/error.hpp>
+#include <pinpool/log.hpp>
 #include <pinpool/pool.hpp>
 
 #include <algorithm>
@@ -232,8 +233,8 @@ bool pool_core::record_events(chunk* c) noexcept {
     }
     return true;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pinpool: pool '%s': cannot record a release (%s); chunk quarantined\n",
-                 opt_.name, e.what());
+    ::pinpool::detail::log_message(
+        "pinpool: pool '%s': cannot record a release (%s); chunk quarantined", opt_.name, e.what());
     std::lock_guard<std::mutex> lock(mutex_);
     if (broken_.empty()) broken_ = e.what();
     refusing_ = true;
@@ -319,10 +320,10 @@ void pool_core::close() noexcept {
   closed_ = true;
   const std::size_t cached = sum_caches(attached_, 0).chunks;
   if (counters_.outstanding > cached) {
-    std::fprintf(stderr,
-                 "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding; its memory is "
-                 "kept until the last of them is released\n",
-                 opt_.name, counters_.outstanding - cached);
+    ::pinpool::detail::log_message(
+        "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding; its memory is "
+        "kept until the last of them is released",
+        opt_.name, counters_.outstanding - cached);
   }
   if (!deletable()) return;  // the last buffer or thread-cache detach deletes it
   lock.unlock();
@@ -335,8 +336,8 @@ void pool_core::destroy_memory() noexcept {
     try {
       backend_->synchronize_event(e.event, e.device);
     } catch (const std::exception& ex) {
-      std::fprintf(stderr, "pinpool: pool '%s': waiting for a release failed: %s\n", opt_.name,
-                   ex.what());
+      ::pinpool::detail::log_message("pinpool: pool '%s': waiting for a release failed: %s",
+                                     opt_.name, ex.what());
     }
     backend_->destroy_event(e.event, e.device);
   };

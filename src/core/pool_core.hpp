@@ -55,6 +55,10 @@ class pool_core {
   /// @brief Settles completed releases first, so `bytes_pending` counts only releases whose
   /// stream work had not finished at the call.
   pool_stats stats();
+  void reset_peak() noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    counters_.peak_in_use = counters_.bytes_in_use;
+  }
   /// @brief The pool handle is gone: destroy now or when the last buffer comes back.
   void close() noexcept;
 
