@@ -26,6 +26,18 @@ void check_limits(std::uint64_t width, std::uint64_t height, std::uint64_t max_p
 /// @brief Throws image_error unless `capacity` holds the decoded image of `info`.
 void check_capacity(const image_info& info, std::size_t capacity);
 
+/// @brief Header, capacity check, pixels: the decode sequence every library-backed reader
+/// shares. `Decoder` has `Decoder(FILE*)`, `read_header(max_pixels)` and `read_image(info, dst)`.
+template <class Decoder>
+image_info decode_with(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
+                       std::uint64_t max_pixels) {
+  Decoder dec(f);
+  const image_info info = dec.read_header(max_pixels);
+  check_capacity(info, capacity);
+  dec.read_image(info, dst);
+  return info;
+}
+
 /// @brief Bytes of one decoded row of `info`.
 inline std::size_t row_bytes(const image_info& info) {
   return static_cast<std::size_t>(info.width) * static_cast<std::size_t>(info.channels);

@@ -202,11 +202,7 @@ image_info probe_jpeg(std::FILE* f, std::uint64_t max_pixels) {
 
 image_info decode_jpeg(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
                        std::uint64_t max_pixels) {
-  jpeg_decoder dec(f);
-  const image_info info = dec.read_header(max_pixels);
-  check_capacity(info, capacity);
-  dec.read_image(info, dst);
-  return info;
+  return decode_with<jpeg_decoder>(f, dst, capacity, max_pixels);
 }
 
 }  // namespace pinpool::io::detail
