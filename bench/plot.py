@@ -4,8 +4,11 @@
   plot.py machine OUT.json --compiler CXX --repetitions N --min-time S --cuda ON|OFF
       describes the machine (lscpu, cores, compiler, libraries, date) into OUT.json
   plot.py report DIR
-      reads DIR/{machine,hot,stream,memory,gpu}.json (Google Benchmark output) and
-      DIR/profile.txt, writes DIR/RESULTS.md (medians, ratios, targets) and DIR/*.png
+      reads DIR/{machine,hot,stream,memory,gpu}.json (Google Benchmark output),
+      DIR/profile.txt and DIR/rmm.json, writes DIR/RESULTS.md (medians, ratios, targets)
+      and DIR/*.png
+  plot.py rmm-section DIR
+      rewrites only the RMM section of DIR/RESULTS.md from DIR/rmm.json
 
 Only the standard library and matplotlib (Debian's python3-matplotlib).
 """
@@ -637,6 +640,226 @@ def section_pipeline(d):
         lines.append("")
     return "\n".join(lines)
 
+# ---- suite rmm: pinpool and RMM on the emulated runtime --------------------------------------------------
+
+RMM_BEGIN = "<!-- suite rmm: begin (bench/plot.py rmm-section rewrites only this part) -->"
+RMM_END = "<!-- suite rmm: end -->"
+RMM_WORKLOADS = [
+    ("same_stream_256", "same-stream round trip, 256 B"),
+    ("same_stream_65536", "same-stream round trip, 64 KiB"),
+    ("same_stream_8388608", "same-stream round trip, 8 MiB"),
+    ("cross_stream", "cross-stream hand-off (A then B), 64 KiB"),
+    ("pinned_staging", "pinned staging: host acquire, copy on s, release on s, 1 MiB"),
+    ("pipeline_1streams", "sample pipeline, 1 stream (per frame)"),
+    ("pipeline_4streams", "sample pipeline, 4 streams (per frame)"),
+    ("fragmentation", "mixed sizes, frees out of order (per op)"),
+]
+
+
+def fmt_calls(v):
+    return f"{v:g}" if v == int(v) else f"{v:.2f}"
+
+
+def calls_text(calls):
+    if not calls:
+        return "none"
+    return ", ".join(f"{k[4:] if k.startswith('cuda') else k} {fmt_calls(v)}"
+                     for k, v in sorted(calls.items(), key=lambda kv: -kv[1]))
+
+
+def blocking(calls):
+    """Calls that block the host: stream, event and device synchronisation."""
+    return sum(v for k, v in calls.items()
+               if k in ("cudaStreamSynchronize", "cudaEventSynchronize", "cudaDeviceSynchronize"))
+
+
+def rmm_calls_chart(path, rows):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    labels = [w for w, _ in rows]
+    width = 0.4
+    for i, peer in enumerate(("pinpool", "rmm_pool")):
+        ys = [r.get(peer, 0) for _, r in rows]
+        ax.bar([x + i * width for x in range(len(rows))], ys, width,
+               label="pinpool" if peer == "pinpool" else "RMM pool_memory_resource")
+    ax.set_xticks([x + width / 2 for x in range(len(rows))])
+    ax.set_xticklabels(labels, rotation=15, fontsize=8)
+    ax.set_ylabel("runtime calls per operation (per frame for the pipeline)")
+    ax.set_yscale("log")
+    ax.set_title("Runtime calls per operation on the emulated CUDA runtime (fewer is better)")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def section_rmm(d, charts):
+    """The RMM section, from DIR/rmm.json (or DIR/rmm_skipped.txt) alone, between markers."""
+    path = os.path.join(d, "rmm.json")
+    head = [RMM_BEGIN, "## Measured against RMM on the same runtime", ""]
+    skipped = os.path.join(d, "rmm_skipped.txt")
+    if not os.path.exists(path):
+        why = open(skipped).read().strip() if os.path.exists(skipped) else "suite rmm not run"
+        return "\n".join(head + [f"Not measured: {why}.", "", RMM_END, ""])
+    with open(path) as f:
+        data = json.load(f)
+    res = {}
+    for r in data["results"]:
+        res[(r["workload"], r["peer"])] = r
+    out = head + [
+        f"`bench/run --suites rmm` ({data.get('date_utc', '?')}, {data.get('compiler', '?')}): "
+        "pinpool and RAPIDS RMM "
+        f"{data.get('rmm_version', '26.10')} (`librmm-cu13` from PyPI) in one process on "
+        "pinpool's CPU emulation of the CUDA runtime (`tests/emulation`, linked instead of "
+        "libcudart), so every runtime call either pool makes is counted exactly, by entry point. "
+        "pinpool: a device pool (and a pinned pool for staging) on the CUDA backend. RMM: "
+        "`pool_memory_resource` (its stream-ordered code is header code calling the runtime from "
+        "the benchmark's translation unit) over an upstream resource on the emulated "
+        "`cudaMalloc`/`cudaFree` (`cudaHostAlloc`/`cudaFreeHost` for the pinned pool), "
+        "`initial_pool_size = 0`. Same streams (non-blocking), same operations, after 64 "
+        f"warm-up operations; {data.get('iterations', '?')} counted operations per loop. Raw data: "
+        "`rmm.json`. On a GPU each of these calls costs roughly a microsecond of host time and "
+        "takes driver locks; the emulation's own cost is not what is measured.",
+        "",
+        "RMM has no host acquisition: for host use (pinned staging, the pipeline's decode "
+        "buffer) it allocates on the default stream and then synchronises the default stream, "
+        "because a block RMM takes from another stream is ordered only device-side "
+        "(`cudaStreamWaitEvent`). A host release is a release on the default stream.",
+        "",
+        "### Runtime calls per operation",
+        "",
+    ]
+    rows, chart_rows, rmm_ahead, pp_ahead = [], [], [], []
+    for key, label in RMM_WORKLOADS:
+        p, r = res.get((key, "pinpool")), res.get((key, "rmm_pool"))
+        if not p or not r:
+            continue
+        pt, rt = p["calls_per_op_total"], r["calls_per_op_total"]
+        rows.append([label, fmt_calls(pt), fmt_calls(rt), calls_text(p["calls_per_op"]),
+                     calls_text(r["calls_per_op"])])
+        chart_rows.append((key, {"pinpool": pt, "rmm_pool": rt}))
+        if rt < pt:
+            rmm_ahead.append(f"{label} ({fmt_calls(rt)} calls against pinpool's {fmt_calls(pt)})")
+        elif pt < rt:
+            pp_ahead.append(f"{label} ({fmt_calls(pt)} against {fmt_calls(rt)})")
+        pb, rb = blocking(p["calls_per_op"]), blocking(r["calls_per_op"])
+        if pb < rb:
+            pp_ahead.append(f"{label}: host-blocking calls {fmt_calls(pb)} against RMM's "
+                            f"{fmt_calls(rb)}")
+        elif rb < pb:
+            rmm_ahead.append(f"{label}: host-blocking calls {fmt_calls(rb)} against pinpool's "
+                             f"{fmt_calls(pb)}")
+    out += [table(["workload", "pinpool calls", "RMM calls", "pinpool by entry point",
+                   "RMM by entry point"], rows), ""]
+    if rows and charts:
+        rmm_calls_chart(os.path.join(d, "rmm_calls.png"), chart_rows)
+        out += ["![runtime calls per operation](rmm_calls.png)", ""]
+    notes = sorted({r["note"] for r in data["results"]
+                    if r.get("note") and r["peer"] in ("pinpool", "rmm_pool")})
+    if notes:
+        out += ["Notes: " + "; ".join(f"{n}" for n in notes) + ".", ""]
+
+    out += ["### Peak bytes reserved against peak bytes live (traces)", ""]
+    prow = []
+    for key, label in RMM_WORKLOADS:
+        for peer in ("pinpool", "rmm_pool", "rmm_arena", "rmm_binning"):
+            r = res.get((key, peer))
+            if not r:
+                continue
+            if r.get("error"):
+                prow.append([label, peer, "–", "–", "–", r["error"]])
+            elif "peak_reserved" in r:
+                prow.append([label, peer, human_mib(r["peak_live"]), human_mib(r["peak_reserved"]),
+                             fmt_ratio(ratio(r["peak_reserved"], r["peak_live"])),
+                             f"{fmt_calls(r['calls_per_op_total'])}: {calls_text(r['calls_per_op'])}"])
+    out += [table(["trace", "allocator", "peak live", "peak reserved", "reserved/live",
+                   "runtime calls per op"], prow), ""]
+    for key, label in RMM_WORKLOADS:
+        p, r = res.get((key, "pinpool")), res.get((key, "rmm_pool"))
+        if p and r and "peak_reserved" in p and "peak_reserved" in r:
+            if r["peak_reserved"] < p["peak_reserved"]:
+                rmm_ahead.append(f"{label}: peak reserved {human_mib(r['peak_reserved'])} against "
+                                 f"pinpool's {human_mib(p['peak_reserved'])}")
+            elif p["peak_reserved"] < r["peak_reserved"]:
+                pp_ahead.append(f"{label}: peak reserved {human_mib(p['peak_reserved'])} against "
+                                f"{human_mib(r['peak_reserved'])}")
+    out += ["Peak live is the sum of the requested sizes alive at once (the same for every "
+            "allocator). Peak reserved: pinpool's `bytes_reserved` after the trace (pinpool "
+            "returns no slab without `trim()`, so that is its peak; reading its stats during the "
+            "trace would query events and change the counts), RMM's `pool_size()` after every "
+            "operation, arena/binning: bytes held from the upstream after every operation. The "
+            "pipeline's figures add the device and the pinned pool.", ""]
+
+    ins = data.get("instructions", {})
+    irows, by = [], {}
+    for r in ins.get("rows", []):
+        by[(r["bytes"], r["peer"])] = r["ir_per_round_trip"]
+    for b in sorted({k[0] for k in by}):
+        p, r = by.get((b, "pinpool")), by.get((b, "rmm_pool"))
+        irows.append([human_bytes(b), f"{p:.0f}" if p and p > 0 else "–",
+                      f"{r:.0f}" if r and r > 0 else "–", fmt_ratio(ratio(p, r))])
+        if p and r and p > 0 and r > 0:
+            if r < p:
+                rmm_ahead.append(f"host instructions per same-stream round trip at "
+                                 f"{human_bytes(b)} ({r:.0f} Ir against pinpool's {p:.0f})")
+            elif p < r:
+                pp_ahead.append(f"instructions at {human_bytes(b)} ({p:.0f} Ir against {r:.0f})")
+    out += ["### Host instructions per same-stream round trip (callgrind)", ""]
+    if irows:
+        out += [table(["size", "pinpool Ir", "RMM pool Ir", "pinpool / RMM"], irows), "",
+                "Counted with `valgrind --tool=callgrind --collect-systime=no "
+                "--toggle-collect=pinpool_bench_rmm_loop` plus one `--toggle-collect=<entry "
+                "point>` per emulated runtime entry point (cudaEventRecord, cudaStreamGetId, "
+                "cudaStreamIsCapturing, cudaGetDevice, ...): collection is on only inside the "
+                "measured loop and switched off again inside every call into the emulation, so "
+                "the figure is the pool's own code (its locks, its allocations, the call into "
+                "the runtime) and none of the emulation's internals. The loop calls each pool "
+                "directly (`pool.acquire(bytes, s)` with the buffer released on `s`; "
+                "`allocate(s)`/`deallocate(s)`), 20000 round trips after 64 uncounted ones. "
+                "Ir / round trips.", ""]
+    else:
+        out += ["Not measured (valgrind not found).", ""]
+
+    missing = [f"{r['peer']} on {r['workload']}: {r['error']}" for r in data["results"]
+               if r.get("error")]
+    other = [f"{r['peer']} on {r['workload']}: {r['note']}" for r in data["results"]
+             if r.get("note") and r["peer"] not in ("pinpool", "rmm_pool")]
+    out += ["### Where RMM is ahead", ""]
+    out += [f"- {x}" for x in rmm_ahead] if rmm_ahead else ["- nowhere in this run"]
+    out += ["", "Where pinpool is ahead:", ""]
+    out += [f"- {x}" for x in pp_ahead] if pp_ahead else ["- nowhere in this run"]
+    out += ["", "What did not run or is counted only in part:", ""]
+    out += [f"- {x}" for x in missing + other] if missing + other else ["- nothing"]
+    out += ["", RMM_END, ""]
+    return "\n".join(out)
+
+
+def human_mib(n):
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def cmd_rmm_section(args):
+    """Inserts or replaces only the RMM section of DIR/RESULTS.md (the rest stays as it is)."""
+    d = args.dir
+    text = section_rmm(d, charts_available())
+    path = os.path.join(d, "RESULTS.md")
+    old = open(path).read() if os.path.exists(path) else "# pinpool benchmark results\n\n"
+    if RMM_BEGIN in old and RMM_END in old:
+        a = old.index(RMM_BEGIN)
+        b = old.index(RMM_END) + len(RMM_END)
+        new = old[:a] + text.rstrip("\n") + old[b:]
+    else:
+        anchor = "## Suite 5: memory"
+        if anchor in old:
+            a = old.index(anchor)
+            new = old[:a] + text + "\n" + old[a:]
+        else:
+            new = old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+    print(f"wrote the RMM section of {path}")
+
 
 def cmd_report(args):
     d = args.dir
@@ -679,6 +902,7 @@ def cmd_report(args):
         section_stream(stream, d, charts),
         section_pipeline(d),
         section_gpu(d, gpu),
+        section_rmm(d, charts),
         section_memory(memory, d, charts),
     ]
     prof = os.path.join(d, "profile.txt")
@@ -708,9 +932,14 @@ def main():
     m.add_argument("--cuda", default="?")
     r = sub.add_parser("report", help="write RESULTS.md and charts for a results directory")
     r.add_argument("dir")
+    x = sub.add_parser("rmm-section",
+                       help="insert or replace only the RMM section of DIR/RESULTS.md (rmm.json)")
+    x.add_argument("dir")
     args = ap.parse_args()
     if args.cmd == "machine":
         cmd_machine(args)
+    elif args.cmd == "rmm-section":
+        cmd_rmm_section(args)
     else:
         cmd_report(args)
     return 0
