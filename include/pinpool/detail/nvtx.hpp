@@ -48,7 +48,9 @@ inline void nvtx_end(std::uint64_t id) {
 /// @brief Starts NVTX (loads an injected tool) on the calling thread. Call it before starting a
 /// thread that will use NVTX: NVTX publishes its lazy set-up with plain stores, so a first call
 /// racing another thread's first call is a (benign) race that TSan reports.
-inline void nvtx_initialize() { nvtxInitialize(nullptr); }
+inline void nvtx_initialize() {
+  nvtxInitialize(nullptr);
+}
 
 inline void nvtx_name_this_thread(const char* name) {
   nvtxNameOsThreadA(static_cast<std::uint32_t>(::syscall(SYS_gettid)), name);
@@ -59,7 +61,9 @@ inline void nvtx_name_this_thread(const char* name) {
 /// test forced them. Without a tool they would cost the hot path a few dozen instructions each.
 /// (Initialised before main, so the hot path reads a plain bool: no guard.)
 inline bool nvtx_memory_annotations_on = std::getenv("NVTX_INJECTION64_PATH") != nullptr;
-inline bool& nvtx_memory_annotations() { return nvtx_memory_annotations_on; }
+inline bool& nvtx_memory_annotations() {
+  return nvtx_memory_annotations_on;
+}
 
 /// @brief Registers a slab as a sub-allocator heap; returns its handle.
 inline void* nvtx_heap_register(const void* ptr, std::size_t bytes) {
@@ -114,24 +118,25 @@ inline void nvtx_region_unregister(const void* ptr) {
 
 class nvtx_range {
  public:
-  explicit nvtx_range(const char*) noexcept {}
+  explicit nvtx_range(const char* /*name*/) noexcept {}
 };
-inline std::uint64_t nvtx_start(const char*) noexcept {
+inline std::uint64_t nvtx_start(const char* /*name*/) noexcept {
   return 0;
 }
-inline void nvtx_end(std::uint64_t) noexcept {}
+inline void nvtx_end(std::uint64_t /*id*/) noexcept {}
 inline void nvtx_initialize() noexcept {}
-inline void nvtx_name_this_thread(const char*) noexcept {}
+inline void nvtx_name_this_thread(const char* /*name*/) noexcept {}
 inline bool& nvtx_memory_annotations() {
   static bool on = false;
   return on;
 }
-inline void* nvtx_heap_register(const void*, std::size_t) noexcept {
+inline void* nvtx_heap_register(const void* /*base*/, std::size_t /*bytes*/) noexcept {
   return nullptr;
 }
-inline void nvtx_heap_unregister(void*) noexcept {}
-inline void nvtx_region_register(void*, const void*, std::size_t) noexcept {}
-inline void nvtx_region_unregister(const void*) noexcept {}
+inline void nvtx_heap_unregister(void* /*heap*/) noexcept {}
+inline void nvtx_region_register(void* /*heap*/, const void* /*ptr*/,
+                                 std::size_t /*bytes*/) noexcept {}
+inline void nvtx_region_unregister(const void* /*ptr*/) noexcept {}
 
 #endif
 
