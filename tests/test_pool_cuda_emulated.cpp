@@ -324,11 +324,12 @@ TEST_F(emulated_cuda_pool, a_sticky_error_gives_cuda_error_and_the_pool_refuses_
   auto s = be->create_stream();
   { auto warm = d.acquire(4096, s); }
   s.synchronize();
+  auto b = d.acquire(4096, s);
   pinpool_emu::set_sticky_error();
-  {
-    auto b = d.acquire(4096, s);  // reuses an idle chunk: no runtime call needed
-  }  // the release cannot record its event: quarantined, reported on stderr
-  EXPECT_THROW(d.acquire(4096, s), pinpool::error);
+  // Acquiring on a stream asks whether it is being captured: the fault surfaces there.
+  EXPECT_THROW(d.acquire(4096, s), pinpool::cuda_error);
+  b.reset();  // the release cannot record its event: quarantined, reported on stderr
+  EXPECT_THROW(d.acquire(4096), pinpool::error);  // and the pool refuses work from now on
   EXPECT_THROW(s.synchronize(), pinpool::cuda_error);
 }
 
