@@ -2,11 +2,12 @@
 // Per size class, the chunks nobody holds (internal): `ready` ones are idle now; `pending` ones
 // were released on streams whose release events may not have completed. Implements the reuse
 // policy's lookups: an idle chunk, one released on the asking stream itself (stream order makes
-// it safe), one whose release completed, the oldest pending one (for a device-side wait).
+// it safe), the candidates worth asking whether their release completed (the pool asks without
+// its lock, then `take_pending`), the oldest pending one (for a device-side wait).
 //
 // Not thread-safe: the pool calls it under its lock. Events of chunks leaving the pending list
 // go back to the event_pool, except for `take_oldest_pending`, whose caller still waits on them.
-// `Done` predicates say whether a chunk's release events completed (they query the backend).
+// `settle`'s predicate says whether a chunk's release events completed (it queries the backend).
 
 #include "chunk.hpp"
 #include "chunk_list.hpp"
@@ -42,10 +43,6 @@ class class_lists {
   /// @brief The oldest chunk of `cls` released on the stream with identity `stream_id` (not 0)
   /// alone, or null.
   chunk* take_same_stream(std::uint32_t cls, std::uint64_t stream_id);
-  /// @brief The oldest pending chunk of `cls` whose release completed, or null. Asks `done`
-  /// about the first chunk of each release stream only (see `candidates`).
-  template <class Done>
-  chunk* take_completed(std::uint32_t cls, Done&& done);
   /// @brief Up to `max` pending chunks of `cls` worth asking about, oldest first: the first
   /// chunk of each release stream (a later release on a stream cannot complete before an
   /// earlier one), and every chunk released on several or unidentified streams. Looks at no more
@@ -100,18 +97,6 @@ class not_done_streams {
   std::array<std::uint64_t, capacity> ids_{};
   std::size_t n_ = 0;
 };
-
-template <class Done>
-chunk* class_lists::take_completed(std::uint32_t cls, Done&& done) {
-  class_state& k = classes_[cls];
-  not_done_streams waiting;
-  for (chunk* c = k.pending.front(); c != nullptr; c = c->next) {
-    if (c->release_stream != 0 && waiting.contains(c->release_stream)) continue;
-    if (done(*c)) return unpend(k, c);
-    waiting.add(c->release_stream);
-  }
-  return nullptr;
-}
 
 template <class Done>
 void class_lists::settle(Done&& done) {

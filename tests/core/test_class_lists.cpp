@@ -61,7 +61,9 @@ TEST_F(class_lists_test, starts_empty) {
   for (std::uint32_t cls = 0; cls < 4; ++cls) {
     EXPECT_EQ(lists.take_ready(cls), nullptr);
     EXPECT_EQ(lists.take_same_stream(cls, 1), nullptr);
-    EXPECT_EQ(lists.take_completed(cls, [](const chunk&) { return true; }), nullptr);
+    std::vector<chunk*> none;
+    lists.candidates(cls, none, 8);
+    EXPECT_TRUE(none.empty());
     EXPECT_EQ(lists.take_oldest_pending(cls), nullptr);
   }
   EXPECT_EQ(lists.bytes_pending(), 0u);
@@ -148,32 +150,6 @@ TEST_F(class_lists_test, a_chunk_taken_from_pending_gives_its_events_back) {
   EXPECT_EQ(events.take(1), slots[1].event);
 }
 
-TEST_F(class_lists_test, take_completed_takes_the_oldest_done_chunk) {
-  chunk* a = released(2, 768, 1);
-  chunk* b = released(2, 768, 2);
-  chunk* c = released(2, 768, 3);
-  chunk* d = released(2, 768, 4);
-  std::set<const chunk*> done{b, d};
-  std::vector<const chunk*> asked;
-  auto is_done = [&](const chunk& x) {
-    asked.push_back(&x);
-    return done.count(&x) != 0;
-  };
-  EXPECT_EQ(lists.take_completed(2, is_done), b);
-  EXPECT_EQ(asked, (std::vector<const chunk*>{a, b})) << "asked oldest first, stops at a hit";
-  EXPECT_TRUE(b->events.empty());
-  EXPECT_EQ(events.idle_count(), 1u);
-  EXPECT_EQ(lists.bytes_pending(), 3 * 768u);
-
-  EXPECT_EQ(lists.take_completed(2, is_done), d);
-  EXPECT_EQ(lists.take_completed(2, is_done), nullptr);
-  EXPECT_EQ(contents(lists[2].pending), (std::vector<chunk*>{a, c}));
-  EXPECT_EQ(lists.take_completed(2, [](const chunk&) { return false; }), nullptr);
-  EXPECT_EQ(lists.take_completed(1, [](const chunk&) { return true; }), nullptr);
-  EXPECT_EQ(lists.take_completed(2, [](const chunk&) { return true; }), a);
-  EXPECT_EQ(lists.bytes_pending(), 768u);
-}
-
 TEST_F(class_lists_test, take_oldest_pending_keeps_events_and_restore_puts_it_back_first) {
   chunk* a = released(0, 256, 5, 2);
   chunk* b = released(0, 256, 6);
@@ -193,7 +169,7 @@ TEST_F(class_lists_test, take_oldest_pending_keeps_events_and_restore_puts_it_ba
   EXPECT_EQ(a->st, chunk::state::pending);
 
   // Unlike take_oldest_pending, the other lookups give the events back.
-  EXPECT_EQ(lists.take_completed(0, [](const chunk&) { return true; }), a);
+  EXPECT_EQ(lists.take_pending(a), a);
   EXPECT_TRUE(a->events.empty());
   EXPECT_EQ(events.idle_count(), 2u);
 
@@ -250,27 +226,6 @@ TEST_F(class_lists_test, releases_are_numbered_in_order) {
   ASSERT_EQ(lists.take_same_stream(0, 1), a);
   lists.add_pending(a, 1);  // released again: a new number
   EXPECT_GT(a->release_seq, c->release_seq);
-}
-
-TEST_F(class_lists_test, take_completed_asks_only_the_first_chunk_of_each_stream) {
-  chunk* a1 = released(1, 512, 7);
-  chunk* a2 = released(1, 512, 7);  // behind a1 on stream 7: cannot be done first
-  chunk* m = released(1, 512, 0, 2);
-  chunk* b1 = released(1, 512, 9);
-  std::vector<const chunk*> asked;
-  auto only_later_ones_done = [&](const chunk& x) {
-    asked.push_back(&x);
-    return &x == a2 || &x == b1;
-  };
-  EXPECT_EQ(lists.take_completed(1, only_later_ones_done), b1);
-  EXPECT_EQ(asked, (std::vector<const chunk*>{a1, m, b1})) << "a2 is not asked about";
-  EXPECT_EQ(contents(lists[1].pending), (std::vector<chunk*>{a1, a2, m}));
-  asked.clear();
-  EXPECT_EQ(lists.take_completed(1, only_later_ones_done), nullptr);
-  EXPECT_EQ(asked, (std::vector<const chunk*>{a1, m}));
-  // Once the first is done, the next one of its stream is asked about.
-  EXPECT_EQ(lists.take_completed(1, [&](const chunk& x) { return &x == a1; }), a1);
-  EXPECT_EQ(lists.take_completed(1, [&](const chunk& x) { return &x == a2; }), a2);
 }
 
 TEST_F(class_lists_test, settle_stops_at_a_streams_first_not_done_release) {
