@@ -195,7 +195,11 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
   lock.lock();
   ++counters_.grows;
   ++counters_.backend_allocations;
-  return arena_.adopt(mem, nvtx_heap_register(mem.ptr, mem.bytes));
+  // NVTX memory heaps describe memory CUDA tools can check: on a CUDA backend, not plain host
+  // memory (compute-sanitizer rejects a heap over memory the runtime did not allocate, then every
+  // region in it). The CPU backend registers all its slabs (the trace tool reads them).
+  const bool annotate = opt_.kind != memory_kind::host || backend_->kind() != backend_kind::cuda;
+  return arena_.adopt(mem, annotate ? nvtx_heap_register(mem.ptr, mem.bytes) : nullptr);
 }
 
 // ---- release ----------------------------------------------------------------------------------

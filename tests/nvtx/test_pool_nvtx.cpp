@@ -1,6 +1,8 @@
 // pinpool's own NVTX output, read back with the in-process recorder (CPU backend): slow-path
 // ranges in domain "pinpool", one memory-API heap per slab, one region per chunk handed out.
 
+#include "../support/forwarding_backend.hpp"
+
 #include <pinpool/detail/nvtx.hpp>
 #include <pinpool/pinpool.hpp>
 #include <pinpool/trace/recorder.hpp>
@@ -136,6 +138,48 @@ TEST_F(PoolNvtx, WaitingAtTheCapIsARange) {
   ASSERT_EQ(waits.size(), 1u);
   EXPECT_EQ(waits[0]->tid, os_tid());
   EXPECT_GT(waits[0]->duration_ns(), 0);
+}
+
+// Found on an H200 by tools/gpu-check: compute-sanitizer rejects an NVTX heap over plain host
+// memory of a CUDA process (the runtime did not allocate it), and then every region in it. On a
+// CUDA backend a host pool registers no heap, and no region is unregistered that was never
+// registered. (A CPU backend reporting itself as CUDA stands in for the runtime here.)
+class claims_cuda : public pinpool_test::forwarding_backend {
+ public:
+  using forwarding_backend::forwarding_backend;
+  pinpool::backend_kind kind() const noexcept override { return pinpool::backend_kind::cuda; }
+  bool is_capturing(pinpool::stream_ref) override { return false; }
+};
+
+TEST_F(PoolNvtx, HostPoolsOfACudaBackendAnnotateNothing) {
+  auto be = std::make_shared<claims_cuda>(be_);
+  for (const pinpool::memory_kind kind :
+       {pinpool::memory_kind::host, pinpool::memory_kind::pinned_host}) {
+    recorder::clear();
+    pinpool::pool_options opt;
+    opt.kind = kind;
+    opt.slab_bytes = std::size_t{1} << 20;
+    pinpool::pool pool(be, opt);
+    for (int i = 0; i < 3; ++i) {
+      pinpool::buffer a = pool.acquire(4096);
+      pinpool::buffer b = pool.acquire(300000);
+    }
+    pool.trim();
+    std::size_t heap_ops = 0, region_ops = 0;
+    for (const trace::memory_event& e : recorder::snapshot().memory) {
+      if (e.domain != "pinpool") continue;
+      const bool heap_op =
+          e.op == trace::memory_op::heap_register || e.op == trace::memory_op::heap_unregister;
+      (heap_op ? heap_ops : region_ops) += 1;
+    }
+    if (kind == pinpool::memory_kind::host) {
+      EXPECT_EQ(heap_ops, 0u);
+      EXPECT_EQ(region_ops, 0u);
+    } else {                       // pinned memory the runtime allocated: annotated as before
+      EXPECT_GE(heap_ops, 2u);     // registered, and unregistered by trim
+      EXPECT_EQ(region_ops, 12u);  // 6 chunks handed out, 6 released
+    }
+  }
 }
 
 }  // namespace

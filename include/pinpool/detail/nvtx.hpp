@@ -99,9 +99,10 @@ inline void nvtx_region_register(void* heap, const void* ptr, std::size_t bytes)
   nvtxMemRegionsRegister(nvtx_domain(), &batch);
 }
 
-/// @brief A chunk released: its region goes (by pointer).
-inline void nvtx_region_unregister(const void* ptr) {
-  if (!nvtx_memory_annotations()) return;
+/// @brief A chunk released: its region in `heap` goes (by pointer). Nothing when `heap` is null
+/// (the chunk's slab has no heap, so its region was never registered).
+inline void nvtx_region_unregister(void* heap, const void* ptr) {
+  if (heap == nullptr || !nvtx_memory_annotations()) return;
   nvtxMemRegionRef_t ref{};
   ref.pointer = ptr;
   nvtxMemRegionsUnregisterBatch_t batch{};
@@ -136,7 +137,7 @@ inline void* nvtx_heap_register(const void* /*base*/, std::size_t /*bytes*/) noe
 inline void nvtx_heap_unregister(void* /*heap*/) noexcept {}
 inline void nvtx_region_register(void* /*heap*/, const void* /*ptr*/,
                                  std::size_t /*bytes*/) noexcept {}
-inline void nvtx_region_unregister(const void* /*ptr*/) noexcept {}
+inline void nvtx_region_unregister(void* /*heap*/, const void* /*ptr*/) noexcept {}
 
 #endif
 
