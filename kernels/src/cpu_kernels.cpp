@@ -1,6 +1,8 @@
-// The CPU launchers: argument checks, then rows spread over cpu_parallel_for, each pixel
-// computed by the shared bodies of pixel_ops.hpp.
+// The CPU launchers: argument checks, then bands of rows spread over cpu_parallel_for, each row
+// computed by the row functions of cpu_rows.hpp (vectorised loops for the inner pixels, the
+// shared per-pixel bodies of pixel_ops.hpp at the borders).
 
+#include "cpu_rows.hpp"
 #include "launcher_support.hpp"
 #include "pixel_ops.hpp"
 
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -24,18 +27,25 @@ const std::uint8_t* row_of(const const_image_view& v, int y) {
 
 using histogram = std::array<std::uint64_t, 256>;
 
+/// Splits [0, count) into `parts` contiguous ranges; the bounds of range `i`.
+int split(int count, int parts, int i) {
+  return static_cast<int>(static_cast<long long>(count) * i / parts);
+}
+
+/// Bands of rows for a row-wise kernel: a few per thread (load balance on a shared machine),
+/// each at least `min_rows` rows.
+int band_count(int height, int min_rows) {
+  return std::max(1, std::min(4 * cpu_concurrency(), height / std::max(1, min_rows)));
+}
+
 /// The 256-bin histogram, counted in parallel over bands of rows.
 histogram histogram_of(const const_image_view& src) {
-  const int bands = std::min(src.height, 4 * cpu_concurrency());
+  const int bands = band_count(src.height, 16);
   std::vector<histogram> partial(static_cast<std::size_t>(bands), histogram{});
   cpu_parallel_for(bands, [&](int band) {
-    histogram& h = partial[static_cast<std::size_t>(band)];
-    const int y_end = static_cast<int>(static_cast<long long>(src.height) * (band + 1) / bands);
-    for (int y = static_cast<int>(static_cast<long long>(src.height) * band / bands); y < y_end;
-         ++y) {
-      const std::uint8_t* in = row_of(src, y);
-      for (int x = 0; x < src.width; ++x) ++h[in[x]];
-    }
+    const int y0 = split(src.height, bands, band), y1 = split(src.height, bands, band + 1);
+    detail::histogram_rows(row_of(src, y0), src.pitch, src.width, y1 - y0,
+                           partial[static_cast<std::size_t>(band)].data());
   });
   histogram total{};
   for (const histogram& h : partial) {
@@ -44,44 +54,98 @@ histogram histogram_of(const const_image_view& src) {
   return total;
 }
 
+/// True when the bytes of the two images' rows may overlap.
+bool overlapping(const const_image_view& a, const image_view& b) {
+  const auto begin_a = reinterpret_cast<std::uintptr_t>(a.data);
+  const auto begin_b = reinterpret_cast<std::uintptr_t>(b.data);
+  const std::uintptr_t end_a =
+      begin_a + static_cast<std::size_t>(a.height - 1) * a.pitch +
+      static_cast<std::size_t>(a.width) * static_cast<std::size_t>(a.channels);
+  const std::uintptr_t end_b =
+      begin_b + static_cast<std::size_t>(b.height - 1) * b.pitch +
+      static_cast<std::size_t>(b.width) * static_cast<std::size_t>(b.channels);
+  return begin_a < end_b && begin_b < end_a;
+}
+
+/// The vertical pass of output row y: the 2r + 1 horizontal rows it reads, found in `tmp` at
+/// slot (row % slots), `slots` rows of `width` values.
+void blur_output_row(const std::uint16_t* tmp, int slots, int width, int height, int y,
+                     const detail::gaussian_taps& taps, const std::uint16_t** rows,
+                     std::uint8_t* out) {
+  const int r = taps.radius;
+  for (int k = -r; k <= r; ++k) {
+    const int row = detail::reflect_101(y + k, height);
+    rows[k + r] = tmp + static_cast<std::size_t>(row % slots) * static_cast<std::size_t>(width);
+  }
+  detail::blur_vertical_row(rows, width, taps, out);
+}
+
 }  // namespace
 
 void gray_cpu(const_image_view src, image_view dst) {
   detail::check_gray_args("gray_cpu", src, dst);
-  cpu_parallel_for(src.height, [&](int y) {
-    const std::uint8_t* in = row_of(src, y);
-    std::uint8_t* out = row_of(dst, y);
-    for (int x = 0; x < src.width; ++x) {
-      out[x] = detail::gray_pixel(in + static_cast<std::size_t>(x) * src.channels, src.channels);
+  const int bands = band_count(src.height, 8);
+  cpu_parallel_for(bands, [&](int band) {
+    for (int y = split(src.height, bands, band); y < split(src.height, bands, band + 1); ++y) {
+      detail::gray_row(row_of(src, y), src.channels, row_of(dst, y), src.width);
     }
   });
 }
 
-void blur_cpu(const_image_view src, image_view dst, float sigma, float* scratch) {
+void blur_cpu(const_image_view src, image_view dst, float sigma, void* scratch) {
   detail::check_mono_args("blur_cpu", src, dst);
   detail::check_not_null("blur_cpu", "scratch", scratch);
   const detail::gaussian_taps taps = detail::make_gaussian_taps("blur_cpu", sigma);
-  const auto width = static_cast<std::size_t>(src.width);
-  cpu_parallel_for(src.height, [&](int y) {
-    float* out = scratch + static_cast<std::size_t>(y) * width;
-    for (int x = 0; x < src.width; ++x) {
-      out[x] = detail::blur_horizontal_at(src.data, src.pitch, src.width, x, y, taps);
-    }
-  });
-  cpu_parallel_for(src.height, [&](int y) {
-    std::uint8_t* out = row_of(dst, y);
-    for (int x = 0; x < src.width; ++x) {
-      out[x] = detail::blur_vertical_at(scratch, src.width, src.height, x, y, taps);
+  auto* tmp = static_cast<std::uint16_t*>(scratch);
+  const int width = src.width, height = src.height, r = taps.radius;
+  const auto row_values = static_cast<std::size_t>(width);
+  const auto taps_count = static_cast<std::size_t>(2 * r + 1);
+
+  if (overlapping(src, dst)) {
+    // In place: the whole horizontal pass first (every row into the scratch), then the
+    // vertical pass, so that no output row is written before every read of the source.
+    cpu_parallel_for(height, [&](int y) {
+      detail::blur_horizontal_row(row_of(src, y), width, taps, tmp + y * row_values);
+    });
+    const int bands = band_count(height, 8);
+    cpu_parallel_for(bands, [&](int band) {
+      std::vector<const std::uint16_t*> rows(taps_count);
+      for (int y = split(height, bands, band); y < split(height, bands, band + 1); ++y) {
+        blur_output_row(tmp, height, width, height, y, taps, rows.data(), row_of(dst, y));
+      }
+    });
+    return;
+  }
+
+  // Bands of output rows; each keeps the horizontal results of the last `slots` rows it read in
+  // a ring in its own part of the scratch (the rows of the vertical window of the output row,
+  // which never spans more than min(2r + 1, height) rows), so every source row is read once
+  // per band and the ring stays in cache.
+  const int slots = std::min(2 * r + 1, height);
+  const int bands = std::max(1, std::min(band_count(height, 8 * slots), height / slots));
+  cpu_parallel_for(bands, [&](int band) {
+    std::uint16_t* ring = tmp + static_cast<std::size_t>(band) * slots * row_values;
+    std::vector<const std::uint16_t*> rows(taps_count);
+    const int y0 = split(height, bands, band), y1 = split(height, bands, band + 1);
+    int next = std::max(0, y0 - r);  // the next source row to filter horizontally
+    for (int y = y0; y < y1; ++y) {
+      for (const int last = std::min(height - 1, y + r); next <= last; ++next) {
+        detail::blur_horizontal_row(row_of(src, next), width, taps,
+                                    ring + static_cast<std::size_t>(next % slots) * row_values);
+      }
+      blur_output_row(ring, slots, width, height, y, taps, rows.data(), row_of(dst, y));
     }
   });
 }
 
 void sobel_cpu(const_image_view src, image_view dst) {
   detail::check_mono_args("sobel_cpu", src, dst);
-  cpu_parallel_for(src.height, [&](int y) {
-    std::uint8_t* out = row_of(dst, y);
-    for (int x = 0; x < src.width; ++x) {
-      out[x] = detail::sobel_at(src.data, src.pitch, src.width, src.height, x, y);
+  const int bands = band_count(src.height, 8);
+  cpu_parallel_for(bands, [&](int band) {
+    for (int y = split(src.height, bands, band); y < split(src.height, bands, band + 1); ++y) {
+      detail::sobel_row(row_of(src, detail::reflect_101(y - 1, src.height)), row_of(src, y),
+                        row_of(src, detail::reflect_101(y + 1, src.height)), src.width,
+                        row_of(dst, y));
     }
   });
 }
@@ -96,10 +160,11 @@ void equalize_cpu(const_image_view src, image_view dst) {
   const std::uint64_t first = detail::first_nonzero(cdf.data());
   std::array<std::uint8_t, 256> lut{};
   for (int i = 0; i < 256; ++i) lut[i] = detail::equalize_lut_at(i, cdf[i], first, running);
-  cpu_parallel_for(src.height, [&](int y) {
-    const std::uint8_t* in = row_of(src, y);
-    std::uint8_t* out = row_of(dst, y);
-    for (int x = 0; x < src.width; ++x) out[x] = detail::apply_lut(lut.data(), in[x]);
+  const int bands = band_count(src.height, 8);
+  cpu_parallel_for(bands, [&](int band) {
+    for (int y = split(src.height, bands, band); y < split(src.height, bands, band + 1); ++y) {
+      detail::lut_row(row_of(src, y), lut.data(), src.width, row_of(dst, y));
+    }
   });
 }
 

@@ -37,7 +37,7 @@ struct gray_op {
 
 struct blur_horizontal_op {
   const_image_view src;
-  float* tmp;
+  std::uint16_t* tmp;
   detail::gaussian_taps taps;
   __device__ void operator()(int x, int y) const {
     tmp[static_cast<std::size_t>(y) * src.width + x] =
@@ -46,7 +46,7 @@ struct blur_horizontal_op {
 };
 
 struct blur_vertical_op {
-  const float* tmp;
+  const std::uint16_t* tmp;
   image_view dst;
   detail::gaussian_taps taps;
   __device__ void operator()(int x, int y) const {
@@ -127,14 +127,15 @@ void gray_cuda(const_image_view src, image_view dst, stream_ref s) {
   launch_per_pixel(src.width, src.height, stream, gray_op{src, dst});
 }
 
-void blur_cuda(const_image_view src, image_view dst, float sigma, float* scratch, stream_ref s) {
+void blur_cuda(const_image_view src, image_view dst, float sigma, void* scratch, stream_ref s) {
   detail::check_mono_args("blur_cuda", src, dst);
   detail::check_not_null("blur_cuda", "scratch", scratch);
   const detail::gaussian_taps taps = detail::make_gaussian_taps("blur_cuda", sigma);
   const cudaStream_t stream = cuda_stream_of("blur_cuda", s);
   const device_scope on(s.device());
-  launch_per_pixel(src.width, src.height, stream, blur_horizontal_op{src, scratch, taps});
-  launch_per_pixel(src.width, src.height, stream, blur_vertical_op{scratch, dst, taps});
+  auto* tmp = static_cast<std::uint16_t*>(scratch);
+  launch_per_pixel(src.width, src.height, stream, blur_horizontal_op{src, tmp, taps});
+  launch_per_pixel(src.width, src.height, stream, blur_vertical_op{tmp, dst, taps});
 }
 
 void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_pool, stream_ref s) {
@@ -143,7 +144,7 @@ void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_p
   (void)detail::make_gaussian_taps("blur_cuda", sigma);  // check everything before acquiring
   (void)cuda_stream_of("blur_cuda", s);
   buffer scratch = device_pool.acquire(blur_scratch_bytes(src.width, src.height), s);
-  blur_cuda(src, dst, sigma, static_cast<float*>(scratch.data()), s);
+  blur_cuda(src, dst, sigma, scratch.data(), s);
 }  // scratch goes back to the pool on `s`, after the blur
 
 void sobel_cuda(const_image_view src, image_view dst, stream_ref s) {

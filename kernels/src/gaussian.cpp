@@ -2,6 +2,7 @@
 
 #include <pinpool/kernels/gaussian.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -19,7 +20,11 @@ std::size_t blur_scratch_bytes(int width, int height) {
                                 " x " + std::to_string(height) +
                                 " (width and height must be >= 1)");
   }
-  return static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * sizeof(float);
+  // One 16-bit value per pixel (the horizontal pass), rounded up to a multiple of 4 bytes so that
+  // a caller sizing a float array by bytes / sizeof(float) gets enough.
+  const std::size_t bytes =
+      static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * sizeof(std::uint16_t);
+  return (bytes + 3) / 4 * 4;
 }
 
 }  // namespace pinpool::kernels

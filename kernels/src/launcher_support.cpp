@@ -100,14 +100,28 @@ gaussian_taps make_gaussian_taps(const char* who, float sigma) {
   if (!problem.empty()) fail(who, problem);
   gaussian_taps g;
   g.radius = radius_of(sigma);
+  // exp(-k^2 / (2 sigma^2)) normalised, in double; then quantised to 8 fractional bits from the
+  // outermost tap inwards, each tap rounded (half up) after adding the rounding error carried
+  // from the tap outside it, and the centre taking what is left so that the weights sum to
+  // exactly 256. This reproduces the fixed-point kernel of OpenCV's 8-bit GaussianBlur (checked
+  // against cv2 in tests/kernels/opencv_check.py).
+  const double s = static_cast<double>(sigma);
   double w[taps_capacity + 1];
   double sum = 0.0;
-  for (int k = 0; k <= g.radius; ++k) {
-    const double t = k / static_cast<double>(sigma);
-    w[k] = std::exp(-0.5 * t * t);
-    sum += k == 0 ? w[k] : 2.0 * w[k];
+  for (int k = 0; k <= g.radius; ++k) w[k] = std::exp(-static_cast<double>(k * k) / (2.0 * s * s));
+  for (int k = 1; k <= g.radius; ++k) sum += w[k];
+  sum = w[0] + 2.0 * sum;
+  constexpr double one = 1 << blur_weight_bits;
+  double carried = 0.0;
+  long outer = 0;
+  for (int k = g.radius; k >= 1; --k) {
+    const double exact = w[k] / sum * one + carried;
+    const double rounded = std::floor(exact + 0.5);
+    carried = exact - rounded;
+    g.weight[k] = static_cast<std::uint16_t>(rounded);
+    outer += static_cast<long>(rounded);
   }
-  for (int k = 0; k <= g.radius; ++k) g.weight[k] = static_cast<float>(w[k] / sum);
+  g.weight[0] = static_cast<std::uint16_t>(static_cast<long>(one) - 2 * outer);
   return g;
 }
 

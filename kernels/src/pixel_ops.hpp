@@ -57,33 +57,41 @@ PINPOOL_HD inline std::uint8_t gray_pixel(const std::uint8_t* px, int channels) 
 // ---- blur -----------------------------------------------------------------------------------
 
 /// Maximum radius of `gaussian_taps` (= pinpool::kernels::max_blur_radius, checked in
-/// launcher_support.cpp). Fixed so that the taps travel by value as a kernel argument (about 2 KB).
+/// launcher_support.cpp). Fixed so that the taps travel by value as a kernel argument (1 KB).
 constexpr int taps_capacity = 512;
 
-/// Normalised Gaussian weights of offsets 0..radius (the kernel is symmetric).
+/// Fractional bits of the blur's fixed-point weights: the weights of a kernel sum to exactly
+/// 1 << blur_weight_bits (OpenCV's 8-bit GaussianBlur arithmetic).
+constexpr int blur_weight_bits = 8;
+
+/// The Gaussian weights of offsets 0..radius (the kernel is symmetric) in fixed point with
+/// `blur_weight_bits` fractional bits: weight[0] + 2 (weight[1] + ... + weight[radius]) == 256.
 struct gaussian_taps {
   int radius = 0;
-  float weight[taps_capacity + 1] = {};
+  std::uint16_t weight[taps_capacity + 1] = {};
 };
 
-/// Samples of one image row, as floats.
+/// Samples of one image row.
 struct u8_row {
   const std::uint8_t* row;
-  PINPOOL_HD float operator()(int x) const { return static_cast<float>(row[x]); }
+  PINPOOL_HD std::uint32_t operator()(int x) const { return row[x]; }
 };
 
-/// Samples of one column of a float image with `stride` elements per row.
-struct f32_column {
-  const float* top;
+/// Samples of one column of the 16-bit horizontal result, `stride` elements per row.
+struct u16_column {
+  const std::uint16_t* top;
   std::size_t stride;
-  PINPOOL_HD float operator()(int y) const { return top[static_cast<std::size_t>(y) * stride]; }
+  PINPOOL_HD std::uint32_t operator()(int y) const {
+    return top[static_cast<std::size_t>(y) * stride];
+  }
 };
 
-/// Sum over k in [-r, r] of weight[|k|] * at(reflect_101(i + k, len)).
+/// Sum over k in [-r, r] of weight[|k|] * at(reflect_101(i + k, len)), exact in 32 bits.
 template <class Samples>
-PINPOOL_HD inline float gaussian_sum(const Samples& at, int i, int len, const gaussian_taps& g) {
+PINPOOL_HD inline std::uint32_t gaussian_sum(const Samples& at, int i, int len,
+                                             const gaussian_taps& g) {
   const int r = g.radius;
-  float sum = g.weight[0] * at(i);
+  std::uint32_t sum = g.weight[0] * at(i);
   if (i - r >= 0 && i + r < len) {
     for (int k = 1; k <= r; ++k) sum += g.weight[k] * (at(i - k) + at(i + k));
   } else {
@@ -94,17 +102,26 @@ PINPOOL_HD inline float gaussian_sum(const Samples& at, int i, int len, const ga
   return sum;
 }
 
-/// Horizontal pass at (x, y): the 1-D blur along the row, kept in float.
-PINPOOL_HD inline float blur_horizontal_at(const std::uint8_t* src, std::size_t pitch, int width,
-                                           int x, int y, const gaussian_taps& g) {
-  return gaussian_sum(u8_row{src + static_cast<std::size_t>(y) * pitch}, x, width, g);
+/// Horizontal pass at (x, y): the 1-D blur along the row with 8 fractional bits, exact (at most
+/// 255 * 256, so it fits 16 bits).
+PINPOOL_HD inline std::uint16_t blur_horizontal_at(const std::uint8_t* src, std::size_t pitch,
+                                                   int width, int x, int y,
+                                                   const gaussian_taps& g) {
+  return static_cast<std::uint16_t>(
+      gaussian_sum(u8_row{src + static_cast<std::size_t>(y) * pitch}, x, width, g));
 }
 
-/// Vertical pass at (x, y) over the horizontal result (width floats per row), rounded.
-PINPOOL_HD inline std::uint8_t blur_vertical_at(const float* tmp, int width, int height, int x,
-                                                int y, const gaussian_taps& g) {
+/// The 8-bit result of a vertical sum with 16 fractional bits: rounded half up.
+PINPOOL_HD inline std::uint8_t blur_round(std::uint32_t sum) {
+  return static_cast<std::uint8_t>((sum + (1u << (2 * blur_weight_bits - 1))) >>
+                                   (2 * blur_weight_bits));
+}
+
+/// Vertical pass at (x, y) over the horizontal result (width values per row), rounded.
+PINPOOL_HD inline std::uint8_t blur_vertical_at(const std::uint16_t* tmp, int width, int height,
+                                                int x, int y, const gaussian_taps& g) {
   const auto w = static_cast<std::size_t>(width);
-  return round_to_u8(gaussian_sum(f32_column{tmp + x, w}, y, height, g));
+  return blur_round(gaussian_sum(u16_column{tmp + x, w}, y, height, g));
 }
 
 // ---- sobel ----------------------------------------------------------------------------------
@@ -113,17 +130,24 @@ PINPOOL_HD inline int abs_int(int v) {
   return v < 0 ? -v : v;
 }
 
-/// |gx| + |gy| of OpenCV's 3x3 Sobel at (x, y), saturated; reflect-101 neighbours.
-PINPOOL_HD inline std::uint8_t sobel_at(const std::uint8_t* src, std::size_t pitch, int width,
-                                        int height, int x, int y) {
+/// |gx| + |gy| of OpenCV's 3x3 Sobel at column x of row `mid`, given the rows above and below
+/// (already reflected), saturated; reflect-101 neighbours along the row.
+PINPOOL_HD inline std::uint8_t sobel_of_rows(const std::uint8_t* up, const std::uint8_t* mid,
+                                             const std::uint8_t* down, int width, int x) {
   const int xl = reflect_101(x - 1, width), xr = reflect_101(x + 1, width);
-  const std::uint8_t* up = src + static_cast<std::size_t>(reflect_101(y - 1, height)) * pitch;
-  const std::uint8_t* mid = src + static_cast<std::size_t>(y) * pitch;
-  const std::uint8_t* down = src + static_cast<std::size_t>(reflect_101(y + 1, height)) * pitch;
   const int gx = (up[xr] + 2 * mid[xr] + down[xr]) - (up[xl] + 2 * mid[xl] + down[xl]);
   const int gy = (down[xl] + 2 * down[x] + down[xr]) - (up[xl] + 2 * up[x] + up[xr]);
   const int magnitude = abs_int(gx) + abs_int(gy);
   return static_cast<std::uint8_t>(magnitude > 255 ? 255 : magnitude);
+}
+
+/// |gx| + |gy| of OpenCV's 3x3 Sobel at (x, y), saturated; reflect-101 neighbours.
+PINPOOL_HD inline std::uint8_t sobel_at(const std::uint8_t* src, std::size_t pitch, int width,
+                                        int height, int x, int y) {
+  const std::uint8_t* up = src + static_cast<std::size_t>(reflect_101(y - 1, height)) * pitch;
+  const std::uint8_t* mid = src + static_cast<std::size_t>(y) * pitch;
+  const std::uint8_t* down = src + static_cast<std::size_t>(reflect_101(y + 1, height)) * pitch;
+  return sobel_of_rows(up, mid, down, width, x);
 }
 
 // ---- equalize -------------------------------------------------------------------------------

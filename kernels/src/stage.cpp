@@ -35,7 +35,7 @@ void cpu_images_only(const_image_view src, image_view dst, const stage_params&, 
 }
 
 void blur_cpu_row(const_image_view src, image_view dst, const stage_params& p, void* scratch) {
-  blur_cpu(src, dst, p.sigma, static_cast<float*>(scratch));
+  blur_cpu(src, dst, p.sigma, scratch);
 }
 
 #ifdef PINPOOL_KERNELS_HAS_CUDA
@@ -48,7 +48,7 @@ void cuda_images_only(const_image_view src, image_view dst, const stage_params&,
 
 void blur_cuda_row(const_image_view src, image_view dst, const stage_params& p, void* scratch,
                    pool&, stream_ref s) {
-  blur_cuda(src, dst, p.sigma, static_cast<float*>(scratch), s);
+  blur_cuda(src, dst, p.sigma, scratch, s);
 }
 
 void equalize_cuda_row(const_image_view src, image_view dst, const stage_params&, void*,

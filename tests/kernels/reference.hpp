@@ -170,6 +170,52 @@ inline test_image ref_blur(const test_image& src, double sigma) {
   return out;
 }
 
+/// OpenCV's 8-bit Gaussian blur arithmetic, written out independently: the normalised weights
+/// quantised to 8 fractional bits from the outermost tap inwards (each rounded half up after
+/// adding the error carried from the one outside it; the centre takes what makes the sum 256),
+/// then a direct 2-D integer convolution with the products of the weights (16 fractional
+/// bits), rounded half up.
+inline std::vector<long long> ref_fixed_taps(double sigma) {
+  const int r = static_cast<int>(std::ceil(3.0 * sigma));
+  std::vector<double> g(static_cast<std::size_t>(r + 1));
+  double sum = 0.0;
+  for (int i = 0; i <= r; ++i)
+    g[static_cast<std::size_t>(i)] = std::exp(-(i * i) / (2.0 * sigma * sigma));
+  for (int i = 1; i <= r; ++i) sum += g[static_cast<std::size_t>(i)];
+  sum = g[0] + 2.0 * sum;
+  std::vector<long long> taps(static_cast<std::size_t>(2 * r + 1));
+  double error = 0.0;
+  long long outer = 0;
+  for (int i = r; i >= 1; --i) {
+    const double want = g[static_cast<std::size_t>(i)] / sum * 256.0 + error;
+    const long long q = static_cast<long long>(std::floor(want + 0.5));
+    error = want - static_cast<double>(q);
+    taps[static_cast<std::size_t>(r + i)] = taps[static_cast<std::size_t>(r - i)] = q;
+    outer += q;
+  }
+  taps[static_cast<std::size_t>(r)] = 256 - 2 * outer;
+  return taps;
+}
+
+inline test_image ref_blur_fixed(const test_image& src, double sigma) {
+  const std::vector<long long> t = ref_fixed_taps(sigma);
+  const int r = static_cast<int>(t.size() / 2);
+  test_image out(src.width, src.height, 1);
+  for (int y = 0; y < src.height; ++y) {
+    for (int x = 0; x < src.width; ++x) {
+      long long acc = 0;
+      for (int j = -r; j <= r; ++j) {
+        for (int i = -r; i <= r; ++i) {
+          acc += t[static_cast<std::size_t>(j + r)] * t[static_cast<std::size_t>(i + r)] *
+                 src.at(ref_reflect(x + i, src.width), ref_reflect(y + j, src.height));
+        }
+      }
+      out.at(x, y) = static_cast<std::uint8_t>((acc + 32768) >> 16);
+    }
+  }
+  return out;
+}
+
 inline test_image ref_sobel(const test_image& src) {
   static const int kx[3][3] = {{-1, 0, 1}, {-2, 0, 2}, {-1, 0, 1}};
   static const int ky[3][3] = {{-1, -2, -1}, {0, 0, 0}, {1, 2, 1}};

@@ -21,14 +21,18 @@ namespace pinpool::kernels {
 /// @param dst 1 channel, same size; must not overlap `src` unless src is 1 channel.
 void gray_cpu(const_image_view src, image_view dst);
 
-/// @brief Separable Gaussian blur of a 1-channel image, radius `blur_radius(sigma)`, weights
-/// exp(-x^2 / (2 sigma^2)) normalised, reflect-101 borders, float intermediate; within 1 of
-/// cv::GaussianBlur(src, dst, {2r+1, 2r+1}, sigma, sigma, BORDER_REFLECT_101).
+/// @brief Separable Gaussian blur of a 1-channel image, radius `blur_radius(sigma)`,
+/// reflect-101 borders, bit-exact with cv::GaussianBlur(src, dst, {2r+1, 2r+1}, sigma, sigma,
+/// BORDER_REFLECT_101) on 8-bit images (OpenCV 4's fixed-point arithmetic): the weights
+/// exp(-x^2 / (2 sigma^2)), normalised, are quantised to 8 fractional bits summing to exactly 256
+/// (outermost first, each rounded with the error carried from the one outside it, the centre
+/// taking the rest); the horizontal pass keeps the exact 16-bit sums, the vertical pass sums
+/// those times the weights (16 fractional bits) and rounds half up.
 /// @param dst 1 channel, same size; may be `src` itself (in place).
 /// @param scratch at least `blur_scratch_bytes(width, height)` bytes of host memory, owned by the
-/// caller; its content is overwritten.
+/// caller, overlapping neither image; its content is overwritten.
 /// @throws std::invalid_argument also for a bad sigma (see `blur_radius`) or a null scratch.
-void blur_cpu(const_image_view src, image_view dst, float sigma, float* scratch);
+void blur_cpu(const_image_view src, image_view dst, float sigma, void* scratch);
 
 /// @brief 3x3 Sobel of a 1-channel image, |gx| + |gy| saturated to 255, reflect-101 borders;
 /// equal to cv::Sobel dx and dy (ksize 3) combined as saturate(|gx| + |gy|).

@@ -32,7 +32,7 @@ void gray_cuda(const_image_view src, image_view dst, stream_ref s);
 /// @brief `blur_cpu` on the device: enqueued on `s`.
 /// @param scratch `blur_scratch_bytes(width, height)` bytes of device memory, not used by other
 /// work until the blur on `s` has run.
-void blur_cuda(const_image_view src, image_view dst, float sigma, float* scratch, stream_ref s);
+void blur_cuda(const_image_view src, image_view dst, float sigma, void* scratch, stream_ref s);
 
 /// @brief As above, with the scratch acquired from `device_pool` (memory_kind::device) on `s`.
 void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_pool, stream_ref s);

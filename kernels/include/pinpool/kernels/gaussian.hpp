@@ -15,8 +15,8 @@ inline constexpr int max_blur_radius = 512;
 /// @throws std::invalid_argument unless sigma is finite, > 0 and the radius <= max_blur_radius.
 int blur_radius(float sigma);
 
-/// @brief Bytes of the float scratch buffer a blur of a width x height image needs
-/// (width * height floats).
+/// @brief Bytes of the scratch buffer a blur of a width x height image needs: width * height
+/// 16-bit values (the horizontal pass in fixed point), rounded up to a multiple of 4.
 /// @throws std::invalid_argument unless width >= 1 and height >= 1.
 std::size_t blur_scratch_bytes(int width, int height);
 

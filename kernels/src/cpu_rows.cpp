@@ -1,0 +1,272 @@
+// The row functions of cpu_rows.hpp: plain loops over a row that GCC and Clang vectorise
+// (kernels/CMakeLists.txt's PINPOOL_KERNELS_VEC_REPORT prints GCC's -fopt-info-vec for this
+// file). No intrinsics: on x86-64 each function is compiled twice, for the baseline (SSE2) and
+// for AVX2, and the loader picks the clone the CPU runs (GCC/Clang target_clones, an ifunc);
+// elsewhere it is compiled once for the target's baseline.
+
+#include "cpu_rows.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__ELF__) && !defined(PINPOOL_KERNELS_NO_CLONES) && \
+    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
+#define PINPOOL_ROW_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PINPOOL_ROW_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define PINPOOL_RESTRICT __restrict__
+#define PINPOOL_INLINE inline __attribute__((always_inline))
+#else
+#define PINPOOL_RESTRICT
+#define PINPOOL_INLINE inline
+#endif
+
+namespace pinpool::kernels::detail {
+namespace {
+
+using u8 = std::uint8_t;
+using u16 = std::uint16_t;
+using u32 = std::uint32_t;
+
+// ---- gray ---------------------------------------------------------------------------------
+
+template <int Channels>
+PINPOOL_INLINE void gray_colour(const u8* PINPOOL_RESTRICT in, u8* PINPOOL_RESTRICT out,
+                                int width) {
+  for (int x = 0; x < width; ++x) {
+    const u8* px = in + x * Channels;
+    // gray_pixel's arithmetic (checked equal in test_rows.cpp).
+    out[x] = static_cast<u8>((px[0] * 9798u + px[1] * 19235u + px[2] * 3735u + (1u << 14)) >> 15);
+  }
+}
+
+// ---- blur, horizontal ---------------------------------------------------------------------
+
+/// out[x] for x in [begin, end), every tap inside the row; radius R known at compile time.
+/// 16-bit arithmetic is exact: every partial sum is at most the total, <= 255 * 256.
+template <int R>
+PINPOOL_INLINE void blur_h_fixed(const u8* PINPOOL_RESTRICT in, const u16* weights, int begin,
+                                 int end, u16* PINPOOL_RESTRICT out) {
+  u16 w[R + 1];
+  for (int k = 0; k <= R; ++k) w[k] = weights[k];
+  for (int x = begin; x < end; ++x) {
+    u16 sum = static_cast<u16>(w[0] * in[x]);
+    for (int k = 1; k <= R; ++k) {
+      sum = static_cast<u16>(sum + w[k] * static_cast<u16>(in[x - k] + in[x + k]));
+    }
+    out[x] = sum;
+  }
+}
+
+/// As blur_h_fixed for any radius: blocks of pixels, one tap at a time.
+PINPOOL_INLINE void blur_h_any(const u8* PINPOOL_RESTRICT in, const gaussian_taps& g, int begin,
+                               int end, u16* PINPOOL_RESTRICT out) {
+  constexpr int block = 256;
+  u16 acc[block];
+  for (int x0 = begin; x0 < end; x0 += block) {
+    const int n = std::min(block, end - x0);
+    const u8* c = in + x0;
+    const u16 w0 = g.weight[0];
+    for (int i = 0; i < n; ++i) acc[i] = static_cast<u16>(w0 * c[i]);
+    for (int k = 1; k <= g.radius; ++k) {
+      const u16 w = g.weight[k];
+      for (int i = 0; i < n; ++i) {
+        acc[i] = static_cast<u16>(acc[i] + w * static_cast<u16>(c[i - k] + c[i + k]));
+      }
+    }
+    std::memcpy(out + x0, acc, static_cast<std::size_t>(n) * sizeof(u16));
+  }
+}
+
+// ---- blur, vertical -----------------------------------------------------------------------
+
+template <int R>
+PINPOOL_INLINE void blur_v_fixed(const u16* const* rows, const u16* weights, int width,
+                                 u8* PINPOOL_RESTRICT out) {
+  u32 w[R + 1];
+  for (int k = 0; k <= R; ++k) w[k] = weights[k];
+  const u16* p[2 * R + 1];
+  for (int k = 0; k <= 2 * R; ++k) p[k] = rows[k];
+  for (int x = 0; x < width; ++x) {
+    u32 sum = w[0] * p[R][x];
+    for (int k = 1; k <= R; ++k) sum += w[k] * (static_cast<u32>(p[R - k][x]) + p[R + k][x]);
+    out[x] = blur_round(sum);
+  }
+}
+
+PINPOOL_INLINE void blur_v_any(const u16* const* rows, const gaussian_taps& g, int width,
+                               u8* PINPOOL_RESTRICT out) {
+  constexpr int block = 256;
+  u32 acc[block];
+  const int r = g.radius;
+  for (int x0 = 0; x0 < width; x0 += block) {
+    const int n = std::min(block, width - x0);
+    const u16* c = rows[r] + x0;
+    const u32 w0 = g.weight[0];
+    for (int i = 0; i < n; ++i) acc[i] = w0 * c[i];
+    for (int k = 1; k <= r; ++k) {
+      const u32 w = g.weight[k];
+      const u16* a = rows[r - k] + x0;
+      const u16* b = rows[r + k] + x0;
+      for (int i = 0; i < n; ++i) acc[i] += w * (static_cast<u32>(a[i]) + b[i]);
+    }
+    for (int i = 0; i < n; ++i) out[x0 + i] = blur_round(acc[i]);
+  }
+}
+
+// ---- sobel --------------------------------------------------------------------------------
+
+PINPOOL_INLINE int absolute(int v) {
+  return v < 0 ? -v : v;
+}
+
+}  // namespace
+
+PINPOOL_ROW_CLONES
+void gray_row(const std::uint8_t* in, int channels, std::uint8_t* out, int width) {
+  switch (channels) {
+    case 3:
+      gray_colour<3>(in, out, width);
+      return;
+    case 4:
+      gray_colour<4>(in, out, width);
+      return;
+    default:
+      if (in != out) std::memmove(out, in, static_cast<std::size_t>(width));
+      return;
+  }
+}
+
+PINPOOL_ROW_CLONES
+void blur_horizontal_row(const std::uint8_t* in, int width, const gaussian_taps& g,
+                         std::uint16_t* out) {
+  const int r = g.radius;
+  const int begin = std::min(r, width);        // first pixel whose taps are all inside
+  const int end = std::max(begin, width - r);  // one past the last
+  const u8_row samples{in};
+  for (int x = 0; x < begin; ++x) out[x] = static_cast<u16>(gaussian_sum(samples, x, width, g));
+  switch (r) {
+    case 1:
+      blur_h_fixed<1>(in, g.weight, begin, end, out);
+      break;
+    case 2:
+      blur_h_fixed<2>(in, g.weight, begin, end, out);
+      break;
+    case 3:
+      blur_h_fixed<3>(in, g.weight, begin, end, out);
+      break;
+    case 4:
+      blur_h_fixed<4>(in, g.weight, begin, end, out);
+      break;
+    case 5:
+      blur_h_fixed<5>(in, g.weight, begin, end, out);
+      break;
+    case 6:
+      blur_h_fixed<6>(in, g.weight, begin, end, out);
+      break;
+    case 7:
+      blur_h_fixed<7>(in, g.weight, begin, end, out);
+      break;
+    case 8:
+      blur_h_fixed<8>(in, g.weight, begin, end, out);
+      break;
+    default:
+      blur_h_any(in, g, begin, end, out);
+      break;
+  }
+  for (int x = end; x < width; ++x) out[x] = static_cast<u16>(gaussian_sum(samples, x, width, g));
+}
+
+PINPOOL_ROW_CLONES
+void blur_vertical_row(const std::uint16_t* const* rows, int width, const gaussian_taps& g,
+                       std::uint8_t* out) {
+  switch (g.radius) {
+    case 1:
+      blur_v_fixed<1>(rows, g.weight, width, out);
+      break;
+    case 2:
+      blur_v_fixed<2>(rows, g.weight, width, out);
+      break;
+    case 3:
+      blur_v_fixed<3>(rows, g.weight, width, out);
+      break;
+    case 4:
+      blur_v_fixed<4>(rows, g.weight, width, out);
+      break;
+    case 5:
+      blur_v_fixed<5>(rows, g.weight, width, out);
+      break;
+    case 6:
+      blur_v_fixed<6>(rows, g.weight, width, out);
+      break;
+    case 7:
+      blur_v_fixed<7>(rows, g.weight, width, out);
+      break;
+    case 8:
+      blur_v_fixed<8>(rows, g.weight, width, out);
+      break;
+    default:
+      blur_v_any(rows, g, width, out);
+      break;
+  }
+}
+
+PINPOOL_ROW_CLONES
+void sobel_row(const std::uint8_t* up, const std::uint8_t* mid, const std::uint8_t* down, int width,
+               std::uint8_t* out) {
+  if (width < 3) {
+    for (int x = 0; x < width; ++x) out[x] = sobel_of_rows(up, mid, down, width, x);
+    return;
+  }
+  out[0] = sobel_of_rows(up, mid, down, width, 0);
+  u8* PINPOOL_RESTRICT o = out;
+  for (int x = 1; x < width - 1; ++x) {
+    // sobel_of_rows' arithmetic without the reflection (checked equal in test_rows.cpp).
+    const int gx =
+        (up[x + 1] + 2 * mid[x + 1] + down[x + 1]) - (up[x - 1] + 2 * mid[x - 1] + down[x - 1]);
+    const int gy = (down[x - 1] + 2 * down[x] + down[x + 1]) - (up[x - 1] + 2 * up[x] + up[x + 1]);
+    const int magnitude = absolute(gx) + absolute(gy);
+    o[x] = static_cast<u8>(magnitude > 255 ? 255 : magnitude);
+  }
+  out[width - 1] = sobel_of_rows(up, mid, down, width, width - 1);
+}
+
+void lut_row(const std::uint8_t* in, const std::uint8_t* lut, int width, std::uint8_t* out) {
+  // A table look-up per pixel (no vector gather of bytes); in == out is allowed.
+  int x = 0;
+  for (; x + 4 <= width; x += 4) {
+    const u8 a = lut[in[x]], b = lut[in[x + 1]], c = lut[in[x + 2]], d = lut[in[x + 3]];
+    out[x] = a;
+    out[x + 1] = b;
+    out[x + 2] = c;
+    out[x + 3] = d;
+  }
+  for (; x < width; ++x) out[x] = apply_lut(lut, in[x]);
+}
+
+void histogram_rows(const std::uint8_t* in, std::size_t pitch, int width, int height,
+                    std::uint64_t* counts) {
+  // Four tables, so that runs of one value do not wait on each other's increments; 32-bit
+  // counts suffice (at most equalize_max_pixels = 2^31 - 1 pixels).
+  u32 tables[4][256] = {};
+  for (int y = 0; y < height; ++y) {
+    const u8* row = in + static_cast<std::size_t>(y) * pitch;
+    int x = 0;
+    for (; x + 4 <= width; x += 4) {
+      ++tables[0][row[x]];
+      ++tables[1][row[x + 1]];
+      ++tables[2][row[x + 2]];
+      ++tables[3][row[x + 3]];
+    }
+    for (; x < width; ++x) ++tables[0][row[x]];
+  }
+  for (int i = 0; i < 256; ++i) {
+    counts[i] +=
+        static_cast<std::uint64_t>(tables[0][i]) + tables[1][i] + tables[2][i] + tables[3][i];
+  }
+}
+
+}  // namespace pinpool::kernels::detail
