@@ -12,14 +12,29 @@ namespace pinpool::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
+std::string extension_list() {
+  std::string list;
+  for (const char* e : io::supported_extensions) list += (list.empty() ? "" : " ") + std::string(e);
+  return list;
+}
+
+// A directory's supported image files, sorted (not recursive); any other path as it is.
+// @throws usage_error for a directory that cannot be read or holds no such file.
 std::vector<std::string> expand(const std::string& input) {
   std::error_code ec;
   if (!fs::is_directory(input, ec)) return {input};
   std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(input, ec)) {
-    if (entry.is_regular_file(ec) && io::is_supported_extension(entry.path().string())) {
-      files.push_back(entry.path().string());
+  fs::directory_iterator it(input, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && io::is_supported_extension(it->path().string())) {
+      files.push_back(it->path().string());
     }
+  }
+  if (ec) throw usage_error("--input " + input + ": cannot read the directory: " + ec.message());
+  if (files.empty()) {
+    throw usage_error("--input " + input + ": no image files in the directory (looked for " +
+                      extension_list() + ", not in subdirectories)");
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -53,6 +68,11 @@ std::vector<frame_source> plan_frames(const options& o) {
     }
   }
   return plan;
+}
+
+bool is_renamed(const frame_source& src) {
+  return src.synthetic < 0 &&
+         fs::path(src.output).filename() != fs::path(src.input).stem().string() + ".png";
 }
 
 void prepare_output_dir(const std::string& dir) {

@@ -108,8 +108,10 @@ input chunk (decoded into by the host), a device chunk filled by an async copy, 
 kernels, a pinned output chunk filled by the copy back, and PNG encoding on host threads.
 With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
 
-  --input PATH      image file or directory (repeatable; PNG, JPEG, PGM/PPM)
+  --input PATH      image file or directory (repeatable; PNG, JPEG, PGM/PPM; a directory
+                    gives its .png .jpg .jpeg .pgm .ppm .pnm files, not its subdirectories)
   --output DIR      where PNG results go (default ./pinpool-out); x.jpg -> DIR/x.png,
+                    another x.* -> DIR/x_2.png (noted on stderr, mapped in the report),
                     synthetic frames -> DIR/frame_0000.png ...
   --stages LIST     comma-separated chain of stages (default gray,blur,sobel) from
                     )" +
@@ -122,7 +124,8 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
   --frames N        synthetic frames (default 64)
   --width W         synthetic frame width (default 1920)
   --height H        synthetic frame height (default 1080)
-  --report FILE     write a JSON report (backend, frames, failures, pools, stages, timings)
+  --report FILE     write a JSON report (backend, frames, failures, the file written for
+                    each input, pools, stages, timings); checked writable before any frame
   --max-pixels N    reject images whose header declares more pixels (default 100000000),
                     checked before any pixel memory is allocated
   --quiet           no progress line and no summary table
@@ -133,7 +136,8 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
   --help            this text
 
 Exit status: 0 all frames written, 1 some input failed (each named on stderr and in the
-report), 2 usage error (bad flag, unwritable output directory).
+report), 2 usage error (bad flag, an input directory without image files, unwritable output
+directory or report file).
 )";
 }
 

@@ -444,6 +444,7 @@ void frame_pipeline::write_frame(frame_job& job) {
   ++timings_["encode+write"].frames;
   if (error.empty()) {
     ++report_.frames_ok;
+    if (opt_.write_outputs) report_.outputs.push_back({job.source->input, job.source->output});
     if (progress_) progress_(++done_, total_);
   } else {
     add_failure_locked(job.source->input, error);

@@ -28,6 +28,11 @@ std::string run_report::to_json() const {
     o << (i ? "," : "") << "{\"input\":" << detail::json_quoted(failures[i].input)
       << ",\"error\":" << detail::json_quoted(failures[i].error) << "}";
   }
+  o << "],\"outputs\":[";
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    o << (i ? "," : "") << "{\"input\":" << detail::json_quoted(outputs[i].input)
+      << ",\"output\":" << detail::json_quoted(outputs[i].output) << "}";
+  }
   o << "],\"pool\":[";
   for (std::size_t i = 0; i < pools.size(); ++i) o << (i ? "," : "") << pools[i].to_json();
   o << "],\"stages\":[";

@@ -15,6 +15,12 @@ struct failure {
   std::string error;
 };
 
+/// @brief A frame written: its input and the file written for it.
+struct written_output {
+  std::string input;
+  std::string output;
+};
+
 struct stage_timing {
   std::string name;
   double seconds = 0;  ///< summed over frames (stages of different frames overlap)
@@ -28,6 +34,9 @@ struct run_report {
   std::size_t frames_ok = 0;
   std::size_t frames_failed = 0;
   std::vector<failure> failures;
+  /// Every frame written, in the order written: input -> output file (x.jpg and y/x.jpg are
+  /// written as x.png and x_2.png; this says which is which).
+  std::vector<written_output> outputs;
   std::vector<pool_stats> pools;
   std::vector<stage_timing> stages;
   /// Backend allocations of all pools after each stream's first frame was submitted.

@@ -432,6 +432,96 @@ TEST(pipeline_cli, help_usage_errors_and_exit_codes) {
   EXPECT_NE(bad.output.find("nope.png: cannot open"), std::string::npos) << bad.output;
 }
 
+// A directory with no image file is a usage error naming the directory and what was looked for,
+// found before any output is written.
+TEST(pipeline_cli, an_input_directory_without_images_is_a_usage_error) {
+  temp_dir dir;
+  const fs::path in = dir.path / "holiday";
+  fs::create_directories(in / "nested");
+  write_file(in / "notes.txt", "not an image");
+  write_file(in / "nested" / "deep.png", "a file in a subdirectory is not looked at");
+  const fs::path out = dir.path / "out";
+  const auto r = cli("--quiet --backend cpu --input " + in.string() + " --output " + out.string());
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--input " + in.string() + ": no image files"), std::string::npos)
+      << r.output;
+  for (const char* ext : {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pnm"}) {
+    EXPECT_NE(r.output.find(ext), std::string::npos) << ext << " not named: " << r.output;
+  }
+  EXPECT_FALSE(fs::exists(out)) << "nothing is created for a usage error";
+
+  pp::options o;
+  o.inputs = {in.string()};
+  EXPECT_THROW(pp::plan_frames(o), pp::usage_error);
+}
+
+// An unwritable --report is found before the first frame, with the system's reason: no frame
+// is processed, no output written.
+TEST(pipeline_cli, an_unwritable_report_path_is_a_usage_error_before_any_frame) {
+  temp_dir dir;
+  const fs::path out = dir.path / "out";
+  const std::string frames = "--quiet --frames 2 --width 32 --height 16 --backend cpu --output " +
+                             out.string() + " --report ";
+  const fs::path missing_dir = dir.path / "no-such-dir" / "r.json";
+  const auto r = cli(frames + missing_dir.string());
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--report " + missing_dir.string() +
+                          ": cannot write the report: No such file or directory"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(out / "frame_0000.png")) << "a frame was processed first";
+
+  const auto is_dir = cli(frames + dir.path.string());
+  EXPECT_EQ(is_dir.status, 2) << is_dir.output;
+  EXPECT_NE(is_dir.output.find(": cannot write the report: Is a directory"), std::string::npos)
+      << is_dir.output;
+  EXPECT_FALSE(fs::exists(out / "frame_0000.png"));
+
+  const fs::path good = dir.path / "r.json";
+  const auto ok = cli(frames + good.string());
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_TRUE(fs::exists(good));
+  EXPECT_FALSE(fs::exists(dir.path / "r.json.tmp")) << "the check left its temporary";
+}
+
+// Inputs with the same base name: each gets its own output, the report maps every input to the
+// file written for it, and stderr notes the renamed ones.
+TEST(pipeline_cli, inputs_with_the_same_name_are_mapped_to_their_outputs_in_the_report) {
+  temp_dir dir;
+  const fs::path a = dir.path / "a", b = dir.path / "b", out = dir.path / "out";
+  fs::create_directories(a);
+  fs::create_directories(b);
+  const bytes pixels(3 * 8 * 5, 120);
+  pinpool::io::write_png((a / "x.png").string(), pixels.data(), 8, 4, 3, 3 * 8);  // 8x4
+  pinpool::io::write_png((b / "x.png").string(), pixels.data(), 5, 8, 3, 3 * 5);  // 5x8
+  const fs::path report_path = dir.path / "r.json";
+  const auto r =
+      cli("--backend cpu --stages gray --input " + a.string() + " --input " + b.string() +
+          " --output " + out.string() + " --report " + report_path.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: " + (b / "x.png").string() + " is written as " +
+                          (out / "x_2.png").string()),
+            std::string::npos)
+      << r.output;
+  std::string json;
+  {
+    std::ifstream f(report_path, std::ios::binary);
+    json.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  for (const auto& [input, output] :
+       {std::pair{a / "x.png", out / "x.png"}, std::pair{b / "x.png", out / "x_2.png"}}) {
+    const std::string entry =
+        "{\"input\":\"" + input.string() + "\",\"output\":\"" + output.string() + "\"}";
+    EXPECT_NE(json.find(entry), std::string::npos) << entry << " not in " << json;
+  }
+  // The mapping is right: x_2.png is b/x.png's (5x8) frame.
+  int w = 0, h = 0;
+  read_png(out / "x.png", &w, &h);
+  EXPECT_EQ(std::pair(w, h), std::pair(8, 4));
+  read_png(out / "x_2.png", &w, &h);
+  EXPECT_EQ(std::pair(w, h), std::pair(5, 8));
+}
+
 // A full output device (RLIMIT_FSIZE, SIGXFSZ ignored): the frames that do not fit fail with
 // a per-file error and leave no file or temporary behind; the ones that fit are written.
 TEST(pipeline_cli, a_full_output_device_fails_per_file_and_leaves_no_partial_file) {

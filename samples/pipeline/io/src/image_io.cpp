@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <sys/stat.h>
 
 namespace pinpool::io {
@@ -168,8 +169,8 @@ bool is_supported_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".pgm" || ext == ".ppm" ||
-         ext == ".pnm";
+  return std::any_of(std::begin(supported_extensions), std::end(supported_extensions),
+                     [&](const char* e) { return ext == e; });
 }
 
 }  // namespace pinpool::io

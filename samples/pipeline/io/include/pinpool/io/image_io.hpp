@@ -86,8 +86,12 @@ void write_png(const std::string& path, const std::uint8_t* pixels, int width, i
 /// Does nothing when a side is <= 0.
 void generate_test_pattern(std::uint8_t* rgb, int width, int height, int frame);
 
-/// @brief Whether `path` ends in .png .jpg .jpeg .pgm .ppm or .pnm (case-insensitive): the files
-/// a directory scan picks up. Reading still goes by signature.
+/// @brief The extensions a directory scan picks up (lower case; matched case-insensitively).
+inline constexpr const char* supported_extensions[] = {".png", ".jpg", ".jpeg",
+                                                       ".pgm", ".ppm", ".pnm"};
+
+/// @brief Whether `path` ends in one of `supported_extensions` (case-insensitive): the files a
+/// directory scan picks up. Reading still goes by signature.
 bool is_supported_extension(const std::string& path);
 
 }  // namespace pinpool::io
