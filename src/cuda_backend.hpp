@@ -1,6 +1,6 @@
 #pragma once
 // The CUDA backend (internal): streams are cudaStream_t, events cudaEvent_t, slabs come from
-// cudaMalloc / cudaHostAlloc / aligned_alloc. Host C++ over <cuda_runtime_api.h>; no nvcc.
+// cudaMalloc / cudaHostAlloc / mmap. Host C++ over <cuda_runtime_api.h>; no nvcc.
 
 #include <pinpool/backend.hpp>
 

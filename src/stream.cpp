@@ -1,7 +1,9 @@
 #include <pinpool/backend.hpp>
 #include <pinpool/stream.hpp>
 
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
 namespace pinpool {
@@ -56,10 +58,20 @@ stream::~stream() {
 }
 
 void stream::reset() noexcept {
-  if (backend_ && handle_ != nullptr) backend_->destroy_native_stream(handle_, device_);
+  if (backend_ && handle_ != nullptr) backend_->retire_stream(handle_, device_, id_);
   handle_ = nullptr;
   backend_.reset();
 }
+
+// The owning streams of a backend that are alive, by identity: `true` while one is being
+// destroyed. Fences are recorded under the mutex, so none is recorded on a destroyed stream.
+struct backend::stream_registry {
+  std::mutex mutex;
+  std::unordered_map<std::uint64_t, bool> closing;
+};
+
+backend::backend() : streams_(std::make_unique<stream_registry>()) {}
+backend::~backend() = default;
 
 stream backend::create_stream(int device) {
   if (device < 0 || device >= device_count()) {
@@ -68,7 +80,38 @@ stream backend::create_stream(int device) {
                                 std::to_string(device_count()) + ")");
   }
   void* handle = create_native_stream(device);
-  return stream{shared_from_this(), handle, device, stream_id(handle, device)};
+  const std::uint64_t id = stream_id(handle, device);
+  if (id != 0) {
+    try {
+      std::lock_guard<std::mutex> lock(streams_->mutex);
+      streams_->closing.emplace(id, false);
+    } catch (...) {
+      destroy_native_stream(handle, device);
+      throw;
+    }
+  }
+  return stream{shared_from_this(), handle, device, id};
+}
+
+// Marked closing first (no fence is recorded on it from then on), destroyed (after its work has
+// run), then forgotten: from then on a fence on it answers `gone`.
+void backend::retire_stream(void* handle, int device, std::uint64_t id) noexcept {
+  std::unique_lock<std::mutex> lock(streams_->mutex);
+  const auto it = streams_->closing.find(id);
+  if (it != streams_->closing.end()) it->second = true;
+  lock.unlock();
+  destroy_native_stream(handle, device);
+  lock.lock();
+  streams_->closing.erase(id);
+}
+
+backend::fence_result backend::record_fence(void* event, int device, stream_ref s) {
+  std::lock_guard<std::mutex> lock(streams_->mutex);
+  const auto it = streams_->closing.find(s.id());
+  if (it == streams_->closing.end()) return fence_result::gone;
+  if (it->second) return fence_result::closing;
+  record_event(event, device, s);
+  return fence_result::recorded;
 }
 
 }  // namespace pinpool

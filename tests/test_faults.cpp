@@ -61,9 +61,15 @@ TEST(faults, a_failed_stream_creation_throws_and_later_ones_work) {
   s3.synchronize();
 }
 
+pinpool::pool_options eager_events(pinpool::memory_kind kind = pinpool::memory_kind::pinned_host) {
+  pinpool::pool_options o = small_slabs(kind);
+  o.lazy_release = false;  // an event recorded at each release, as for wrapped cudaStream_ts
+  return o;
+}
+
 TEST(faults, an_event_failure_on_release_quarantines_the_chunk_and_the_pool_refuses_work) {
   faulty f;
-  pinpool::pool p(f.be, small_slabs());
+  pinpool::pool p(f.be, eager_events());
   auto s = f.be->create_stream();
   auto kept = p.acquire(1000);
   {
@@ -83,7 +89,7 @@ TEST(faults, an_event_failure_on_release_quarantines_the_chunk_and_the_pool_refu
 
 TEST(faults, a_sticky_failure_refuses_work_with_a_clear_error_and_corrupts_nothing) {
   faulty f;
-  pinpool::pool p(f.be, small_slabs(pinpool::memory_kind::device));
+  pinpool::pool p(f.be, eager_events(pinpool::memory_kind::device));
   auto s = f.be->create_stream();
   auto held = p.acquire(5000, s);
   {
@@ -97,6 +103,32 @@ TEST(faults, a_sticky_failure_refuses_work_with_a_clear_error_and_corrupts_nothi
   f.faults->sticky = false;
   EXPECT_THROW(p.acquire(5000), pinpool::error) << "still refused: the pool cannot trust its state";
   held.reset();  // releasing after the failure is safe (quarantined or parked, never reused)
+}
+
+// Lazy release: nothing is recorded at release, so a failure surfaces when the chunk is handed
+// to the host (the fence is recorded then): that acquisition throws, the chunk stays pending
+// (never handed out unordered), and once the runtime works again the hand-off succeeds.
+TEST(faults, a_fence_failure_fails_the_hand_off_and_hands_out_nothing_unordered) {
+  faulty f;
+  pinpool::pool_options o = small_slabs();
+  o.max_bytes = 1 << 16;  // one slab: the host must reuse the chunk released on the stream
+  o.acquire_timeout = std::chrono::milliseconds{0};
+  pinpool::pool p(f.be, o);
+  auto s = f.be->create_stream();
+  void* first = nullptr;
+  {
+    auto b = p.acquire(40000, s);
+    first = b.data();
+  }  // released lazily: no event call
+  EXPECT_EQ(f.faults->injected.load(), 0u);
+  f.faults->fail_nth_event_call = 1;
+  EXPECT_THROW(p.acquire(40000), pinpool::error);  // the fence's first event call fails
+  EXPECT_EQ(f.faults->injected.load(), 1u);
+  EXPECT_EQ(p.stats().outstanding_buffers, 0u);
+  s.synchronize();
+  auto again = p.acquire(40000);  // fenced now, and the stream's work has run
+  EXPECT_EQ(again.data(), first);
+  EXPECT_GE(p.stats().fences, 1u);
 }
 
 }  // namespace

@@ -10,9 +10,11 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace pinpool_test {
 
@@ -67,6 +69,90 @@ TEST_F(emulated_cuda_pool, steady_state_makes_no_runtime_allocation_event_or_str
     EXPECT_EQ(after.stream_create_calls, before.stream_create_calls);
   }
   EXPECT_EQ(pinpool_emu::live_allocations(), 0u) << "the pools leaked runtime memory";
+}
+
+// Runtime calls by entry point between two counter snapshots, the named ones left out.
+std::map<std::string, std::uint64_t> calls_between(const pinpool_emu::counters& before,
+                                                   const pinpool_emu::counters& after) {
+  std::map<std::string, std::uint64_t> d;
+  for (const auto& [name, n] : after.calls) {
+    const auto it = before.calls.find(name);
+    const std::uint64_t was = it == before.calls.end() ? 0 : it->second;
+    if (n != was) d[name] = n - was;
+  }
+  return d;
+}
+
+// Lazy release (issue 11): a same-stream round trip on an owning stream records no event and
+// queries nothing; the only runtime calls left are the copy itself and the capture checks.
+TEST_F(emulated_cuda_pool, same_stream_round_trips_on_an_owning_stream_record_no_event) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  auto s = be->create_stream();
+  auto round = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto b = d.acquire(1 << 16, s);
+      s.memcpy_async(b.data(), b.data(), 64);
+    }
+  };
+  round(2);
+  const auto before = pinpool_emu::get_counters();
+  round(100);
+  const auto after = pinpool_emu::get_counters();
+  auto calls = calls_between(before, after);
+  EXPECT_EQ(calls["cudaMemcpyAsync"], 100u);
+  EXPECT_EQ(calls["cudaStreamIsCapturing"], 200u);  // acquisition and release: graph safety
+  calls.erase("cudaMemcpyAsync");
+  calls.erase("cudaStreamIsCapturing");
+  for (const auto& [name, n] : calls) ADD_FAILURE() << name << " called " << n << " times";
+  s.synchronize();
+}
+
+// A wrapped cudaStream_t's destruction is invisible to pinpool: its releases keep their events.
+TEST_F(emulated_cuda_pool, a_wrapped_cuda_stream_still_records_an_event_per_release) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  pinpool::pool d(be, o);
+  cudaStream_t raw = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&raw, cudaStreamNonBlocking), cudaSuccess);
+  {
+    const pinpool::stream_ref s(*be, raw);
+    EXPECT_FALSE(s.lifetime_tracked());
+    { auto warm = d.acquire(1 << 16, s); }
+    const auto before = pinpool_emu::get_counters();
+    for (int i = 0; i < 10; ++i) auto b = d.acquire(1 << 16, s);
+    const auto after = pinpool_emu::get_counters();
+    EXPECT_EQ(calls_between(before, after)["cudaEventRecord"], 10u);
+  }
+  ASSERT_EQ(cudaStreamSynchronize(raw), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(raw), cudaSuccess);
+}
+
+// Pinned staging (issue 11): released on a stream, reacquired by the host. No more event
+// records than releases, and no host synchronisation below the cap.
+TEST_F(emulated_cuda_pool, pinned_staging_records_at_most_one_fence_per_release) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  auto s = be->create_stream();
+  std::vector<char> dst(1 << 16);
+  const auto before = pinpool_emu::get_counters();
+  for (int i = 0; i < 50; ++i) {
+    auto staging = h.acquire(1 << 16);
+    s.memcpy_async(dst.data(), staging.data(), 1 << 16);
+    staging.set_stream(s);
+  }
+  const auto after = pinpool_emu::get_counters();
+  auto calls = calls_between(before, after);
+  EXPECT_LE(calls["cudaEventRecord"], 50u);
+  EXPECT_EQ(calls["cudaEventRecord"], h.stats().fences);
+  EXPECT_EQ(calls["cudaEventSynchronize"], 0u);
+  EXPECT_EQ(calls["cudaStreamSynchronize"], 0u);
+  s.synchronize();
 }
 
 TEST_F(emulated_cuda_pool, cross_stream_device_reuse_waits_on_the_device_not_the_host) {

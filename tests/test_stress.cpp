@@ -165,6 +165,7 @@ struct run_config {
   std::uint64_t target;  // pool operations
   unsigned cases = 0xffu;
   bool poison = true;
+  bool lazy = true;  // pool_options::lazy_release: releases on the (owning) streams record no event
 };
 
 struct run_result {
@@ -181,6 +182,7 @@ run_result run(const std::shared_ptr<checking_backend>& be, const run_config& c)
   o.max_bytes = c.cap;
   o.slab_bytes = 256 << 10;
   o.acquire_timeout = std::chrono::milliseconds{10000};
+  o.lazy_release = c.lazy;
   pinpool::pool p(be, o);
   std::vector<pinpool::stream> streams;
   for (int i = 0; i < 4; ++i) streams.push_back(be->create_stream());
@@ -214,22 +216,34 @@ TEST(stress, no_chunk_is_reused_while_a_stream_still_writes_it) {
   const unsigned cases = static_cast<unsigned>(env_number("PINPOOL_STRESS_CASES", 0xff));
   // Capped pinned and device pools (contended chunks, re-carved slabs, waits, device-side waits)
   // and an uncapped pool (per-thread caches in play).
-  const std::pair<pinpool::memory_kind, std::size_t> configs[] = {
-      {pinpool::memory_kind::pinned_host, 4 << 20},
-      {pinpool::memory_kind::device, 4 << 20},
-      {pinpool::memory_kind::host, 0}};
-  for (const auto& [kind, cap] : configs) {
+  // Lazy release fences (the default) and, for the capped pools, an event per release.
+  struct config {
+    pinpool::memory_kind kind;
+    std::size_t cap;
+    bool lazy;
+  };
+  const config configs[] = {{pinpool::memory_kind::pinned_host, 4 << 20, true},
+                            {pinpool::memory_kind::device, 4 << 20, true},
+                            {pinpool::memory_kind::host, 0, true},
+                            {pinpool::memory_kind::pinned_host, 4 << 20, false},
+                            {pinpool::memory_kind::device, 4 << 20, false}};
+  for (const auto& [kind, cap, lazy] : configs) {
     auto be = checking_backend::wrap(pinpool::make_backend(pinpool::backend_kind::cpu));
-    const run_result r = run(be, {kind, cap, target, cases});
+    run_config rc{kind, cap, lazy ? target : target / 4, cases};
+    rc.lazy = lazy;
+    const run_result r = run(be, rc);
     const auto& st = r.stats;
     std::printf(
-        "stress %s%s: %llu operations, 4 threads, 4 streams, %llu premature reuses (%llu saw "
-        "poison), %llu waits, %llu device-side waits, %llu grows\n",
+        "stress %s%s%s: %llu operations, 4 threads, 4 streams, %llu premature reuses (%llu saw "
+        "poison), %llu waits, %llu device-side waits, %llu fences, %llu grows\n",
         pinpool::to_string(kind), cap ? " (capped)" : " (thread caches)",
-        static_cast<unsigned long long>(operations.load()),
+        lazy ? "" : " (an event per release)", static_cast<unsigned long long>(operations.load()),
         static_cast<unsigned long long>(r.premature), static_cast<unsigned long long>(r.poisoned),
         static_cast<unsigned long long>(st.waits), static_cast<unsigned long long>(st.stream_waits),
-        static_cast<unsigned long long>(st.grows));
+        static_cast<unsigned long long>(st.fences), static_cast<unsigned long long>(st.grows));
+    if (lazy && cap != 0) {
+      EXPECT_GT(st.fences, 0u) << "the lazy path was not exercised";
+    }
     EXPECT_EQ(r.premature, 0u) << pinpool::to_string(kind);
     EXPECT_EQ(st.bytes_in_use, 0u);
     EXPECT_EQ(st.outstanding_buffers, 0u);

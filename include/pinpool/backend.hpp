@@ -42,7 +42,7 @@ struct slab {
 /// are non-blocking unless documented otherwise.
 class backend : public std::enable_shared_from_this<backend> {
  public:
-  virtual ~backend() = default;
+  virtual ~backend();
   backend(const backend&) = delete;
   backend& operator=(const backend&) = delete;
 
@@ -99,8 +99,28 @@ class backend : public std::enable_shared_from_this<backend> {
   /// @brief Blocks the calling host thread until the event has completed.
   virtual void synchronize_event(void* event, int device) = 0;
 
+  // ---- owning streams' lifetimes (non-virtual: the same for every backend) -----------------
+  enum class fence_result {
+    recorded,  ///< `event` now marks the point after all work enqueued on the stream so far
+    gone,      ///< the stream was destroyed, and every piece of its work had run
+    closing,   ///< the stream is being destroyed: ask again later
+  };
+  /// @brief Records `event` on `s`, a stream created by this backend's `create_stream`
+  /// (`s.lifetime_tracked()`), unless it has been destroyed: then answers `gone` (an owning
+  /// `stream` waits for its work before it goes, so nothing on it is left to wait for).
+  /// Serialised with the stream's destruction, so a stream is never recorded on after it is gone.
+  /// @throws as `record_event`.
+  fence_result record_fence(void* event, int device, stream_ref s);
+
  protected:
-  backend() = default;
+  backend();
+
+ private:
+  friend class stream;
+  void retire_stream(void* handle, int device, std::uint64_t id) noexcept;
+
+  struct stream_registry;  // the owning streams not yet destroyed (stream.cpp)
+  std::unique_ptr<stream_registry> streams_;
 };
 
 /// @brief Makes a backend. `automatic` picks CUDA when a usable device exists, else CPU, and

@@ -46,6 +46,13 @@ struct pool_options {
   bool thread_cache = true;
   /// See `cross_stream_reuse` (device pools, acquisitions on a stream).
   cross_stream_reuse pending_reuse = cross_stream_reuse::at_cap;
+  /// A chunk released on one owning `stream` alone (`stream_ref::lifetime_tracked`) records no
+  /// event: later work on that stream reuses it with no runtime call, and an event (a fence) is
+  /// recorded on the stream only when another stream or the host wants one of its chunks; that
+  /// one record covers every chunk released on the stream before it. false: an event per
+  /// release, as for other streams (wrapped `cudaStream_t`s, whose destruction pinpool cannot
+  /// see, always get one).
+  bool lazy_release = true;
   /// Name used in error messages, stats and NVTX. The pool keeps its own copy.
   const char* name = "pinpool";
 };

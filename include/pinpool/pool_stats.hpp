@@ -36,6 +36,9 @@ struct pool_stats {
   std::uint64_t grows = 0;         ///< slabs added
   std::uint64_t waits = 0;         ///< acquisitions that had to wait (cap reached)
   std::uint64_t stream_waits = 0;  ///< device-side waits inserted for cross-stream reuse
+  /// Events recorded on a stream at hand-off time, each covering every chunk released on that
+  /// stream before it without an event of its own (`pool_options::lazy_release`).
+  std::uint64_t fences = 0;
   std::uint64_t backend_allocations = 0;
   std::uint64_t backend_frees = 0;
   std::size_t slabs = 0;

@@ -50,6 +50,10 @@ class stream_ref {
   /// name a different stream in each thread (cudaStreamPerThread, the legacy/null stream):
   /// pools never apply same-stream reuse to those (the CUB #373 trap).
   bool has_stable_identity() const noexcept { return id_ != 0; }
+  /// @brief Whether the view comes from an owning `stream` (`stream::ref()`), whose backend
+  /// knows when it is destroyed. Pools record no event when a chunk is released on such a stream
+  /// alone; they record one later, when another stream or the host wants the chunk.
+  bool lifetime_tracked() const noexcept { return tracked_; }
 
   /// @brief Enqueues a copy of `bytes` from `src` to `dst`. Asynchronous: returns at once; the
   /// memory must stay valid until the copy has run (ordered after earlier work on this stream).
@@ -68,9 +72,14 @@ class stream_ref {
   friend bool operator!=(const stream_ref& a, const stream_ref& b) noexcept { return !(a == b); }
 
  private:
+  friend class stream;
+  stream_ref(backend& be, void* native_handle, int device, std::uint64_t id, bool tracked) noexcept
+      : backend_(&be), handle_(native_handle), device_(device), tracked_(tracked), id_(id) {}
+
   backend* backend_;
   void* handle_;
   int device_;
+  bool tracked_ = false;
   std::uint64_t id_ = 0;
 };
 
@@ -86,7 +95,7 @@ class stream {
   ~stream();
 
   /// @brief The non-owning view. @pre the stream is not moved-from.
-  stream_ref ref() const noexcept { return stream_ref{*backend_, handle_, device_, id_}; }
+  stream_ref ref() const noexcept { return stream_ref{*backend_, handle_, device_, id_, id_ != 0}; }
   operator stream_ref() const noexcept { return ref(); }  // NOLINT: implicit by design
 
   void* native_handle() const noexcept { return handle_; }

@@ -34,6 +34,9 @@ struct chunk {
   std::vector<stream_ref> streams;   // in use: the streams its release waits for
   std::vector<event_slot> events;    // pending: recorded at release, one per stream
   std::uint64_t release_stream = 0;  // pending: identity of the only stream it was released on
+  // Pending: released on `release_stream` without an event; its stream's fence orders any
+  // hand-off (stream_fences).
+  bool lazy = false;
   // Which release put it on a pending list; 0 while it is not pending. Written only under the
   // pool's lock, so a query made without the lock can tell whether the chunk is still the one
   // it asked about.

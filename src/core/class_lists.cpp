@@ -1,5 +1,7 @@
 #include "class_lists.hpp"
 
+#include <utility>
+
 namespace pinpool::detail {
 
 chunk* class_lists::take_ready(std::uint32_t cls) noexcept {
@@ -16,19 +18,22 @@ chunk* class_lists::take_same_stream(std::uint32_t cls, std::uint64_t stream_id)
   return nullptr;
 }
 
-chunk* class_lists::take_oldest_pending(std::uint32_t cls) noexcept {
+chunk* class_lists::take_oldest_pending(std::uint32_t cls, std::uint64_t& release_seq) noexcept {
   chunk* c = classes_[cls].pending.pop_front();
   if (c != nullptr) {
     bytes_pending_ -= c->bytes;
-    c->release_seq = 0;
+    release_seq = std::exchange(c->release_seq, 0);
   }
   return c;
 }
 
+// A new number (a query made meanwhile must not mistake it for the chunk it asked about); a
+// lazy chunk's stream learns it, so fencing the stream covers it.
 void class_lists::restore_pending(chunk* c) noexcept {
   classes_[c->cls].pending.push_front(c);
   bytes_pending_ += c->bytes;
   c->release_seq = ++releases_;
+  if (c->lazy) fences_.restored(c->release_stream, c->release_seq);
 }
 
 void class_lists::candidates(std::uint32_t cls, std::vector<chunk*>& out, std::size_t max,
@@ -44,12 +49,14 @@ void class_lists::candidates(std::uint32_t cls, std::vector<chunk*>& out, std::s
   }
 }
 
-void class_lists::add_pending(chunk* c, std::uint64_t release_stream) noexcept {
+std::uint64_t class_lists::add_pending(chunk* c, std::uint64_t release_stream, bool lazy) noexcept {
   c->st = chunk::state::pending;
   c->release_stream = release_stream;
+  c->lazy = lazy;
   c->release_seq = ++releases_;
   classes_[c->cls].pending.push_back(c);
   bytes_pending_ += c->bytes;
+  return c->release_seq;
 }
 
 void class_lists::make_idle(chunk* c) noexcept {
@@ -63,6 +70,7 @@ chunk* class_lists::unpend(class_state& k, chunk* c) {
   bytes_pending_ -= c->bytes;
   c->release_seq = 0;
   events_.give_back_all(*c);
+  if (c->lazy) fences_.left_pending(c->release_stream);
   return c;
 }
 

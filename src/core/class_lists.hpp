@@ -12,6 +12,7 @@
 #include "chunk.hpp"
 #include "chunk_list.hpp"
 #include "event_pool.hpp"
+#include "stream_fences.hpp"
 
 #include <array>
 #include <cstddef>
@@ -30,7 +31,8 @@ struct class_state {
 
 class class_lists {
  public:
-  class_lists(std::uint32_t count, event_pool& events) : classes_(count), events_(events) {}
+  class_lists(std::uint32_t count, event_pool& events, stream_fences& fences)
+      : classes_(count), events_(events), fences_(fences) {}
 
   class_state& operator[](std::uint32_t cls) noexcept { return classes_[cls]; }
   const class_state& operator[](std::uint32_t cls) const noexcept { return classes_[cls]; }
@@ -53,13 +55,17 @@ class class_lists {
   /// A chunk leaves a pending list with `release_seq` 0.
   chunk* take_pending(chunk* c) { return unpend(classes_[c->cls], c); }
   /// @brief The oldest pending chunk of `cls`, its events kept for the caller's device-side
-  /// wait (`restore_pending` puts it back if that fails); null when none is pending.
-  chunk* take_oldest_pending(std::uint32_t cls) noexcept;
+  /// wait (`restore_pending` puts it back if that fails); null when none is pending. A lazy
+  /// chunk still counts as pending on its stream's fence until the caller says otherwise.
+  chunk* take_oldest_pending(std::uint32_t cls, std::uint64_t& release_seq) noexcept;
   void restore_pending(chunk* c) noexcept;
 
-  /// @brief A chunk released on streams (its events recorded): pending from now on.
-  /// `release_stream`: the identity of its only release stream, or 0.
-  void add_pending(chunk* c, std::uint64_t release_stream) noexcept;
+  /// @brief A chunk released on streams (its events recorded, or `lazy`: none, see
+  /// stream_fences): pending from now on. `release_stream`: the identity of its only release
+  /// stream, or 0. Returns its release_seq.
+  std::uint64_t add_pending(chunk* c, std::uint64_t release_stream, bool lazy) noexcept;
+  /// @brief The release_seq of the latest release (a fence recorded now covers it).
+  std::uint64_t last_release_seq() const noexcept { return releases_; }
   /// @brief A chunk no work touches: idle, first in line for its class.
   void make_idle(chunk* c) noexcept;
   /// @brief Moves every pending chunk whose release completed to its ready list. Once a chunk
@@ -74,6 +80,7 @@ class class_lists {
 
   std::vector<class_state> classes_;
   event_pool& events_;
+  stream_fences& fences_;  // counts lazily released chunks leaving the pending lists
   std::size_t bytes_pending_ = 0;
   std::uint64_t releases_ = 0;  // numbers the releases (chunk::release_seq)
 };

@@ -18,7 +18,7 @@ struct pool_counters {
   std::size_t peak_in_use = 0;
   std::size_t bytes_requested = 0;  // requests of the chunks handed out
   std::size_t outstanding = 0;      // chunks handed out
-  std::uint64_t acquisitions = 0, hits = 0, grows = 0, waits = 0, stream_waits = 0;
+  std::uint64_t acquisitions = 0, hits = 0, grows = 0, waits = 0, stream_waits = 0, fences = 0;
   std::uint64_t backend_allocations = 0, backend_frees = 0;
 
   void handed_out(std::size_t chunk_bytes, std::size_t requested) noexcept {
@@ -51,6 +51,7 @@ struct pool_counters {
     st.grows = grows;
     st.waits = waits;
     st.stream_waits = stream_waits;
+    st.fences = fences;
     st.backend_allocations = backend_allocations;
     st.backend_frees = backend_frees;
     st.outstanding_buffers = outstanding - cached.chunks;

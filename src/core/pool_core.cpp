@@ -22,7 +22,7 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
       caching_(opt_.max_bytes == 0 && opt_.thread_cache),
       may_capture_(backend_->kind() == backend_kind::cuda),
       events_(backend_->device_count()),
-      lists_(sizes_.count(), events_),
+      lists_(sizes_.count(), events_, fences_),
       arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes) {
   if (opt_.initial_bytes > 0) {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -85,7 +85,8 @@ chunk* pool_core::take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls
     if (const std::size_t slab_bytes = arena_.growth_bytes(cls)) {
       return arena_.carve_from(add_slab(lock, slab_bytes), cls);
     }
-    lists_.settle([this](const chunk& c) { return events_done(c.events); });
+    fence_all(lock);  // at the cap: idle slabs may hide behind releases nobody fenced yet
+    lists_.settle([this](const chunk& c) { return release_done(c); });
     if (!arena_.recarve_idle([this](chunk* c) { forget_chunk(c); })) return nullptr;
   }
 }
@@ -100,25 +101,41 @@ chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s) {
 
 // A pending chunk of `cls` whose release completed. The events are queried without the lock
 // (they are runtime calls), at most one chunk per release stream (the oldest: later releases on
-// a stream cannot be done before it); a chunk taken or re-released meanwhile is left alone.
+// a stream cannot be done before it); a chunk taken or re-released meanwhile is left alone. A
+// lazily released chunk is asked about through its stream's fence, recorded first if no record
+// covers it yet (one record per stream, whatever the number of chunks it covers).
 chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
   constexpr std::size_t max_probes = 8;
   struct probe {
     chunk* c;
     std::uint64_t release_seq;
+    std::uint64_t lazy_stream;  // 0: the chunk's own events
     std::vector<event_slot> events;
+    std::uint64_t covers = 0;  // lazy: the releases the fence's record covers
   };
   std::vector<chunk*> found;
   lists_.candidates(cls, found, max_probes);
   if (found.empty()) return nullptr;
   std::vector<probe> probes;
   probes.reserve(found.size());
-  for (chunk* c : found) probes.push_back({c, c->release_seq, c->events});
+  for (chunk* c : found) {
+    if (c->lazy && fences_.completed(*c)) return lists_.take_pending(c);
+    probes.push_back({c, c->release_seq, c->lazy ? c->release_stream : 0,
+                      c->lazy ? std::vector<event_slot>{} : c->events});
+  }
+  for (probe& p : probes) {
+    if (p.lazy_stream == 0) continue;
+    event_slot fence{};
+    const fence_state st = fence_for(lock, p.lazy_stream, p.release_seq, fence, p.covers);
+    const bool still_there = p.c->release_seq == p.release_seq;
+    if (st == fence_state::complete && still_there) return lists_.take_pending(p.c);
+    if (st == fence_state::fenced) p.events.push_back(fence);
+  }
   lock.unlock();
   const probe* done = nullptr;
   try {
     for (const probe& p : probes) {
-      if (events_done(p.events)) {
+      if (!p.events.empty() && events_done(p.events)) {
         done = &p;
         break;
       }
@@ -128,7 +145,9 @@ chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32
     throw;
   }
   lock.lock();
-  const bool still_there = done != nullptr && done->c->release_seq == done->release_seq;
+  if (done == nullptr) return nullptr;
+  if (done->lazy_stream != 0) note_fence_done(done->lazy_stream, done->covers);
+  const bool still_there = done->c->release_seq == done->release_seq;
   return still_there ? lists_.take_pending(done->c) : nullptr;
 }
 
@@ -137,9 +156,10 @@ chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32
 chunk* pool_core::take_behind_device_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
                                           const stream_ref* s) {
   if (s == nullptr || opt_.kind != memory_kind::device) return nullptr;
-  chunk* c = lists_.take_oldest_pending(cls);
-  if (c != nullptr) wait_device_side(lock, c, *s);
-  return c;
+  std::uint64_t seq = 0;
+  chunk* c = lists_.take_oldest_pending(cls, seq);
+  if (c == nullptr) return nullptr;
+  return wait_device_side(lock, c, seq, *s) ? c : nullptr;
 }
 
 chunk* pool_core::hit(chunk* c) noexcept {
@@ -154,21 +174,50 @@ bool pool_core::events_done(const std::vector<event_slot>& events) {
   });
 }
 
-// Makes later work on `s` wait for the chunk's release events; the backend is called without
-// the lock. On failure the chunk goes back to its pending list and the error propagates.
-void pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c,
+// Whether a pending chunk's release completed, for settling under the lock: its events, or for a
+// lazy one its stream's fence when a record covers it (no fence is recorded here).
+bool pool_core::release_done(const chunk& c) {
+  if (!c.lazy) return events_done(c.events);
+  stream_fence* f = fences_.find(c.release_stream);
+  if (f == nullptr) return false;
+  if (c.release_seq <= f->completed) return true;
+  if (c.release_seq > f->recorded || !backend_->event_done(f->fence.event, f->fence.device)) {
+    return false;
+  }
+  f->completed = std::max(f->completed, f->recorded);
+  return true;
+}
+
+// Makes later work on `s` wait for the release of chunk `c` (taken off its pending list as
+// release `seq`): its events, or a lazy chunk's stream fence (recorded first when no record
+// covers it). The backend is called without the lock. False, the chunk back on its list, when
+// the fence cannot be recorded yet; on failure the same, and the error propagates.
+bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
                                  const stream_ref& s) {
-  lock.unlock();
+  std::vector<event_slot> waits = c->events;
   try {
-    for (const event_slot& e : c->events) backend_->stream_wait_event(s, e.event, e.device);
+    if (c->lazy) {
+      event_slot fence{};
+      std::uint64_t covers = 0;
+      const fence_state st = fence_for(lock, c->release_stream, seq, fence, covers);
+      if (st == fence_state::not_yet) {
+        lists_.restore_pending(c);
+        return false;
+      }
+      if (st == fence_state::fenced) waits.push_back(fence);
+    }
+    lock.unlock();
+    for (const event_slot& e : waits) backend_->stream_wait_event(s, e.event, e.device);
   } catch (...) {
-    lock.lock();
+    if (!lock.owns_lock()) lock.lock();
     lists_.restore_pending(c);
     throw;
   }
   lock.lock();
-  ++counters_.stream_waits;
+  if (!waits.empty()) ++counters_.stream_waits;
+  if (c->lazy) fences_.left_pending(c->release_stream);
   events_.give_back_all(*c);
+  return true;
 }
 
 // From the pool's lists (under the lock): counted as handed out, then given to the caller.
@@ -205,12 +254,15 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
 // ---- release ----------------------------------------------------------------------------------
 
 // Streams: an event recorded on each (backend calls without the lock), then the chunk waits on
-// its class's pending list. No stream: idle at once. A runtime failure while recording
-// quarantines the chunk (never reused: work we cannot track may still use it) and is reported.
+// its class's pending list; released on one owning stream alone, no event (stream_fences). No
+// stream: idle at once. A runtime failure while recording quarantines the chunk (never reused: work
+// we cannot track may still use it) and is reported.
 void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
-  const bool recorded =
-      !ordered || (released_by_owner(c) && released_outside_capture(c) && record_events(c));
+  const bool lazy =
+      opt_.lazy_release && c->streams.size() == 1 && c->streams.front().lifetime_tracked();
+  const bool recorded = !ordered || (released_by_owner(c) && released_outside_capture(c) &&
+                                     (lazy || record_events(c)));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
   std::unique_lock<std::mutex> lock(mutex_);
   --lists_[c->cls].in_use;
@@ -221,7 +273,8 @@ void pool_core::release_shared(chunk* c) noexcept {
   } else if (!ordered) {
     lists_.make_idle(c);
   } else {
-    lists_.add_pending(c, release_stream);
+    const std::uint64_t seq = lists_.add_pending(c, release_stream, lazy);
+    if (lazy) fences_.note_release(c->streams.front(), seq, events_);
   }
   const bool last = deletable();
   if (waiters_ > 0) released_cv_.notify_all();
@@ -261,6 +314,94 @@ void pool_core::take_events(chunk* c) {
   }
 }
 
+// ---- lazy release fences --------------------------------------------------------------------
+
+// Lazy release `seq` on stream `stream_id`: complete (known done, or the stream is gone), fenced
+// (`fence`'s latest record covers releases up to `covers`, seq among them), or not yet (the
+// stream is being destroyed, the chunk left meanwhile, or a concurrent first record raced).
+// Records the fence on the stream (without the lock) when no record covers `seq`.
+pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
+                                            std::uint64_t stream_id, std::uint64_t seq,
+                                            event_slot& fence, std::uint64_t& covers) {
+  stream_fence* f = fences_.find(stream_id);
+  if (f == nullptr) return fence_state::not_yet;
+  if (seq <= f->completed) return fence_state::complete;
+  if (seq <= f->recorded) {
+    fence = f->fence;
+    covers = f->recorded;
+    return fence_state::fenced;
+  }
+  const std::uint64_t target = lists_.last_release_seq();  // a record from now on covers these
+  const stream_ref s = f->stream;
+  event_slot ev = f->fence;
+  lock.unlock();
+  backend::fence_result r = backend::fence_result::closing;
+  try {
+    if (ev.event == nullptr) ev.event = backend_->create_event(ev.device);
+    r = backend_->record_fence(ev.event, ev.device, s);
+  } catch (...) {
+    lock.lock();
+    f = fences_.find(stream_id);
+    if (f == nullptr || f->fence.event != ev.event) events_.give_back(ev);
+    throw;
+  }
+  lock.lock();
+  f = fences_.find(stream_id);
+  if (f != nullptr && f->fence.event == nullptr) f->fence = ev;
+  if (f == nullptr || f->fence.event != ev.event) {  // left meanwhile, or another first record
+    events_.give_back(ev);
+    return fence_state::not_yet;
+  }
+  if (r == backend::fence_result::gone) {
+    f->completed = stream_fences::all;
+    return fence_state::complete;
+  }
+  if (r == backend::fence_result::closing) return fence_state::not_yet;
+  ++counters_.fences;
+  f->recorded = std::max(f->recorded, target);
+  fence = f->fence;
+  covers = target;
+  return fence_state::fenced;
+}
+
+// Records a fence on every stream with lazy releases no record covers (stats, trim, and growth at
+// the cap, which must see every release that may have completed).
+void pool_core::fence_all(std::unique_lock<std::mutex>& lock) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> unfenced;  // stream, its latest release
+  fences_.for_each_unfenced(
+      [&](std::uint64_t id, const stream_fence& f) { unfenced.emplace_back(id, f.last); });
+  for (const auto& [id, last] : unfenced) {
+    event_slot fence{};
+    std::uint64_t covers = 0;
+    fence_for(lock, id, last, fence, covers);
+  }
+}
+
+void pool_core::note_fence_done(std::uint64_t stream_id, std::uint64_t covers) noexcept {
+  if (stream_fence* f = fences_.find(stream_id)) f->completed = std::max(f->completed, covers);
+}
+
+// Teardown: waits (host) for each stream's lazy releases, then returns the fences to the pool
+// of idle events (destroyed with it).
+void pool_core::wait_for_fences_at_teardown() noexcept {
+  fences_.for_each([this](std::uint64_t, stream_fence& f) {
+    try {
+      if (f.pending != 0 && f.completed < f.last) {
+        if (f.fence.event == nullptr) f.fence.event = backend_->create_event(f.fence.device);
+        if (backend_->record_fence(f.fence.event, f.fence.device, f.stream) ==
+            backend::fence_result::recorded) {
+          backend_->synchronize_event(f.fence.event, f.fence.device);
+        }
+      }
+    } catch (const std::exception& ex) {
+      ::pinpool::detail::log_message("pinpool: pool '%s': waiting for a release failed: %s",
+                                     opt_.name, ex.what());
+    }
+    events_.give_back(f.fence);
+    f.fence.event = nullptr;
+  });
+}
+
 // ---- trim, stats and teardown -----------------------------------------------------------------
 
 std::size_t pool_core::trim() {
@@ -268,8 +409,9 @@ std::size_t pool_core::trim() {
   detach_own_cache();  // this thread's cached chunks become idle, so their slabs can go
   std::vector<std::unique_ptr<slab_record>> idle;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    lists_.settle([this](const chunk& c) { return events_done(c.events); });
+    std::unique_lock<std::mutex> lock(mutex_);
+    fence_all(lock);
+    lists_.settle([this](const chunk& c) { return release_done(c); });
     idle = arena_.remove_idle([this](chunk* c) { forget_chunk(c); });
     counters_.backend_frees += idle.size();
   }
@@ -282,12 +424,16 @@ std::size_t pool_core::trim() {
   return freed;
 }
 
-// Settles completed releases for a reader of the stats; a failing event query leaves the chunk
-// pending (the next acquisition reports the failure).
-void pool_core::settle_quietly() noexcept {
+// Settles completed releases for a reader of the stats (fencing lazy ones first); a failing
+// record or query leaves the chunk pending (the next acquisition reports the failure).
+void pool_core::settle_quietly(std::unique_lock<std::mutex>& lock) noexcept {
+  try {
+    fence_all(lock);
+  } catch (const std::exception&) {  // reported by the next acquisition
+  }
   lists_.settle([this](const chunk& c) {
     try {
-      return events_done(c.events);
+      return release_done(c);
     } catch (const std::exception&) {
       return false;
     }
@@ -299,8 +445,8 @@ pool_stats pool_core::stats() {
   st.name = opt_.name;
   st.kind = opt_.kind;
   st.backend = backend_->name();
-  std::lock_guard<std::mutex> lock(mutex_);
-  settle_quietly();
+  std::unique_lock<std::mutex> lock(mutex_);
+  settle_quietly(lock);
   const cache_totals cached = sum_caches(attached_, lists_.count());
   counters_.snapshot(st, cached);
   st.page_locked =
@@ -350,6 +496,7 @@ void pool_core::destroy_memory() noexcept {
       for (const event_slot& e : c->events) wait_and_destroy(e);
     }
   }
+  wait_for_fences_at_teardown();
   events_.destroy_all(*backend_);
   if (quarantined_ != 0) return;  // memory may still be used by work we could not track: leak it
   for (const auto& s : arena_.slabs()) {

@@ -6,6 +6,7 @@
 //   slab_arena   slabs, carving, growth under the cap, re-carving and trimming idle slabs
 //   class_lists  per-class ready/pending chunks and the reuse lookups
 //   event_pool   idle release events per device
+//   stream_fences per-stream fences of chunks released without an event (lazy release)
 //   pool_counters the running figures behind stats()
 //   thread_cache per-thread caches of idle chunks (lock-free, owner thread only)
 // Backend calls (growth, event records, device-side waits) are made without the lock.
@@ -20,6 +21,7 @@
 #include "event_pool.hpp"
 #include "size_classes.hpp"
 #include "slab_arena.hpp"
+#include "stream_fences.hpp"
 #include "thread_cache.hpp"
 
 #include <pinpool/backend.hpp>
@@ -105,11 +107,21 @@ class pool_core {
   chunk* hit(chunk* c) noexcept;
   chunk* take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
-  void wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, const stream_ref& s);
+  bool wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
+                        const stream_ref& s);
   slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes);
   chunk* take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
   bool events_done(const std::vector<event_slot>& events);
-  void settle_quietly() noexcept;
+  bool release_done(const chunk& c);
+  void settle_quietly(std::unique_lock<std::mutex>& lock) noexcept;
+
+  // Lazy release fences (stream_fences.hpp); each is called and returns with the lock held.
+  enum class fence_state { complete, fenced, not_yet };
+  fence_state fence_for(std::unique_lock<std::mutex>& lock, std::uint64_t stream_id,
+                        std::uint64_t seq, event_slot& fence, std::uint64_t& covers);
+  void fence_all(std::unique_lock<std::mutex>& lock);
+  void note_fence_done(std::uint64_t stream_id, std::uint64_t covers) noexcept;
+  void wait_for_fences_at_teardown() noexcept;
   [[noreturn]] void throw_exhausted(std::size_t bytes) const;
 
   // Release.
@@ -138,6 +150,7 @@ class pool_core {
   std::atomic<bool> refusing_{false};   // mirrors !broken_.empty() for lock-free paths
   std::vector<cache_entry*> attached_;  // thread cache entries holding this pool's chunks
   event_pool events_;
+  stream_fences fences_;
   class_lists lists_;
   slab_arena arena_;
   pool_counters counters_;

@@ -28,7 +28,9 @@ std::vector<chunk*> contents(const pinpool::detail::chunk_list& l) {
 
 struct class_lists_test : ::testing::Test {
   event_pool events{2};
-  class_lists lists{4, events};
+  pinpool::detail::stream_fences fences;
+  class_lists lists{4, events, fences};
+  std::uint64_t seq = 0;  // take_oldest_pending's out-parameter
   slab_record slab;
   std::deque<chunk> records;  // stable addresses
   std::array<int, 32> event_storage{};
@@ -49,7 +51,7 @@ struct class_lists_test : ::testing::Test {
                   int device = 0) {
     chunk* c = in_use(cls, bytes);
     for (int i = 0; i < n; ++i) c->events.push_back({fake_event(), device});
-    lists.add_pending(c, stream);
+    lists.add_pending(c, stream, false);
     return c;
   }
   void* fake_event() { return &event_storage[static_cast<std::size_t>(next_event++)]; }
@@ -64,7 +66,7 @@ TEST_F(class_lists_test, starts_empty) {
     std::vector<chunk*> none;
     lists.candidates(cls, none, 8);
     EXPECT_TRUE(none.empty());
-    EXPECT_EQ(lists.take_oldest_pending(cls), nullptr);
+    EXPECT_EQ(lists.take_oldest_pending(cls, seq), nullptr);
   }
   EXPECT_EQ(lists.bytes_pending(), 0u);
 }
@@ -155,7 +157,7 @@ TEST_F(class_lists_test, take_oldest_pending_keeps_events_and_restore_puts_it_ba
   chunk* b = released(0, 256, 6);
   const std::vector<event_slot> slots = a->events;
 
-  EXPECT_EQ(lists.take_oldest_pending(0), a);
+  EXPECT_EQ(lists.take_oldest_pending(0, seq), a);
   EXPECT_EQ(a->events.size(), 2u) << "the caller still waits on them";
   EXPECT_EQ(a->events[0].event, slots[0].event);
   EXPECT_EQ(events.idle_count(), 0u);
@@ -173,8 +175,8 @@ TEST_F(class_lists_test, take_oldest_pending_keeps_events_and_restore_puts_it_ba
   EXPECT_TRUE(a->events.empty());
   EXPECT_EQ(events.idle_count(), 2u);
 
-  EXPECT_EQ(lists.take_oldest_pending(0), b);
-  EXPECT_EQ(lists.take_oldest_pending(0), nullptr);
+  EXPECT_EQ(lists.take_oldest_pending(0, seq), b);
+  EXPECT_EQ(lists.take_oldest_pending(0, seq), nullptr);
   EXPECT_EQ(lists.bytes_pending(), 0u);
   EXPECT_EQ(slab.live_chunks, 2u);
 }
@@ -224,7 +226,7 @@ TEST_F(class_lists_test, releases_are_numbered_in_order) {
   EXPECT_LT(a->release_seq, b->release_seq);
   EXPECT_LT(b->release_seq, c->release_seq);
   ASSERT_EQ(lists.take_same_stream(0, 1), a);
-  lists.add_pending(a, 1);  // released again: a new number
+  lists.add_pending(a, 1, false);  // released again: a new number
   EXPECT_GT(a->release_seq, c->release_seq);
 }
 

@@ -210,7 +210,8 @@ TEST_F(slab_arena_test, adopt_keeps_the_slab_and_its_nvtx_heap) {
 // Pool-like use: chunks come back through class_lists, which the arena's `forget` unlinks from.
 struct slab_arena_lists_test : slab_arena_test {
   event_pool events{1};
-  class_lists lists{sizes.count(), events};
+  pinpool::detail::stream_fences fences;
+  class_lists lists{sizes.count(), events, fences};
   slab_arena a{sizes, kAlign, kSlab, 0};
   std::vector<chunk*> forgotten;
   std::function<void(chunk*)> forget = [this](chunk* c) {
@@ -304,7 +305,7 @@ TEST_F(slab_arena_lists_test, remove_idle_returns_idle_slabs_and_lowers_bytes_re
   chunk* b1 = a.carve_from(busy, cls(1024));
   chunk* p1 = a.carve_from(pending, cls(1024));
   lists.make_idle(i1);
-  lists.add_pending(p1, 3);  // released on a stream: still live
+  lists.add_pending(p1, 3, false);  // released on a stream: still live
   (void)b1;
   ASSERT_EQ(a.bytes_reserved(), 4096u + 8192 + 16384 + 4096);
 

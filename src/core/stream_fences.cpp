@@ -1,0 +1,41 @@
+#include "stream_fences.hpp"
+
+#include <algorithm>
+
+namespace pinpool::detail {
+
+void stream_fences::note_release(const stream_ref& s, std::uint64_t seq, event_pool& events) {
+  auto it = streams_.find(s.id());
+  if (it == streams_.end()) {
+    if (streams_.size() >= prune_above_) prune(events);
+    it = streams_.emplace(s.id(), stream_fence{s}).first;
+    it->second.fence.event = events.take(s.device());
+  }
+  stream_fence& f = it->second;
+  f.last = seq;
+  ++f.pending;
+}
+
+void stream_fences::left_pending(std::uint64_t stream_id) noexcept {
+  if (stream_fence* f = find(stream_id)) --f->pending;
+}
+
+void stream_fences::restored(std::uint64_t stream_id, std::uint64_t seq) noexcept {
+  if (stream_fence* f = find(stream_id)) f->last = std::max(f->last, seq);
+}
+
+// Records with nothing pending go (a stream that is used again gets a new one); the threshold
+// doubles while many streams stay busy, so pruning is amortised.
+void stream_fences::prune(event_pool& events) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (it->second.pending == 0) {
+      events.give_back(it->second.fence);
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  prune_above_ = streams_.size() < 32 ? 64 : 2 * streams_.size();
+}
+
+}  // namespace pinpool::detail
