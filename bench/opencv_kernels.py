@@ -28,7 +28,8 @@ def main():
 
     ops = {
         "gray": lambda rgb, g: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
-        "blur": lambda rgb, g: cv2.GaussianBlur(g, ksize, 1.5, 1.5, cv2.BORDER_REFLECT_101),
+        "blur": lambda rgb, g: cv2.GaussianBlur(g, ksize, sigmaX=1.5, sigmaY=1.5,
+                                                borderType=cv2.BORDER_REFLECT_101),
         "sobel": lambda rgb, g: sobel(g),
         "equalize": lambda rgb, g: cv2.equalizeHist(g),
     }

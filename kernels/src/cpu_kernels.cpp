@@ -67,17 +67,14 @@ bool overlapping(const const_image_view& a, const image_view& b) {
   return begin_a < end_b && begin_b < end_a;
 }
 
-/// The vertical pass of output row y: the 2r + 1 horizontal rows it reads, found in `tmp` at
-/// slot (row % slots), `slots` rows of `width` values.
-void blur_output_row(const std::uint16_t* tmp, int slots, int width, int height, int y,
-                     const detail::gaussian_taps& taps, const std::uint16_t** rows,
-                     std::uint8_t* out) {
+/// One output row of the blur: the vertical pass over the source rows around y into `line`
+/// (width 16-bit values), then the horizontal pass over `line` into `out`.
+void blur_one_row(const const_image_view& src, int y, const detail::gaussian_taps& taps,
+                  const std::uint8_t** rows, std::uint16_t* line, std::uint8_t* out) {
   const int r = taps.radius;
-  for (int k = -r; k <= r; ++k) {
-    const int row = detail::reflect_101(y + k, height);
-    rows[k + r] = tmp + static_cast<std::size_t>(row % slots) * static_cast<std::size_t>(width);
-  }
-  detail::blur_vertical_row(rows, width, taps, out);
+  for (int k = -r; k <= r; ++k) rows[k + r] = row_of(src, detail::reflect_101(y + k, src.height));
+  detail::blur_vertical_row(rows, src.width, taps, line);
+  detail::blur_horizontal_row(line, src.width, taps, out);
 }
 
 }  // namespace
@@ -97,43 +94,41 @@ void blur_cpu(const_image_view src, image_view dst, float sigma, void* scratch) 
   detail::check_not_null("blur_cpu", "scratch", scratch);
   const detail::gaussian_taps taps = detail::make_gaussian_taps("blur_cpu", sigma);
   auto* tmp = static_cast<std::uint16_t*>(scratch);
-  const int width = src.width, height = src.height, r = taps.radius;
+  const int width = src.width, height = src.height;
   const auto row_values = static_cast<std::size_t>(width);
-  const auto taps_count = static_cast<std::size_t>(2 * r + 1);
+  const auto taps_count = static_cast<std::size_t>(2 * taps.radius + 1);
 
   if (overlapping(src, dst)) {
-    // In place: the whole horizontal pass first (every row into the scratch), then the
-    // vertical pass, so that no output row is written before every read of the source.
-    cpu_parallel_for(height, [&](int y) {
-      detail::blur_horizontal_row(row_of(src, y), width, taps, tmp + y * row_values);
-    });
+    // In place: the whole vertical pass first (every row into the scratch), then the horizontal
+    // pass, so that no output row is written before every read of the source.
     const int bands = band_count(height, 8);
     cpu_parallel_for(bands, [&](int band) {
-      std::vector<const std::uint16_t*> rows(taps_count);
+      std::vector<const std::uint8_t*> rows(taps_count);
       for (int y = split(height, bands, band); y < split(height, bands, band + 1); ++y) {
-        blur_output_row(tmp, height, width, height, y, taps, rows.data(), row_of(dst, y));
+        const int r = taps.radius;
+        for (int k = -r; k <= r; ++k) {
+          rows[static_cast<std::size_t>(k + r)] = row_of(src, detail::reflect_101(y + k, height));
+        }
+        detail::blur_vertical_row(rows.data(), width, taps, tmp + y * row_values);
+      }
+    });
+    cpu_parallel_for(bands, [&](int band) {
+      for (int y = split(height, bands, band); y < split(height, bands, band + 1); ++y) {
+        detail::blur_horizontal_row(tmp + y * row_values, width, taps, row_of(dst, y));
       }
     });
     return;
   }
 
-  // Bands of output rows; each keeps the horizontal results of the last `slots` rows it read in
-  // a ring in its own part of the scratch (the rows of the vertical window of the output row,
-  // which never spans more than min(2r + 1, height) rows), so every source row is read once
-  // per band and the ring stays in cache.
-  const int slots = std::min(2 * r + 1, height);
-  const int bands = std::max(1, std::min(band_count(height, 8 * slots), height / slots));
+  // Bands of output rows; each output row is its vertical pass over the source rows into a
+  // one-row buffer (the band's row of the scratch), then the horizontal pass into dst. The
+  // source rows a band reads stay in cache between its output rows.
+  const int bands = band_count(height, 8);
   cpu_parallel_for(bands, [&](int band) {
-    std::uint16_t* ring = tmp + static_cast<std::size_t>(band) * slots * row_values;
-    std::vector<const std::uint16_t*> rows(taps_count);
-    const int y0 = split(height, bands, band), y1 = split(height, bands, band + 1);
-    int next = std::max(0, y0 - r);  // the next source row to filter horizontally
-    for (int y = y0; y < y1; ++y) {
-      for (const int last = std::min(height - 1, y + r); next <= last; ++next) {
-        detail::blur_horizontal_row(row_of(src, next), width, taps,
-                                    ring + static_cast<std::size_t>(next % slots) * row_values);
-      }
-      blur_output_row(ring, slots, width, height, y, taps, rows.data(), row_of(dst, y));
+    std::vector<const std::uint8_t*> rows(taps_count);
+    std::uint16_t* line = tmp + static_cast<std::size_t>(band) * row_values;
+    for (int y = split(height, bands, band); y < split(height, bands, band + 1); ++y) {
+      blur_one_row(src, y, taps, rows.data(), line, row_of(dst, y));
     }
   });
 }

@@ -33,85 +33,85 @@ using u32 = std::uint32_t;
 
 // ---- gray ---------------------------------------------------------------------------------
 
+/// gray_pixel's (9798 R + 19235 G + 3735 B + 2^14) >> 15 in 16-bit lanes: each weight is
+/// 256 hi + lo, so the sum is 256 A + B + 2^14 with A = 38 R + 75 G + 14 B (<= 32385) and
+/// B = 70 R + 35 G + 151 B (<= 65280), and (256 A + B + 2^14) >> 15 == (A + (B >> 8) + 64) >> 7
+/// (no partial result above 16 bits). test_rows.cpp checks it on all 2^24 colours.
 template <int Channels>
 PINPOOL_INLINE void gray_colour(const u8* PINPOOL_RESTRICT in, u8* PINPOOL_RESTRICT out,
                                 int width) {
   for (int x = 0; x < width; ++x) {
-    const u8* px = in + x * Channels;
-    // gray_pixel's arithmetic (checked equal in test_rows.cpp).
-    out[x] = static_cast<u8>((px[0] * 9798u + px[1] * 19235u + px[2] * 3735u + (1u << 14)) >> 15);
+    const u16 r = in[x * Channels], g = in[x * Channels + 1], b = in[x * Channels + 2];
+    const auto a = static_cast<u16>(r * 38 + g * 75 + b * 14);
+    const auto lo = static_cast<u16>(r * 70 + g * 35 + b * 151);
+    out[x] = static_cast<u8>(static_cast<u16>(a + (lo >> 8) + 64) >> 7);
   }
 }
 
-// ---- blur, horizontal ---------------------------------------------------------------------
+// ---- blur, vertical ------------------------------------------------------------------------
 
-/// out[x] for x in [begin, end), every tap inside the row; radius R known at compile time.
+/// out[x] for x in [0, width) with reach R known at compile time (rows[R + k]: offset k).
 /// 16-bit arithmetic is exact: every partial sum is at most the total, <= 255 * 256.
 template <int R>
-PINPOOL_INLINE void blur_h_fixed(const u8* PINPOOL_RESTRICT in, const u16* weights, int begin,
-                                 int end, u16* PINPOOL_RESTRICT out) {
+PINPOOL_INLINE void blur_v_fixed(const u8* const* rows, const u16* weights, int width,
+                                 u16* PINPOOL_RESTRICT out) {
   u16 w[R + 1];
   for (int k = 0; k <= R; ++k) w[k] = weights[k];
-  for (int x = begin; x < end; ++x) {
-    u16 sum = static_cast<u16>(w[0] * in[x]);
+  const u8* p[2 * R + 1];
+  for (int k = 0; k <= 2 * R; ++k) p[k] = rows[k];
+  for (int x = 0; x < width; ++x) {
+    u16 sum = static_cast<u16>(w[0] * p[R][x]);
     for (int k = 1; k <= R; ++k) {
-      sum = static_cast<u16>(sum + w[k] * static_cast<u16>(in[x - k] + in[x + k]));
+      sum = static_cast<u16>(sum + w[k] * static_cast<u16>(p[R - k][x] + p[R + k][x]));
     }
     out[x] = sum;
   }
 }
 
-/// As blur_h_fixed for any radius: blocks of pixels, one tap at a time.
-PINPOOL_INLINE void blur_h_any(const u8* PINPOOL_RESTRICT in, const gaussian_taps& g, int begin,
-                               int end, u16* PINPOOL_RESTRICT out) {
-  constexpr int block = 256;
-  u16 acc[block];
-  for (int x0 = begin; x0 < end; x0 += block) {
-    const int n = std::min(block, end - x0);
-    const u8* c = in + x0;
-    const u16 w0 = g.weight[0];
-    for (int i = 0; i < n; ++i) acc[i] = static_cast<u16>(w0 * c[i]);
-    for (int k = 1; k <= g.radius; ++k) {
-      const u16 w = g.weight[k];
-      for (int i = 0; i < n; ++i) {
-        acc[i] = static_cast<u16>(acc[i] + w * static_cast<u16>(c[i - k] + c[i + k]));
-      }
+/// As blur_v_fixed for any reach: one tap pair at a time over the row.
+PINPOOL_INLINE void blur_v_any(const u8* const* rows, const u16* weights, int reach, int width,
+                               u16* PINPOOL_RESTRICT out) {
+  const u16 w0 = weights[0];
+  const u8* c = rows[reach];
+  for (int x = 0; x < width; ++x) out[x] = static_cast<u16>(w0 * c[x]);
+  for (int k = 1; k <= reach; ++k) {
+    const u16 w = weights[k];
+    const u8* a = rows[reach - k];
+    const u8* b = rows[reach + k];
+    for (int x = 0; x < width; ++x) {
+      out[x] = static_cast<u16>(out[x] + w * static_cast<u16>(a[x] + b[x]));
     }
-    std::memcpy(out + x0, acc, static_cast<std::size_t>(n) * sizeof(u16));
   }
 }
 
-// ---- blur, vertical -----------------------------------------------------------------------
+// ---- blur, horizontal ---------------------------------------------------------------------
 
+/// out[x] for x in [begin, end), every tap inside the row, reach R known at compile time.
 template <int R>
-PINPOOL_INLINE void blur_v_fixed(const u16* const* rows, const u16* weights, int width,
-                                 u8* PINPOOL_RESTRICT out) {
+PINPOOL_INLINE void blur_h_fixed(const u16* PINPOOL_RESTRICT in, const u16* weights, int begin,
+                                 int end, u8* PINPOOL_RESTRICT out) {
   u32 w[R + 1];
   for (int k = 0; k <= R; ++k) w[k] = weights[k];
-  const u16* p[2 * R + 1];
-  for (int k = 0; k <= 2 * R; ++k) p[k] = rows[k];
-  for (int x = 0; x < width; ++x) {
-    u32 sum = w[0] * p[R][x];
-    for (int k = 1; k <= R; ++k) sum += w[k] * (static_cast<u32>(p[R - k][x]) + p[R + k][x]);
+  for (int x = begin; x < end; ++x) {
+    u32 sum = w[0] * in[x];
+    for (int k = 1; k <= R; ++k) sum += w[k] * (static_cast<u32>(in[x - k]) + in[x + k]);
     out[x] = blur_round(sum);
   }
 }
 
-PINPOOL_INLINE void blur_v_any(const u16* const* rows, const gaussian_taps& g, int width,
-                               u8* PINPOOL_RESTRICT out) {
+/// As blur_h_fixed for any reach: blocks of pixels, one tap pair at a time.
+PINPOOL_INLINE void blur_h_any(const u16* PINPOOL_RESTRICT in, const u16* weights, int reach,
+                               int begin, int end, u8* PINPOOL_RESTRICT out) {
   constexpr int block = 256;
   u32 acc[block];
-  const int r = g.radius;
-  for (int x0 = 0; x0 < width; x0 += block) {
-    const int n = std::min(block, width - x0);
-    const u16* c = rows[r] + x0;
-    const u32 w0 = g.weight[0];
+  for (int x0 = begin; x0 < end; x0 += block) {
+    const int n = std::min(block, end - x0);
+    const u16* c = in + x0;
+    const u32 w0 = weights[0];
     for (int i = 0; i < n; ++i) acc[i] = w0 * c[i];
-    for (int k = 1; k <= r; ++k) {
-      const u32 w = g.weight[k];
-      const u16* a = rows[r - k] + x0;
-      const u16* b = rows[r + k] + x0;
-      for (int i = 0; i < n; ++i) acc[i] += w * (static_cast<u32>(a[i]) + b[i]);
+    for (int k = 1; k <= reach; ++k) {
+      const u32 w = weights[k];
+      for (int i = 0; i < n; ++i) acc[i] += w * (static_cast<u32>(c[i - k]) + c[i + k]);
     }
     for (int i = 0; i < n; ++i) out[x0 + i] = blur_round(acc[i]);
   }
@@ -141,14 +141,56 @@ void gray_row(const std::uint8_t* in, int channels, std::uint8_t* out, int width
 }
 
 PINPOOL_ROW_CLONES
-void blur_horizontal_row(const std::uint8_t* in, int width, const gaussian_taps& g,
-                         std::uint16_t* out) {
-  const int r = g.radius;
-  const int begin = std::min(r, width);        // first pixel whose taps are all inside
-  const int end = std::max(begin, width - r);  // one past the last
-  const u8_row samples{in};
-  for (int x = 0; x < begin; ++x) out[x] = static_cast<u16>(gaussian_sum(samples, x, width, g));
-  switch (r) {
+void blur_vertical_row(const std::uint8_t* const* rows, int width, const gaussian_taps& g,
+                       std::uint16_t* out) {
+  const int reach = blur_reach(g);
+  const u8* const* centred = rows + (g.radius - reach);  // the rows within the reach
+  switch (reach) {
+    case 0:
+      blur_v_any(centred, g.weight, 0, width, out);
+      break;
+    case 1:
+      blur_v_fixed<1>(centred, g.weight, width, out);
+      break;
+    case 2:
+      blur_v_fixed<2>(centred, g.weight, width, out);
+      break;
+    case 3:
+      blur_v_fixed<3>(centred, g.weight, width, out);
+      break;
+    case 4:
+      blur_v_fixed<4>(centred, g.weight, width, out);
+      break;
+    case 5:
+      blur_v_fixed<5>(centred, g.weight, width, out);
+      break;
+    case 6:
+      blur_v_fixed<6>(centred, g.weight, width, out);
+      break;
+    case 7:
+      blur_v_fixed<7>(centred, g.weight, width, out);
+      break;
+    case 8:
+      blur_v_fixed<8>(centred, g.weight, width, out);
+      break;
+    default:
+      blur_v_any(centred, g.weight, reach, width, out);
+      break;
+  }
+}
+
+PINPOOL_ROW_CLONES
+void blur_horizontal_row(const std::uint16_t* in, int width, const gaussian_taps& g,
+                         std::uint8_t* out) {
+  const int reach = blur_reach(g);
+  const int begin = std::min(reach, width);        // first pixel whose taps are all inside
+  const int end = std::max(begin, width - reach);  // one past the last
+  const u16_row samples{in};
+  for (int x = 0; x < begin; ++x) out[x] = blur_round(gaussian_sum(samples, x, width, g));
+  switch (reach) {
+    case 0:
+      blur_h_any(in, g.weight, 0, begin, end, out);
+      break;
     case 1:
       blur_h_fixed<1>(in, g.weight, begin, end, out);
       break;
@@ -174,44 +216,10 @@ void blur_horizontal_row(const std::uint8_t* in, int width, const gaussian_taps&
       blur_h_fixed<8>(in, g.weight, begin, end, out);
       break;
     default:
-      blur_h_any(in, g, begin, end, out);
+      blur_h_any(in, g.weight, reach, begin, end, out);
       break;
   }
-  for (int x = end; x < width; ++x) out[x] = static_cast<u16>(gaussian_sum(samples, x, width, g));
-}
-
-PINPOOL_ROW_CLONES
-void blur_vertical_row(const std::uint16_t* const* rows, int width, const gaussian_taps& g,
-                       std::uint8_t* out) {
-  switch (g.radius) {
-    case 1:
-      blur_v_fixed<1>(rows, g.weight, width, out);
-      break;
-    case 2:
-      blur_v_fixed<2>(rows, g.weight, width, out);
-      break;
-    case 3:
-      blur_v_fixed<3>(rows, g.weight, width, out);
-      break;
-    case 4:
-      blur_v_fixed<4>(rows, g.weight, width, out);
-      break;
-    case 5:
-      blur_v_fixed<5>(rows, g.weight, width, out);
-      break;
-    case 6:
-      blur_v_fixed<6>(rows, g.weight, width, out);
-      break;
-    case 7:
-      blur_v_fixed<7>(rows, g.weight, width, out);
-      break;
-    case 8:
-      blur_v_fixed<8>(rows, g.weight, width, out);
-      break;
-    default:
-      blur_v_any(rows, g, width, out);
-      break;
-  }
+  for (int x = end; x < width; ++x) out[x] = blur_round(gaussian_sum(samples, x, width, g));
 }
 
 PINPOOL_ROW_CLONES

@@ -16,15 +16,15 @@ namespace pinpool::kernels::detail {
 /// out[x] = gray_pixel(in + x * channels, channels) for x in [0, width).
 void gray_row(const std::uint8_t* in, int channels, std::uint8_t* out, int width);
 
-/// out[x] = blur_horizontal_at(row `in`, x) for x in [0, width).
-void blur_horizontal_row(const std::uint8_t* in, int width, const gaussian_taps& g,
-                         std::uint16_t* out);
+/// out[x] = the vertical pass at x (blur_vertical_at) for x in [0, width): `rows` are the 2 r + 1
+/// source rows the output row reads, rows[k + r] the one at offset k (reflected rows already
+/// resolved by the caller).
+void blur_vertical_row(const std::uint8_t* const* rows, int width, const gaussian_taps& g,
+                       std::uint16_t* out);
 
-/// out[x] = blur_round(sum over k in [-r, r] of weight[|k|] * rows[k + r][x]) for x in
-/// [0, width): the vertical pass of one output row, `rows` the 2 r + 1 horizontal results it
-/// reads (reflected rows already resolved by the caller).
-void blur_vertical_row(const std::uint16_t* const* rows, int width, const gaussian_taps& g,
-                       std::uint8_t* out);
+/// out[x] = blur_horizontal_at over the vertical result `in` (one row), x in [0, width).
+void blur_horizontal_row(const std::uint16_t* in, int width, const gaussian_taps& g,
+                         std::uint8_t* out);
 
 /// out[x] = the 3x3 Sobel magnitude of row `mid` given the rows above and below (reflected rows
 /// resolved by the caller), reflect-101 at the left and right ends.

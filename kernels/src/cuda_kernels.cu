@@ -35,23 +35,23 @@ struct gray_op {
   }
 };
 
-struct blur_horizontal_op {
+struct blur_vertical_op {
   const_image_view src;
   std::uint16_t* tmp;
   detail::gaussian_taps taps;
   __device__ void operator()(int x, int y) const {
     tmp[static_cast<std::size_t>(y) * src.width + x] =
-        detail::blur_horizontal_at(src.data, src.pitch, src.width, x, y, taps);
+        detail::blur_vertical_at(src.data, src.pitch, src.height, x, y, taps);
   }
 };
 
-struct blur_vertical_op {
+struct blur_horizontal_op {
   const std::uint16_t* tmp;
   image_view dst;
   detail::gaussian_taps taps;
   __device__ void operator()(int x, int y) const {
     dst.data[static_cast<std::size_t>(y) * dst.pitch + x] =
-        detail::blur_vertical_at(tmp, dst.width, dst.height, x, y, taps);
+        detail::blur_horizontal_at(tmp, dst.width, x, y, taps);
   }
 };
 
@@ -134,8 +134,8 @@ void blur_cuda(const_image_view src, image_view dst, float sigma, void* scratch,
   const cudaStream_t stream = cuda_stream_of("blur_cuda", s);
   const device_scope on(s.device());
   auto* tmp = static_cast<std::uint16_t*>(scratch);
-  launch_per_pixel(src.width, src.height, stream, blur_horizontal_op{src, tmp, taps});
-  launch_per_pixel(src.width, src.height, stream, blur_vertical_op{tmp, dst, taps});
+  launch_per_pixel(src.width, src.height, stream, blur_vertical_op{src, tmp, taps});
+  launch_per_pixel(src.width, src.height, stream, blur_horizontal_op{tmp, dst, taps});
 }
 
 void blur_cuda(const_image_view src, image_view dst, float sigma, pool& device_pool, stream_ref s) {

@@ -71,19 +71,19 @@ struct gaussian_taps {
   std::uint16_t weight[taps_capacity + 1] = {};
 };
 
-/// Samples of one image row.
-struct u8_row {
-  const std::uint8_t* row;
-  PINPOOL_HD std::uint32_t operator()(int x) const { return row[x]; }
+/// Samples of one column of an 8-bit image, `pitch` bytes per row.
+struct u8_column {
+  const std::uint8_t* top;
+  std::size_t pitch;
+  PINPOOL_HD std::uint32_t operator()(int y) const {
+    return top[static_cast<std::size_t>(y) * pitch];
+  }
 };
 
-/// Samples of one column of the 16-bit horizontal result, `stride` elements per row.
-struct u16_column {
-  const std::uint16_t* top;
-  std::size_t stride;
-  PINPOOL_HD std::uint32_t operator()(int y) const {
-    return top[static_cast<std::size_t>(y) * stride];
-  }
+/// Samples of one row of the 16-bit vertical result.
+struct u16_row {
+  const std::uint16_t* row;
+  PINPOOL_HD std::uint32_t operator()(int x) const { return row[x]; }
 };
 
 /// Sum over k in [-r, r] of weight[|k|] * at(reflect_101(i + k, len)), exact in 32 bits.
@@ -102,26 +102,33 @@ PINPOOL_HD inline std::uint32_t gaussian_sum(const Samples& at, int i, int len,
   return sum;
 }
 
-/// Horizontal pass at (x, y): the 1-D blur along the row with 8 fractional bits, exact (at most
-/// 255 * 256, so it fits 16 bits).
-PINPOOL_HD inline std::uint16_t blur_horizontal_at(const std::uint8_t* src, std::size_t pitch,
-                                                   int width, int x, int y,
-                                                   const gaussian_taps& g) {
-  return static_cast<std::uint16_t>(
-      gaussian_sum(u8_row{src + static_cast<std::size_t>(y) * pitch}, x, width, g));
+/// Vertical pass at (x, y): the 1-D blur down the column with 8 fractional bits, exact (at most
+/// 255 * 256, so it fits 16 bits). The two passes are exact integer sums, so their order does
+/// not change the result; vertical first keeps the 16-bit arithmetic on the 8-bit input rows.
+PINPOOL_HD inline std::uint16_t blur_vertical_at(const std::uint8_t* src, std::size_t pitch,
+                                                 int height, int x, int y, const gaussian_taps& g) {
+  return static_cast<std::uint16_t>(gaussian_sum(u8_column{src + x, pitch}, y, height, g));
 }
 
-/// The 8-bit result of a vertical sum with 16 fractional bits: rounded half up.
+/// The 8-bit result of a 2-D sum with 16 fractional bits: rounded half up.
 PINPOOL_HD inline std::uint8_t blur_round(std::uint32_t sum) {
   return static_cast<std::uint8_t>((sum + (1u << (2 * blur_weight_bits - 1))) >>
                                    (2 * blur_weight_bits));
 }
 
-/// Vertical pass at (x, y) over the horizontal result (width values per row), rounded.
-PINPOOL_HD inline std::uint8_t blur_vertical_at(const std::uint16_t* tmp, int width, int height,
-                                                int x, int y, const gaussian_taps& g) {
-  const auto w = static_cast<std::size_t>(width);
-  return blur_round(gaussian_sum(u16_column{tmp + x, w}, y, height, g));
+/// Horizontal pass at (x, y) over the vertical result (width values per row), rounded.
+PINPOOL_HD inline std::uint8_t blur_horizontal_at(const std::uint16_t* tmp, int width, int x, int y,
+                                                  const gaussian_taps& g) {
+  const std::uint16_t* row = tmp + static_cast<std::size_t>(y) * static_cast<std::size_t>(width);
+  return blur_round(gaussian_sum(u16_row{row}, x, width, g));
+}
+
+/// The largest offset with a non-zero weight (weights past it add nothing: radius 5 of sigma 1.5
+/// has weight 0).
+PINPOOL_HD inline int blur_reach(const gaussian_taps& g) {
+  int reach = g.radius;
+  while (reach > 0 && g.weight[reach] == 0) --reach;
+  return reach;
 }
 
 // ---- sobel ----------------------------------------------------------------------------------

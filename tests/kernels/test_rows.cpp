@@ -2,7 +2,7 @@
 // compute exactly what the per-pixel bodies the CUDA kernels run (kernels/src/pixel_ops.hpp)
 // compute, on every width from 1 up past the vector lengths, every radius with a fixed-radius
 // loop and some without, every border case; and the launchers equal those bodies applied pixel
-// by pixel over whole images (bands, the blur's row ring, in place, padded rows).
+// by pixel over whole images (bands, in place, padded rows).
 
 #include "cpu_rows.hpp"
 #include "launcher_support.hpp"
@@ -62,20 +62,23 @@ TEST(cpu_rows, gray_row_equals_gray_pixel) {
   }
 }
 
-TEST(cpu_rows, blur_horizontal_row_equals_blur_horizontal_at) {
-  for (const float sigma : sigmas()) {
-    const d::gaussian_taps taps = d::make_gaussian_taps("test", sigma);
-    for (const int w : widths()) {
-      for (const bool saturated : {false, true}) {
-        auto in = random_bytes(static_cast<std::size_t>(w), 7u + w);
-        if (saturated) std::fill(in.begin(), in.end(), std::uint8_t{255});  // the largest sums
-        std::vector<std::uint16_t> out(static_cast<std::size_t>(w) + 1, 0xBEEF);
-        d::blur_horizontal_row(in.data(), w, taps, out.data());
-        for (int x = 0; x < w; ++x) {
-          ASSERT_EQ(out[x], d::blur_horizontal_at(in.data(), 0, w, x, 0, taps))
-              << "sigma " << sigma << " radius " << taps.radius << " width " << w << " x " << x;
-        }
-        EXPECT_EQ(out[w], 0xBEEF) << "wrote past the row";
+TEST(cpu_rows, gray_row_equals_gray_pixel_on_every_colour) {
+  // All 2^24 RGB triples: 256 rows of 65536 pixels (R fixed per row), as RGB and as RGBA.
+  for (const int channels : {3, 4}) {
+    std::vector<std::uint8_t> in(std::size_t{65536} * channels, 0);
+    std::vector<std::uint8_t> out(65536);
+    for (int r = 0; r < 256; ++r) {
+      for (int i = 0; i < 65536; ++i) {
+        std::uint8_t* px = in.data() + static_cast<std::size_t>(i) * channels;
+        px[0] = static_cast<std::uint8_t>(r);
+        px[1] = static_cast<std::uint8_t>(i >> 8);
+        px[2] = static_cast<std::uint8_t>(i & 255);
+      }
+      d::gray_row(in.data(), channels, out.data(), 65536);
+      for (int i = 0; i < 65536; ++i) {
+        ASSERT_EQ(out[static_cast<std::size_t>(i)],
+                  d::gray_pixel(in.data() + static_cast<std::size_t>(i) * channels, channels))
+            << "channels " << channels << " rgb " << r << " " << (i >> 8) << " " << (i & 255);
       }
     }
   }
@@ -88,28 +91,57 @@ TEST(cpu_rows, blur_vertical_row_equals_blur_vertical_at) {
     for (const int w : {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 257, 300}) {
       for (const int h : {1, 2, 3, r, r + 1, 2 * r + 1, 2 * r + 3}) {
         if (h < 1) continue;
-        std::mt19937 rng(static_cast<unsigned>(w * 131 + h));
-        std::vector<std::uint16_t> tmp(static_cast<std::size_t>(w) * h);
-        for (auto& v : tmp) v = static_cast<std::uint16_t>(rng() % (255 * 256 + 1));
-        if (h == 3) std::fill(tmp.begin(), tmp.end(), std::uint16_t{255 * 256});  // largest sums
-        std::vector<const std::uint16_t*> rows(static_cast<std::size_t>(2 * r + 1));
-        std::vector<std::uint8_t> out(static_cast<std::size_t>(w) + 1, 0xA5);
+        auto img =
+            random_bytes(static_cast<std::size_t>(w) * h, static_cast<unsigned>(w * 131 + h));
+        if (h == 3) std::fill(img.begin(), img.end(), std::uint8_t{255});  // the largest sums
+        std::vector<const std::uint8_t*> rows(static_cast<std::size_t>(2 * r + 1));
+        std::vector<std::uint16_t> out(static_cast<std::size_t>(w) + 1, 0xBEEF);
         for (int y = 0; y < h; ++y) {
           for (int k = -r; k <= r; ++k) {
             rows[static_cast<std::size_t>(k + r)] =
-                tmp.data() + static_cast<std::size_t>(d::reflect_101(y + k, h)) * w;
+                img.data() + static_cast<std::size_t>(d::reflect_101(y + k, h)) * w;
           }
           d::blur_vertical_row(rows.data(), w, taps, out.data());
           for (int x = 0; x < w; ++x) {
-            ASSERT_EQ(out[x], d::blur_vertical_at(tmp.data(), w, h, x, y, taps))
+            ASSERT_EQ(out[x],
+                      d::blur_vertical_at(img.data(), static_cast<std::size_t>(w), h, x, y, taps))
                 << "sigma " << sigma << " radius " << r << " " << w << "x" << h << " at " << x
                 << "," << y;
           }
-          EXPECT_EQ(out[w], 0xA5) << "wrote past the row";
+          EXPECT_EQ(out[w], 0xBEEF) << "wrote past the row";
         }
       }
     }
   }
+}
+
+TEST(cpu_rows, blur_horizontal_row_equals_blur_horizontal_at) {
+  for (const float sigma : sigmas()) {
+    const d::gaussian_taps taps = d::make_gaussian_taps("test", sigma);
+    for (const int w : widths()) {
+      for (const bool largest : {false, true}) {
+        std::mt19937 rng(static_cast<unsigned>(w * 7 + 1));
+        std::vector<std::uint16_t> in(static_cast<std::size_t>(w));
+        for (auto& v : in)
+          v = static_cast<std::uint16_t>(largest ? 255 * 256 : rng() % (255 * 256 + 1));
+        std::vector<std::uint8_t> out(static_cast<std::size_t>(w) + 1, 0xA5);
+        d::blur_horizontal_row(in.data(), w, taps, out.data());
+        for (int x = 0; x < w; ++x) {
+          ASSERT_EQ(out[x], d::blur_horizontal_at(in.data(), w, x, 0, taps))
+              << "sigma " << sigma << " radius " << taps.radius << " width " << w << " x " << x;
+        }
+        EXPECT_EQ(out[w], 0xA5) << "wrote past the row";
+      }
+    }
+  }
+}
+
+TEST(cpu_rows, blur_reach_skips_only_zero_weights) {
+  const d::gaussian_taps taps = d::make_gaussian_taps("test", 1.5f);
+  EXPECT_EQ(taps.radius, 5);
+  EXPECT_EQ(taps.weight[5], 0);  // 68 55 28 9 2 0
+  EXPECT_EQ(d::blur_reach(taps), 4);
+  EXPECT_EQ(d::blur_reach(d::make_gaussian_taps("test", 1e-6f)), 0);  // 256 0
 }
 
 TEST(cpu_rows, sobel_row_equals_sobel_at) {
@@ -163,21 +195,21 @@ TEST(cpu_rows, lut_row_and_histogram_rows) {
 
 // ---- the launchers against the per-pixel bodies over whole images --------------------------
 
-/// The blur as the CUDA launcher computes it: blur_horizontal_at for every pixel into a full
-/// 16-bit image, then blur_vertical_at for every pixel.
+/// The blur as the CUDA launcher computes it: blur_vertical_at for every pixel into a full
+/// 16-bit image, then blur_horizontal_at for every pixel.
 test_image blur_per_pixel(const test_image& src, float sigma) {
   const d::gaussian_taps taps = d::make_gaussian_taps("test", sigma);
   std::vector<std::uint16_t> tmp(static_cast<std::size_t>(src.width) * src.height);
   for (int y = 0; y < src.height; ++y) {
     for (int x = 0; x < src.width; ++x) {
       tmp[static_cast<std::size_t>(y) * src.width + x] =
-          d::blur_horizontal_at(src.bytes.data(), src.pitch, src.width, x, y, taps);
+          d::blur_vertical_at(src.bytes.data(), src.pitch, src.height, x, y, taps);
     }
   }
   test_image out(src.width, src.height, 1);
   for (int y = 0; y < src.height; ++y) {
     for (int x = 0; x < src.width; ++x) {
-      out.at(x, y) = d::blur_vertical_at(tmp.data(), src.width, src.height, x, y, taps);
+      out.at(x, y) = d::blur_horizontal_at(tmp.data(), src.width, x, y, taps);
     }
   }
   return out;
