@@ -13,9 +13,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-o", "--output", required=True, help="JSON file to write")
     ap.add_argument("--repetitions", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="cv2.setNumThreads (default 2, as pinpool-bench-kernels)")
     args = ap.parse_args()
     import cv2
     import numpy as np
+
+    cv2.setNumThreads(args.threads)
 
     rng = np.random.default_rng(7)
     radius = math.ceil(3 * 1.5)
