@@ -169,6 +169,23 @@ TEST(BadPng, DecompressionBombHeaderIsRejectedBeforeAnyAllocation) {
   EXPECT_LT(largest_new(), std::size_t{1} << 20);
 }
 
+// An ancillary chunk declaring 1.3 GB, then the end of the file: refused at its header, before
+// libpng allocates the declared length. Regression test of a pinpool_fuzz_decode_png finding:
+// pinpool-pipeline took 1.3 GB of memory (max RSS) and 2 s on that 208-byte file, then said
+// "truncated PNG data"; a message naming the chunk shows it was refused at its header.
+TEST(BadPng, AHugeAncillaryChunkIsRefusedBeforeItIsAllocated) {
+  temp_dir dir;
+  const bytes good = valid_png(dir);
+  const png_chunk ihdr = first_chunk(good, "IHDR");
+  bytes png(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(ihdr.offset + 12 + 13));
+  const bytes huge_itxt = {0x50, 0x4c, 0x54, 0x45, 'i', 'T', 'X', 't', 'p', 'n', 'g'};
+  png.insert(png.end(), huge_itxt.begin(), huge_itxt.end());  // length 1347179589, 3 bytes
+  write_file_bytes(dir.path("a.png"), png);
+  const std::string expected = "corrupt PNG data: iTXt: chunk data is too large";
+  EXPECT_EQ(probe_error(dir.path("a.png")), expected);
+  EXPECT_EQ(decode_error(dir.path("a.png"), 40 * 30 * 3), expected);
+}
+
 TEST(BadPng, SidesOutsideTheLimits) {
   temp_dir dir;
   write_file_bytes(dir.path("zero.png"), png_header_only(0, 10));
