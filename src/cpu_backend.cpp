@@ -90,6 +90,10 @@ class cpu_backend final : public backend {
     inject(faults_ ? &faults_->fail_nth_event_call : nullptr, "record_event");
     as_event(e).record(as_stream(s).current_point());
   }
+  bool stream_idle(stream_ref s) override {
+    inject(nullptr, "stream_idle");
+    return as_stream(s).idle();
+  }
   bool event_done(void* e, int /*device*/) override {
     inject(nullptr, "event_done");
     return as_event(e).done();

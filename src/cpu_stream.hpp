@@ -71,6 +71,8 @@ class cpu_stream {
   void enqueue_wait(stream_point p);
   /// @brief The point after every task enqueued so far.
   stream_point current_point();
+  /// @brief Whether every task enqueued so far has run.
+  bool idle() { return current_point().reached(); }
   /// @brief Blocks until everything enqueued before the call has run; then throws
   /// pinpool::error naming the stream if a task failed since the last synchronize.
   void synchronize();

@@ -328,6 +328,18 @@ class cuda_backend final : public backend {
     return false;
   }
 
+  /// @note Does not block. As event_done: false while the thread has an unchecked error.
+  bool stream_idle(stream_ref s) override {
+    if (cudaPeekAtLastError() != cudaSuccess) return false;
+    const cudaError_t status = cudaStreamQuery(as_cuda(s));
+    if (status == cudaSuccess) return true;
+    if (status != cudaErrorNotReady) {
+      throw_cuda_error(status, "cudaStreamQuery(stream)", __FILE__, __LINE__);
+    }
+    clear_if_last(status);
+    return false;
+  }
+
   /// @note Device-side wait (cross-device allowed); does not block the host.
   void stream_wait_event(stream_ref s, void* event, int /*device*/) override {
     device_guard guard(s.device());

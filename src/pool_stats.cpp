@@ -16,9 +16,10 @@ std::string pool_stats::to_json() const {
     << ",\"bytes_pending\":" << bytes_pending << ",\"peak_bytes_in_use\":" << peak_bytes_in_use
     << ",\"bytes_requested\":" << bytes_requested << ",\"acquisitions\":" << acquisitions
     << ",\"hits\":" << hits << ",\"grows\":" << grows << ",\"waits\":" << waits
-    << ",\"stream_waits\":" << stream_waits << ",\"fences\":" << fences << ",\"backend_allocations\":" << backend_allocations
-    << ",\"backend_frees\":" << backend_frees << ",\"slabs\":" << slabs
-    << ",\"outstanding_buffers\":" << outstanding_buffers << ",\"classes\":[";
+    << ",\"stream_waits\":" << stream_waits << ",\"fences\":" << fences
+    << ",\"backend_allocations\":" << backend_allocations << ",\"backend_frees\":" << backend_frees
+    << ",\"slabs\":" << slabs << ",\"outstanding_buffers\":" << outstanding_buffers
+    << ",\"classes\":[";
   for (std::size_t i = 0; i < classes.size(); ++i) {
     const size_class_stats& c = classes[i];
     o << (i != 0 ? "," : "") << "{\"chunk_bytes\":" << c.chunk_bytes << ",\"chunks\":" << c.chunks

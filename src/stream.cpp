@@ -109,7 +109,8 @@ backend::fence_result backend::record_fence(void* event, int device, stream_ref 
   std::lock_guard<std::mutex> lock(streams_->mutex);
   const auto it = streams_->closing.find(s.id());
   if (it == streams_->closing.end()) return fence_result::gone;
-  if (it->second) return fence_result::closing;
+  if (it->second || is_capturing(s)) return fence_result::not_now;
+  if (stream_idle(s)) return fence_result::idle;
   record_event(event, device, s);
   return fence_result::recorded;
 }

@@ -486,63 +486,56 @@ TYPED_TEST_P(pool_suite, below_the_cap_streams_wait_on_each_other_only_when_aske
   }
 }
 
-// Lazy release (pool_options::lazy_release): chunks released on an owning stream record no
-// event; the first hand-off to another stream or the host records one fence on the stream, which
+// Lazy release (pool_options::lazy_release, device pools): chunks released on an owning stream
+// record no event; the first hand-off to another stream records one fence on the stream, which
 // covers every chunk released there before it.
 TYPED_TEST_P(pool_suite, one_fence_hands_over_every_earlier_release_on_a_stream) {
   constexpr std::size_t chunk = 1 << 16;
-  for (const memory_kind kind : {memory_kind::device, memory_kind::pinned_host}) {
-    auto p = this->make_pool(kind, 4 * chunk, 0ms, 4 * chunk);
-    pinpool::stream a = this->be_->create_stream();
-    pinpool::stream b = this->be_->create_stream();
-    std::promise<void> gate;
-    std::shared_future<void> opened = gate.get_future().share();
-    std::atomic<bool> a_done{false};
-    std::set<void*> released;
-    {
-      std::vector<pinpool::buffer> on_a;
-      for (int i = 0; i < 4; ++i) on_a.push_back(p->acquire(chunk, a));
-      for (const auto& buf : on_a) released.insert(buf.data());
-      a.launch_host_func([opened, &a_done] {
-        opened.wait();
-        a_done = true;
-      });
-    }
-    EXPECT_EQ(p->stats().fences, 1u) << "stats() fences to settle what completed";
-    std::vector<pinpool::buffer> again;
-    if (kind == memory_kind::device) {  // at the cap: b waits on the device for a's fence
-      for (int i = 0; i < 4; ++i) again.push_back(p->acquire(chunk, b));
-      std::atomic<bool> b_saw_a_done{false};
-      b.launch_host_func([&] { b_saw_a_done = a_done.load(); });
-      gate.set_value();
-      b.synchronize();
-      EXPECT_TRUE(b_saw_a_done.load()) << "b's work ran before a's";
-      EXPECT_EQ(p->stats().stream_waits, 4u);
-    } else {  // the host takes them once the fence has completed
-      EXPECT_FALSE(p->try_acquire(chunk)) << "handed to the host before a's work ran";
-      gate.set_value();
-      a.synchronize();
-      for (int i = 0; i < 4; ++i) again.push_back(p->acquire(chunk));
-      EXPECT_TRUE(a_done.load());
-    }
-    for (const auto& buf : again) EXPECT_EQ(released.count(buf.data()), 1u);
-    EXPECT_EQ(p->stats().fences, 1u) << "one record covered all four releases";
+  auto p = this->make_pool(memory_kind::device, 4 * chunk, 0ms, 4 * chunk);
+  pinpool::stream a = this->be_->create_stream();
+  pinpool::stream b = this->be_->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  std::atomic<bool> a_done{false};
+  std::set<void*> released;
+  {
+    std::vector<pinpool::buffer> on_a;
+    for (int i = 0; i < 4; ++i) on_a.push_back(p->acquire(chunk, a));
+    for (const auto& buf : on_a) released.insert(buf.data());
+    a.launch_host_func([opened, &a_done] {
+      opened.wait();
+      a_done = true;
+    });
   }
+  EXPECT_EQ(p->stats().fences, 1u) << "stats() fences the stream to settle what completed";
+  std::vector<pinpool::buffer> again;  // at the cap: b waits on the device for a's fence
+  for (int i = 0; i < 4; ++i) again.push_back(p->acquire(chunk, b));
+  std::atomic<bool> b_saw_a_done{false};
+  b.launch_host_func([&] { b_saw_a_done = a_done.load(); });
+  gate.set_value();
+  b.synchronize();
+  EXPECT_TRUE(b_saw_a_done.load()) << "b's work ran before a's";
+  EXPECT_EQ(p->stats().stream_waits, 4u);
+  for (const auto& buf : again) EXPECT_EQ(released.count(buf.data()), 1u);
+  EXPECT_EQ(p->stats().fences, 1u) << "one record covered all four releases";
 }
 
 TYPED_TEST_P(pool_suite, a_destroyed_streams_releases_need_no_fence) {
   constexpr std::size_t chunk = 1 << 16;
-  auto p = this->make_pool(memory_kind::pinned_host, chunk, 0ms, chunk);
+  auto p = this->make_pool(memory_kind::device, chunk, 0ms, chunk);
+  pinpool::stream b = this->be_->create_stream();
   void* first = nullptr;
   {
     pinpool::stream a = this->be_->create_stream();
-    pinpool::buffer b = p->acquire(chunk, a);
-    first = b.data();
+    pinpool::buffer on_a = p->acquire(chunk, a);
+    first = on_a.data();
     a.launch_host_func([] { sleep_ms(20); });
   }  // released, then the stream is destroyed (after its work has run)
-  pinpool::buffer again = p->acquire(chunk);
+  pinpool::buffer again = p->acquire(chunk, b);
   EXPECT_EQ(again.data(), first);
-  EXPECT_EQ(p->stats().fences, 0u);
+  const pinpool::pool_stats st = p->stats();
+  EXPECT_EQ(st.fences, 0u);
+  EXPECT_EQ(st.stream_waits, 0u);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(

@@ -110,7 +110,7 @@ TEST(faults, a_sticky_failure_refuses_work_with_a_clear_error_and_corrupts_nothi
 // (never handed out unordered), and once the runtime works again the hand-off succeeds.
 TEST(faults, a_fence_failure_fails_the_hand_off_and_hands_out_nothing_unordered) {
   faulty f;
-  pinpool::pool_options o = small_slabs();
+  pinpool::pool_options o = small_slabs(pinpool::memory_kind::device);
   o.max_bytes = 1 << 16;  // one slab: the host must reuse the chunk released on the stream
   o.acquire_timeout = std::chrono::milliseconds{0};
   pinpool::pool p(f.be, o);
@@ -126,9 +126,8 @@ TEST(faults, a_fence_failure_fails_the_hand_off_and_hands_out_nothing_unordered)
   EXPECT_EQ(f.faults->injected.load(), 1u);
   EXPECT_EQ(p.stats().outstanding_buffers, 0u);
   s.synchronize();
-  auto again = p.acquire(40000);  // fenced now, and the stream's work has run
+  auto again = p.acquire(40000);  // the stream is idle now: no fence needed
   EXPECT_EQ(again.data(), first);
-  EXPECT_GE(p.stats().fences, 1u);
 }
 
 }  // namespace

@@ -120,15 +120,16 @@ struct pinpool_peer final : peer {
   /// would ask the runtime for its device and id on every op: the harness's cost, not the pool's).
   std::vector<std::pair<cudaStream_t, pinpool::stream_ref>> refs;
   pinpool_peer(std::shared_ptr<pinpool::backend> b, pinpool::memory_kind kind,
-               const std::vector<pinpool::stream>& streams)
-      : pool(b, make_options(kind)), be(std::move(b)) {
+               const std::vector<pinpool::stream>& streams, bool detect_capture = true)
+      : pool(b, make_options(kind, detect_capture)), be(std::move(b)) {
     for (const auto& st : streams) {
       refs.emplace_back(static_cast<cudaStream_t>(st.native_handle()), st.ref());
     }
   }
-  static pinpool::pool_options make_options(pinpool::memory_kind kind) {
+  static pinpool::pool_options make_options(pinpool::memory_kind kind, bool detect_capture) {
     pinpool::pool_options o;
     o.kind = kind;
+    o.detect_capture = detect_capture;
     o.name = kind == pinpool::memory_kind::device ? "rmm-bench-device" : "rmm-bench-pinned";
     return o;
   }
@@ -384,10 +385,13 @@ struct peers {
   upstream_state dev_up{false}, pin_up{true};
   std::optional<rmm::mr::pool_memory_resource> rmm_dev, rmm_pin;
   std::unique_ptr<pinpool_peer> pp_dev, pp_pin;
+  std::unique_ptr<pinpool_peer> pp_dev_nocapture;  // pool_options::detect_capture = false
   std::unique_ptr<peer> r_dev, r_pin;
   explicit peers(environment& e) : env(e) {
     pp_dev = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams);
     pp_pin = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::pinned_host, env.streams);
+    pp_dev_nocapture =
+        std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams, false);
     rmm_dev.emplace(emu_upstream{&dev_up}, 0);
     rmm_pin.emplace(emu_upstream{&pin_up}, 0);
     r_dev = std::make_unique<rmm_peer<rmm::mr::pool_memory_resource>>(
@@ -418,8 +422,10 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
   for (std::size_t bytes : {std::size_t{256}, std::size_t{64} << 10, std::size_t{8} << 20}) {
     const std::string w = "same_stream_" + std::to_string(bytes);
     peers p(env);
-    for (auto [name, dev] : {std::pair<const char*, peer*>{"pinpool", p.pp_dev.get()},
-                             std::pair<const char*, peer*>{"rmm_pool", p.r_dev.get()}}) {
+    for (auto [name, dev] :
+         {std::pair<const char*, peer*>{"pinpool", p.pp_dev.get()},
+          std::pair<const char*, peer*>{"pinpool_nocapture", p.pp_dev_nocapture.get()},
+          std::pair<const char*, peer*>{"rmm_pool", p.r_dev.get()}}) {
       out.push_back(measure(w, name, iterations, [&](int) {
         void* q = dev->acquire(bytes, h[0], false);
         dev->release(q, bytes, h[0], false);
@@ -576,8 +582,10 @@ namespace {
 int loop_main(const std::string& which, std::size_t bytes, long n) {
   environment env;
   peers p(env);
-  loop_context c{which == "pinpool" ? &p.pp_dev->pool : nullptr, &*p.rmm_dev, bytes, env.handles[0],
-                 env.streams[0].ref()};
+  pinpool::pool* pp = which == "pinpool"             ? &p.pp_dev->pool
+                      : which == "pinpool_nocapture" ? &p.pp_dev_nocapture->pool
+                                                     : nullptr;
+  loop_context c{pp, &*p.rmm_dev, bytes, env.handles[0], env.streams[0].ref()};
   pinpool_bench_rmm_warm_up(&c);
   pinpool_bench_rmm_loop(&c, n);
   return 0;
@@ -675,7 +683,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: %s [--out FILE.json] [--no-callgrind] [--iterations N]\n"
                    "       %s --fragmentation-peer <arena|binning>\n"
-                   "       %s --loop <pinpool|rmm> <bytes> <iterations>\n",
+                   "       %s --loop <pinpool|pinpool_nocapture|rmm> <bytes> <iterations>\n",
                    argv[0], argv[0], argv[0]);
       return 2;
     }
@@ -717,10 +725,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> ir_rows;
   if (callgrind && std::system("valgrind --version >/dev/null 2>&1") == 0) {
     for (std::size_t bytes : {std::size_t{256}, std::size_t{64} << 10, std::size_t{8} << 20}) {
-      for (const char* which : {"pinpool", "rmm"}) {
+      for (const char* which : {"pinpool", "pinpool_nocapture", "rmm"}) {
         const double ir = callgrind_ir(self, which, bytes, 20000, how);
         std::ostringstream o;
-        o << "{\"peer\": \"" << (which == std::string("rmm") ? "rmm_pool" : "pinpool")
+        o << "{\"peer\": \"" << (which == std::string("rmm") ? "rmm_pool" : which)
           << "\", \"bytes\": " << bytes << ", \"ir_per_round_trip\": " << ir << "}";
         ir_rows.push_back(o.str());
         std::printf("callgrind %-8s %9zu B: %.1f Ir per same-stream round trip\n", which, bytes,

@@ -87,6 +87,14 @@ class backend : public std::enable_shared_from_this<backend> {
     return false;
   }
 
+  /// @brief True when every piece of work enqueued on `s` so far has run (CUDA:
+  /// cudaStreamQuery). Backends that cannot tell answer false. Does not block.
+  /// @pre `s` is not being captured (the query would invalidate the capture).
+  virtual bool stream_idle(stream_ref s) {
+    static_cast<void>(s);
+    return false;
+  }
+
   // ---- events: one-shot completion markers, recorded on a stream of their device -----------
   virtual void* create_event(int device) = 0;
   virtual void destroy_event(void* event, int device) noexcept = 0;
@@ -102,14 +110,16 @@ class backend : public std::enable_shared_from_this<backend> {
   // ---- owning streams' lifetimes (non-virtual: the same for every backend) -----------------
   enum class fence_result {
     recorded,  ///< `event` now marks the point after all work enqueued on the stream so far
+    idle,      ///< nothing enqueued on the stream so far is left to run (nothing recorded)
     gone,      ///< the stream was destroyed, and every piece of its work had run
-    closing,   ///< the stream is being destroyed: ask again later
+    not_now,   ///< the stream is being destroyed or captured: ask again later
   };
-  /// @brief Records `event` on `s`, a stream created by this backend's `create_stream`
-  /// (`s.lifetime_tracked()`), unless it has been destroyed: then answers `gone` (an owning
-  /// `stream` waits for its work before it goes, so nothing on it is left to wait for).
-  /// Serialised with the stream's destruction, so a stream is never recorded on after it is gone.
-  /// @throws as `record_event`.
+  /// @brief Fences `s`, a stream created by this backend's `create_stream`
+  /// (`s.lifetime_tracked()`): `idle` when its work has all run (`stream_idle`), else records
+  /// `event` on it. A destroyed stream answers `gone` (an owning `stream` waits for its work
+  /// before it goes); one being destroyed or captured into a graph answers `not_now` (a record
+  /// there would become a graph node). Serialised with the stream's destruction, so nothing is
+  /// asked of a stream that is gone. @throws as `record_event`.
   fence_result record_fence(void* event, int device, stream_ref s);
 
  protected:

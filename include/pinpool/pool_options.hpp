@@ -46,13 +46,22 @@ struct pool_options {
   bool thread_cache = true;
   /// See `cross_stream_reuse` (device pools, acquisitions on a stream).
   cross_stream_reuse pending_reuse = cross_stream_reuse::at_cap;
-  /// A chunk released on one owning `stream` alone (`stream_ref::lifetime_tracked`) records no
-  /// event: later work on that stream reuses it with no runtime call, and an event (a fence) is
-  /// recorded on the stream only when another stream or the host wants one of its chunks; that
-  /// one record covers every chunk released on the stream before it. false: an event per
-  /// release, as for other streams (wrapped `cudaStream_t`s, whose destruction pinpool cannot
-  /// see, always get one).
+  /// Device pools: a chunk released on one owning `stream` alone
+  /// (`stream_ref::lifetime_tracked`) records no event. Later work on that stream reuses it with
+  /// no runtime call; an event (a fence) is recorded on the stream only when another stream wants
+  /// one of its chunks, and that one record covers every chunk released on the stream before it.
+  /// false: an event per release, as for other streams (wrapped `cudaStream_t`s, whose
+  /// destruction pinpool cannot see, always get one). Pinned and host pools always record one:
+  /// their chunks go back to the host, where an event recorded right after the last use completes
+  /// sooner than a fence recorded at hand-off, which covers later work too (with fences the
+  /// staging pool of tests/pool_suite.hpp's steady-state test kept growing).
   bool lazy_release = true;
+  /// CUDA: each acquisition and each release on a stream asks whether the stream is being
+  /// captured into a graph (cudaStreamIsCapturing), refusing the acquisition and quarantining
+  /// the release (see docs/design.md). false: the application promises never to acquire or
+  /// release on a capturing stream (as RMM and CUB assume), and a same-stream round trip on an
+  /// owning stream makes no runtime call at all.
+  bool detect_capture = true;
   /// Name used in error messages, stats and NVTX. The pool keeps its own copy.
   const char* name = "pinpool";
 };

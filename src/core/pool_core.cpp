@@ -20,7 +20,8 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
       opt_(checked_options(backend_.get(), opt, name_)),
       sizes_(opt_.alignment, opt_.classes_per_doubling),
       caching_(opt_.max_bytes == 0 && opt_.thread_cache),
-      may_capture_(backend_->kind() == backend_kind::cuda),
+      may_capture_(backend_->kind() == backend_kind::cuda && opt_.detect_capture),
+      lazy_release_(opt_.lazy_release && opt_.kind == memory_kind::device),
       events_(backend_->device_count()),
       lists_(sizes_.count(), events_, fences_),
       arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes) {
@@ -260,7 +261,7 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
 void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
   const bool lazy =
-      opt_.lazy_release && c->streams.size() == 1 && c->streams.front().lifetime_tracked();
+      lazy_release_ && c->streams.size() == 1 && c->streams.front().lifetime_tracked();
   const bool recorded = !ordered || (released_by_owner(c) && released_outside_capture(c) &&
                                      (lazy || record_events(c)));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
@@ -316,10 +317,11 @@ void pool_core::take_events(chunk* c) {
 
 // ---- lazy release fences --------------------------------------------------------------------
 
-// Lazy release `seq` on stream `stream_id`: complete (known done, or the stream is gone), fenced
-// (`fence`'s latest record covers releases up to `covers`, seq among them), or not yet (the
-// stream is being destroyed, the chunk left meanwhile, or a concurrent first record raced).
-// Records the fence on the stream (without the lock) when no record covers `seq`.
+// Lazy release `seq` on stream `stream_id`: complete (known done, the stream is idle or gone),
+// fenced (`fence`'s latest record covers releases up to `covers`, seq among them), or not yet
+// (the stream is being destroyed or captured, the chunk left meanwhile, or a concurrent first
+// record raced). Asks the stream, and records the fence on it if busy (backend::record_fence,
+// without the lock), when no record covers `seq`.
 pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
                                             std::uint64_t stream_id, std::uint64_t seq,
                                             event_slot& fence, std::uint64_t& covers) {
@@ -335,7 +337,7 @@ pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
   const stream_ref s = f->stream;
   event_slot ev = f->fence;
   lock.unlock();
-  backend::fence_result r = backend::fence_result::closing;
+  backend::fence_result r = backend::fence_result::not_now;
   try {
     if (ev.event == nullptr) ev.event = backend_->create_event(ev.device);
     r = backend_->record_fence(ev.event, ev.device, s);
@@ -356,7 +358,11 @@ pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
     f->completed = stream_fences::all;
     return fence_state::complete;
   }
-  if (r == backend::fence_result::closing) return fence_state::not_yet;
+  if (r == backend::fence_result::idle) {
+    f->completed = std::max(f->completed, target);
+    return fence_state::complete;
+  }
+  if (r == backend::fence_result::not_now) return fence_state::not_yet;
   ++counters_.fences;
   f->recorded = std::max(f->recorded, target);
   fence = f->fence;

@@ -146,7 +146,8 @@ class pool_core {
   int waiters_ = 0;
   bool closed_ = false;
   const bool caching_;                  // thread caches in use (pools without a cap)
-  const bool may_capture_;              // the backend has graph capture (CUDA)
+  const bool may_capture_;              // capture is checked (CUDA, detect_capture)
+  const bool lazy_release_;             // device pools with lazy_release (stream_fences)
   std::atomic<bool> refusing_{false};   // mirrors !broken_.empty() for lock-free paths
   std::vector<cache_entry*> attached_;  // thread cache entries holding this pool's chunks
   event_pool events_;

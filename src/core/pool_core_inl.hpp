@@ -66,8 +66,8 @@ inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
 
 // No stream and a thread cache: parked with this thread. Otherwise the pool's lists.
 inline void pool_core::release(chunk* c) noexcept {
-  nvtx_region_unregister(c->slab->nvtx_heap,
-                         c->ptr);  // before anyone can be handed the chunk again
+  // Before anyone can be handed the chunk again.
+  nvtx_region_unregister(c->slab->nvtx_heap, c->ptr);
   if (c->streams.empty() && caching_ && park(this, c)) return;
   release_shared(c);
 }

@@ -9,7 +9,8 @@
 // stream per hand-off serves all chunks released on s so far, instead of one event per release.
 // Releases are compared by the pool-wide `chunk::release_seq` (increasing, assigned under the
 // pool's lock): a record whose snapshot was taken after release n covers n.
-// A destroyed stream counts as complete (its owning `stream` waits for its work first).
+// A destroyed stream counts as complete (its owning `stream` waits for its work first), and so
+// does an idle one (asked before recording: nothing to wait for, so no record).
 //
 // Not thread-safe: the pool calls it under its lock. Backend calls (recording, querying,
 // waiting on the fence) are the pool's, made without the lock.

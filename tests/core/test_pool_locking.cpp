@@ -45,6 +45,7 @@ TEST(pool_locking, release_events_are_queried_without_the_pool_lock) {
   pinpool::pool_options o;
   o.kind = pinpool::memory_kind::pinned_host;
   o.max_bytes = o.slab_bytes = 1 << 20;  // a cap: no thread cache, every acquisition locks
+  o.lazy_release = false;                 // the release records an event, which is queried
   pinpool::pool p(be, o);
   pinpool::stream s = be->create_stream();
   { pinpool::buffer released_on_s = p.acquire(4096, s); }  // pending: its event will be queried

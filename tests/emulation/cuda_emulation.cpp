@@ -186,6 +186,11 @@ class emu_stream {
     return m;
   }
 
+  /// Whether everything enqueued so far has run.
+  bool idle() {
+    unique_lock lock(mutex_);
+    return finished_ >= enqueued_;
+  }
   /// Blocks until everything enqueued before the call has run.
   void synchronize() {
     unique_lock lock(mutex_);
@@ -734,6 +739,18 @@ cudaError_t stream_synchronize(cudaStream_t s, bool ptsz) {
   return check_context(*stream);  // a fault while it waited
 }
 
+cudaError_t stream_query(cudaStream_t s, bool ptsz) {
+  if (cudaError_t e = enter("cudaStreamQuery")) return e;
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamQuery", ptsz);
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (stream->capturing) {
+    violation("cudaStreamQuery: the stream is being captured (the capture is invalidated)");
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
+  if (cudaError_t e = check_context(*stream)) return e;
+  return stream->idle() ? cudaSuccess : fail(cudaErrorNotReady);
+}
+
 /// Begin/end set the stream's capture flag; capturing twice or ending a capture never begun is
 /// cudaErrorIllegalState. EndCapture gives no graph (null).
 cudaError_t stream_capture(cudaStream_t s, bool begin, cudaGraph_t* graph, bool ptsz) {
@@ -983,6 +1000,9 @@ cudaError_t CUDARTAPI cudaStreamIsCapturing(cudaStream_t stream,
 cudaError_t CUDARTAPI cudaStreamGetId(cudaStream_t stream, unsigned long long* id) {
   return stream_get_id(stream, id, false);
 }
+cudaError_t CUDARTAPI cudaStreamQuery(cudaStream_t stream) {
+  return stream_query(stream, false);
+}
 cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t count,
                                       enum cudaMemcpyKind /*kind*/, cudaStream_t stream) {
   return memcpy_async(dst, src, count, stream, false);
@@ -1061,6 +1081,9 @@ cudaError_t CUDARTAPI cudaStreamIsCapturing_ptsz(cudaStream_t stream,
 }
 cudaError_t CUDARTAPI cudaStreamGetId_ptsz(cudaStream_t stream, unsigned long long* id) {
   return stream_get_id(stream, id, true);
+}
+cudaError_t CUDARTAPI cudaStreamQuery_ptsz(cudaStream_t stream) {
+  return stream_query(stream, true);
 }
 cudaError_t CUDARTAPI cudaStreamGetDevice_ptsz(cudaStream_t stream, int* device) {
   return stream_get_device(stream, device, true);

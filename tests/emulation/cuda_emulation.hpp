@@ -79,7 +79,7 @@
 // Gaps (not modelled): kernels; graphs (nothing is recorded into one during capture, no
 // instantiate or launch); cudaMalloc/cudaHostAlloc do not synchronise; peer access is not checked
 // (any device memory may be copied on any device's stream); event handles are never reused; event
-// timing; cudaStreamQuery, cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
+// timing; cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
 // sticky-error state, queued copies still run, and destroy and free calls still release their
 // resource (and return the error); chaos delays the start of each task, not the progress of
 // a copy (a copy is one memmove); the callback thread per device is this emulation's choice,

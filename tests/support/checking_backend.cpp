@@ -197,6 +197,10 @@ bool checking_backend::is_capturing(pinpool::stream_ref s) {
   return inner_->is_capturing(s);
 }
 
+bool checking_backend::stream_idle(pinpool::stream_ref s) {
+  return inner_->stream_idle(s);
+}
+
 // ---- events ---------------------------------------------------------------------------------
 
 bool checking_backend::known_event(void* event, const char* call) {
