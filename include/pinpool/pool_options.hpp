@@ -28,8 +28,10 @@ struct pool_options {
   std::size_t initial_bytes = 0;
   /// Hard cap on bytes reserved from the backend (0 = unlimited).
   std::size_t max_bytes = 0;
-  /// Growth unit: a slab is carved into chunks of any class; requests larger than
-  /// slab_bytes get a slab of their own.
+  /// Largest growth unit: a slab is carved into chunks of any class. Slabs grow geometrically,
+  /// 2 MiB first, then twice the size of the one before for each slab the pool holds, up to
+  /// slab_bytes (so a small workload reserves little, a large one soon grows in big steps);
+  /// requests larger than slab_bytes get a slab of their own.
   std::size_t slab_bytes = std::size_t{64} << 20;
   /// Chunk alignment and the granularity of the smallest classes (power of two, >= 16).
   std::size_t alignment = 256;

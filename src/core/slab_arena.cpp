@@ -33,9 +33,13 @@ chunk* slab_arena::carve_from(slab_record& s, std::uint32_t cls) {
   return c;
 }
 
+// Slabs grow geometrically: the first is `first_slab` (or slab_bytes_ when smaller), each later
+// one twice the one before, up to slab_bytes_; a request larger than that gets its own slab.
 std::size_t slab_arena::growth_bytes(std::uint32_t cls) const noexcept {
   const std::size_t need = sizes_.chunk_bytes(cls);
-  std::size_t want = std::max(need, slab_bytes_);
+  std::size_t ramp = std::min(std::max(first_slab, alignment_), slab_bytes_);
+  for (std::size_t i = 0; i < slabs_.size() && ramp < slab_bytes_; ++i) ramp *= 2;
+  std::size_t want = std::max(need, std::min(ramp, slab_bytes_));
   if (max_bytes_ != 0) {
     const std::size_t room = max_bytes_ - std::min(max_bytes_, reserved_);
     want = std::min(want, room / alignment_ * alignment_);

@@ -29,8 +29,10 @@ class slab_arena {
   chunk* carve(std::uint32_t cls);
   chunk* carve_from(slab_record& s, std::uint32_t cls);
 
-  /// @brief The size of the next slab for a chunk of `cls`: slab_bytes (or the chunk itself when
-  /// larger), shrunk to fit under the cap; 0 when the cap leaves no room for the chunk.
+  /// @brief The size of the next slab for a chunk of `cls`: `first_slab` doubled once per slab
+  /// the arena holds, at most slab_bytes (or the chunk itself when larger), shrunk to fit under
+  /// the cap; 0 when the cap leaves no room for the chunk.
+  static constexpr std::size_t first_slab = std::size_t{2} << 20;
   std::size_t growth_bytes(std::uint32_t cls) const noexcept;
   /// @brief Counts `bytes` as reserved before the backend is asked (so concurrent growth
   /// respects the cap); `unreserve` takes them back when the backend failed.
