@@ -736,8 +736,9 @@ def section_rmm(d, charts):
         if not p or not r:
             continue
         pt, rt = p["calls_per_op_total"], r["calls_per_op_total"]
-        rows.append([label, fmt_calls(pt), fmt_calls(rt), calls_text(p["calls_per_op"]),
-                     calls_text(r["calls_per_op"])])
+        nc = res.get((key, "pinpool_nocapture"))
+        rows.append([label, fmt_calls(pt), fmt_calls(nc["calls_per_op_total"]) if nc else "–",
+                     fmt_calls(rt), calls_text(p["calls_per_op"]), calls_text(r["calls_per_op"])])
         chart_rows.append((key, {"pinpool": pt, "rmm_pool": rt}))
         if rt < pt:
             rmm_ahead.append(f"{label} ({fmt_calls(rt)} calls against pinpool's {fmt_calls(pt)})")
@@ -750,8 +751,11 @@ def section_rmm(d, charts):
         elif rb < pb:
             rmm_ahead.append(f"{label}: host-blocking calls {fmt_calls(rb)} against pinpool's "
                              f"{fmt_calls(pb)}")
-    out += [table(["workload", "pinpool calls", "RMM calls", "pinpool by entry point",
-                   "RMM by entry point"], rows), ""]
+    out += [table(["workload", "pinpool calls", "pinpool, detect_capture off", "RMM calls",
+                   "pinpool by entry point", "RMM by entry point"], rows), "",
+            "pinpool's default asks `cudaStreamIsCapturing` at each acquisition and release on a "
+            "stream (graph safety, docs/design.md); `pool_options::detect_capture = false` drops "
+            "those checks, as RMM makes none.", ""]
     if rows and charts:
         rmm_calls_chart(os.path.join(d, "rmm_calls.png"), chart_rows)
         out += ["![runtime calls per operation](rmm_calls.png)", ""]
@@ -763,7 +767,7 @@ def section_rmm(d, charts):
     out += ["### Peak bytes reserved against peak bytes live (traces)", ""]
     prow = []
     for key, label in RMM_WORKLOADS:
-        for peer in ("pinpool", "rmm_pool", "rmm_arena", "rmm_binning"):
+        for peer in ("pinpool", "pinpool_eager_events", "rmm_pool", "rmm_arena", "rmm_binning"):
             r = res.get((key, peer))
             if not r:
                 continue
@@ -797,7 +801,9 @@ def section_rmm(d, charts):
         by[(r["bytes"], r["peer"])] = r["ir_per_round_trip"]
     for b in sorted({k[0] for k in by}):
         p, r = by.get((b, "pinpool")), by.get((b, "rmm_pool"))
+        nc = by.get((b, "pinpool_nocapture"))
         irows.append([human_bytes(b), f"{p:.0f}" if p and p > 0 else "–",
+                      f"{nc:.0f}" if nc and nc > 0 else "–",
                       f"{r:.0f}" if r and r > 0 else "–", fmt_ratio(ratio(p, r))])
         if p and r and p > 0 and r > 0:
             if r < p:
@@ -807,7 +813,8 @@ def section_rmm(d, charts):
                 pp_ahead.append(f"instructions at {human_bytes(b)} ({p:.0f} Ir against {r:.0f})")
     out += ["### Host instructions per same-stream round trip (callgrind)", ""]
     if irows:
-        out += [table(["size", "pinpool Ir", "RMM pool Ir", "pinpool / RMM"], irows), "",
+        out += [table(["size", "pinpool Ir", "pinpool Ir, detect_capture off", "RMM pool Ir",
+                       "pinpool / RMM"], irows), "",
                 "Counted with `valgrind --tool=callgrind --collect-systime=no "
                 "--toggle-collect=pinpool_bench_rmm_loop` plus one `--toggle-collect=<entry "
                 "point>` per emulated runtime entry point (cudaEventRecord, cudaStreamGetId, "
@@ -824,7 +831,7 @@ def section_rmm(d, charts):
     missing = [f"{r['peer']} on {r['workload']}: {r['error']}" for r in data["results"]
                if r.get("error")]
     other = [f"{r['peer']} on {r['workload']}: {r['note']}" for r in data["results"]
-             if r.get("note") and r["peer"] not in ("pinpool", "rmm_pool")]
+             if r.get("note") and not r["peer"].startswith("pinpool") and r["peer"] != "rmm_pool"]
     out += ["### Where RMM is ahead", ""]
     out += [f"- {x}" for x in rmm_ahead] if rmm_ahead else ["- nowhere in this run"]
     out += ["", "Where pinpool is ahead:", ""]

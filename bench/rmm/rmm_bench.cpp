@@ -120,16 +120,19 @@ struct pinpool_peer final : peer {
   /// would ask the runtime for its device and id on every op: the harness's cost, not the pool's).
   std::vector<std::pair<cudaStream_t, pinpool::stream_ref>> refs;
   pinpool_peer(std::shared_ptr<pinpool::backend> b, pinpool::memory_kind kind,
-               const std::vector<pinpool::stream>& streams, bool detect_capture = true)
-      : pool(b, make_options(kind, detect_capture)), be(std::move(b)) {
+               const std::vector<pinpool::stream>& streams, bool detect_capture = true,
+               bool lazy_release = true)
+      : pool(b, make_options(kind, detect_capture, lazy_release)), be(std::move(b)) {
     for (const auto& st : streams) {
       refs.emplace_back(static_cast<cudaStream_t>(st.native_handle()), st.ref());
     }
   }
-  static pinpool::pool_options make_options(pinpool::memory_kind kind, bool detect_capture) {
+  static pinpool::pool_options make_options(pinpool::memory_kind kind, bool detect_capture,
+                                            bool lazy_release) {
     pinpool::pool_options o;
     o.kind = kind;
     o.detect_capture = detect_capture;
+    o.lazy_release = lazy_release;
     o.name = kind == pinpool::memory_kind::device ? "rmm-bench-device" : "rmm-bench-pinned";
     return o;
   }
@@ -386,12 +389,15 @@ struct peers {
   std::optional<rmm::mr::pool_memory_resource> rmm_dev, rmm_pin;
   std::unique_ptr<pinpool_peer> pp_dev, pp_pin;
   std::unique_ptr<pinpool_peer> pp_dev_nocapture;  // pool_options::detect_capture = false
+  std::unique_ptr<pinpool_peer> pp_dev_eager;      // pool_options::lazy_release = false
   std::unique_ptr<peer> r_dev, r_pin;
   explicit peers(environment& e) : env(e) {
     pp_dev = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams);
     pp_pin = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::pinned_host, env.streams);
     pp_dev_nocapture =
         std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams, false);
+    pp_dev_eager = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams,
+                                                  true, false);
     rmm_dev.emplace(emu_upstream{&dev_up}, 0);
     rmm_pin.emplace(emu_upstream{&pin_up}, 0);
     r_dev = std::make_unique<rmm_peer<rmm::mr::pool_memory_resource>>(
@@ -483,6 +489,14 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
       r.workload = w, r.peer = "pinpool", r.unit = "frame";
       out.push_back(r);
     }
+    {  // the same with an event per release (lazy_release off): what lazy fences change
+      peers p(env);
+      replay(warm, *p.pp_dev_eager, p.pp_pin.get(), h, 8);
+      result r = replay(trace, *p.pp_dev_eager, p.pp_pin.get(), h, 32);
+      r.workload = w, r.peer = "pinpool_eager_events", r.unit = "frame";
+      r.note = "pool_options::lazy_release = false";
+      out.push_back(r);
+    }
     {
       peers p(env);
       replay(warm, *p.r_dev, p.r_pin.get(), h, 8);
@@ -490,9 +504,11 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
       r.workload = w, r.peer = "rmm_pool", r.unit = "frame";
       out.push_back(r);
     }
-    out.back().note = out[out.size() - 2].note =
+    const std::string per_frame =
         "per frame: 1920x1080 RGB, stages gray/blur/sobel, derived from "
         "samples/pipeline/pipeline.cpp; peaks over warm-up + counted frames, device + pinned";
+    out.back().note = out[out.size() - 3].note = per_frame;
+    out[out.size() - 2].note = per_frame + "; pool_options::lazy_release = false";
   }
   {
     const auto t = fragmentation_trace(4000);
