@@ -57,8 +57,17 @@ bool pool_core::released_outside_capture(chunk* c) noexcept {
           opt_.name);
     }
     return !captured;
-  } catch (const std::exception&) {
-    return true;  // the runtime failed: recording the release fails the same way, and says so
+  } catch (const std::exception& e) {
+    // The runtime failed: whether the release is ordered cannot be known (a lazy release would
+    // record nothing that could fail later), so the chunk is quarantined and the pool refuses
+    // work, as when recording a release fails.
+    ::pinpool::detail::log_message(
+        "pinpool: pool '%s': cannot check a release for graph capture (%s); chunk quarantined",
+        opt_.name, e.what());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (broken_.empty()) broken_ = e.what();
+    refusing_ = true;
+    return false;
   }
 }
 
