@@ -133,6 +133,7 @@ struct pinpool_peer final : peer {
     o.kind = kind;
     o.detect_capture = detect_capture;
     o.lazy_release = lazy_release;
+    o.first_slab_bytes = std::size_t{2} << 20;  // geometric slabs, as RMM grows on demand
     o.name = kind == pinpool::memory_kind::device ? "rmm-bench-device" : "rmm-bench-pinned";
     return o;
   }

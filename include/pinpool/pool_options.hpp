@@ -28,11 +28,16 @@ struct pool_options {
   std::size_t initial_bytes = 0;
   /// Hard cap on bytes reserved from the backend (0 = unlimited).
   std::size_t max_bytes = 0;
-  /// Largest growth unit: a slab is carved into chunks of any class. Slabs grow geometrically,
-  /// 2 MiB first, then twice the size of the one before for each slab the pool holds, up to
-  /// slab_bytes (so a small workload reserves little, a large one soon grows in big steps);
-  /// requests larger than slab_bytes get a slab of their own.
+  /// Growth unit: a slab is carved into chunks of any class; requests larger than slab_bytes get
+  /// a slab of their own.
   std::size_t slab_bytes = std::size_t{64} << 20;
+  /// The first slab's size (rounded up to the alignment; at most slab_bytes). Below slab_bytes,
+  /// slabs grow geometrically: twice the size of the one before for each slab the pool holds, up
+  /// to slab_bytes, so a small working set reserves little (RMM-like; bench suite rmm uses
+  /// 2 MiB). The default, slab_bytes, gives whole slabs from the start: a pipeline's working set
+  /// fits with room to spare, so it makes no backend allocation after its first frames, where a
+  /// ramp can still grow a few frames later when reuse timing varies.
+  std::size_t first_slab_bytes = std::size_t{64} << 20;
   /// Chunk alignment and the granularity of the smallest classes (power of two, >= 16).
   std::size_t alignment = 256;
   /// Size classes per power of two (power of two, 1..64). 8 bounds rounding waste at 12.5% for

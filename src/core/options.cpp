@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +29,7 @@ void validate(const backend* be, const pool_options& o) {
   if (o.slab_bytes < o.alignment || o.slab_bytes > (std::size_t{1} << 62)) {
     fail("slab_bytes must be at least the alignment, got " + std::to_string(o.slab_bytes));
   }
+  if (o.first_slab_bytes == 0) fail("first_slab_bytes must not be 0");
   if (o.max_bytes != 0 && o.initial_bytes > o.max_bytes) {
     fail("initial_bytes (" + std::to_string(o.initial_bytes) + ") above max_bytes (" +
          std::to_string(o.max_bytes) + ")");
@@ -44,6 +46,7 @@ pool_options checked_options(const backend* be, const pool_options& opt,
   o.name = name_storage.c_str();
   validate(be, o);
   o.slab_bytes = round_up(o.slab_bytes, o.alignment);
+  o.first_slab_bytes = round_up(std::min(o.first_slab_bytes, o.slab_bytes), o.alignment);
   return o;
 }
 

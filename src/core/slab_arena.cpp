@@ -5,10 +5,11 @@
 namespace pinpool::detail {
 
 slab_arena::slab_arena(const size_classes& sizes, std::size_t alignment, std::size_t slab_bytes,
-                       std::size_t max_bytes)
+                       std::size_t max_bytes, std::size_t first_slab)
     : sizes_(sizes),
       alignment_(alignment),
       slab_bytes_(slab_bytes),
+      first_slab_(first_slab == 0 ? slab_bytes : first_slab),
       max_bytes_(max_bytes),
       per_class_(sizes.count(), 0) {}
 
@@ -33,11 +34,11 @@ chunk* slab_arena::carve_from(slab_record& s, std::uint32_t cls) {
   return c;
 }
 
-// Slabs grow geometrically: the first is `first_slab` (or slab_bytes_ when smaller), each later
+// Slabs grow geometrically: the first is first_slab_ (or slab_bytes_ when smaller), each later
 // one twice the one before, up to slab_bytes_; a request larger than that gets its own slab.
 std::size_t slab_arena::growth_bytes(std::uint32_t cls) const noexcept {
   const std::size_t need = sizes_.chunk_bytes(cls);
-  std::size_t ramp = std::min(std::max(first_slab, alignment_), slab_bytes_);
+  std::size_t ramp = std::min(std::max(first_slab_, alignment_), slab_bytes_);
   for (std::size_t i = 0; i < slabs_.size() && ramp < slab_bytes_; ++i) ramp *= 2;
   std::size_t want = std::max(need, std::min(ramp, slab_bytes_));
   if (max_bytes_ != 0) {

@@ -22,17 +22,17 @@ namespace pinpool::detail {
 class slab_arena {
  public:
   /// @param max_bytes the cap on reserved bytes (0 = none). @pre validated options.
+  /// @param first_slab the first slab's size (pool_options::first_slab_bytes); 0: slab_bytes.
   slab_arena(const size_classes& sizes, std::size_t alignment, std::size_t slab_bytes,
-             std::size_t max_bytes);
+             std::size_t max_bytes, std::size_t first_slab = 0);
 
   /// @brief A new chunk of class `cls` from the first slab with room; null when none has.
   chunk* carve(std::uint32_t cls);
   chunk* carve_from(slab_record& s, std::uint32_t cls);
 
-  /// @brief The size of the next slab for a chunk of `cls`: `first_slab` doubled once per slab
-  /// the arena holds, at most slab_bytes (or the chunk itself when larger), shrunk to fit under
-  /// the cap; 0 when the cap leaves no room for the chunk.
-  static constexpr std::size_t first_slab = std::size_t{2} << 20;
+  /// @brief The size of the next slab for a chunk of `cls`: the first slab's size doubled once
+  /// per slab the arena holds, at most slab_bytes (or the chunk itself when larger), shrunk to
+  /// fit under the cap; 0 when the cap leaves no room for the chunk.
   std::size_t growth_bytes(std::uint32_t cls) const noexcept;
   /// @brief Counts `bytes` as reserved before the backend is asked (so concurrent growth
   /// respects the cap); `unreserve` takes them back when the backend failed.
@@ -63,6 +63,7 @@ class slab_arena {
   const size_classes& sizes_;
   const std::size_t alignment_;
   const std::size_t slab_bytes_;
+  const std::size_t first_slab_;
   const std::size_t max_bytes_;
   std::size_t reserved_ = 0;
   bool all_locked_ = true;

@@ -57,6 +57,7 @@ TEST_F(options_test, defaults_are_valid_and_come_back_unchanged_but_for_the_name
   EXPECT_EQ(out.initial_bytes, in.initial_bytes);
   EXPECT_EQ(out.max_bytes, in.max_bytes);
   EXPECT_EQ(out.slab_bytes, in.slab_bytes);
+  EXPECT_EQ(out.first_slab_bytes, in.first_slab_bytes);
   EXPECT_EQ(out.alignment, in.alignment);
   EXPECT_EQ(out.classes_per_doubling, in.classes_per_doubling);
   EXPECT_EQ(out.acquire_timeout, in.acquire_timeout);
@@ -87,6 +88,29 @@ TEST_F(options_test, slab_bytes_is_rounded_up_to_the_alignment) {
   EXPECT_EQ(checked_options(be.get(), o, storage).slab_bytes, 64u);
 }
 
+TEST_F(options_test, first_slab_bytes_is_rounded_up_and_at_most_slab_bytes) {
+  std::string storage;
+  pool_options o = named();
+  o.alignment = 64;
+  o.slab_bytes = 1 << 20;
+  o.first_slab_bytes = 1000;
+  EXPECT_EQ(checked_options(be.get(), o, storage).first_slab_bytes, 1024u);
+  o.first_slab_bytes = 4 << 20;
+  EXPECT_EQ(checked_options(be.get(), o, storage).first_slab_bytes, std::size_t{1} << 20);
+}
+
+TEST_F(options_test, a_pool_grows_from_first_slab_bytes_then_doubles) {
+  pool_options o = named();
+  o.kind = pinpool::memory_kind::host;
+  o.slab_bytes = std::size_t{1} << 20;
+  o.first_slab_bytes = std::size_t{256} << 10;
+  pinpool::pool p(be, o);
+  pinpool::buffer a = p.acquire(std::size_t{200} << 10);
+  EXPECT_EQ(p.stats().bytes_reserved, std::size_t{256} << 10);
+  pinpool::buffer b = p.acquire(std::size_t{200} << 10);
+  EXPECT_EQ(p.stats().bytes_reserved, std::size_t{768} << 10) << "the second slab: 512 KiB";
+}
+
 TEST_F(options_test, every_bad_option_is_rejected_with_the_pools_name) {
   struct bad_case {
     const char* what;
@@ -115,6 +139,7 @@ TEST_F(options_test, every_bad_option_is_rejected_with_the_pools_name) {
        "slab_bytes"},
       {"slab_bytes above 2^62", [](pool_options& o) { o.slab_bytes = (std::size_t{1} << 62) + 1; },
        "slab_bytes"},
+      {"first_slab_bytes 0", [](pool_options& o) { o.first_slab_bytes = 0; }, "first_slab_bytes"},
       {"initial_bytes above max_bytes",
        [](pool_options& o) {
          o.max_bytes = 1 << 20;

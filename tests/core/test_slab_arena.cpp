@@ -136,11 +136,12 @@ TEST_F(slab_arena_test, growth_without_a_cap_is_slab_bytes_or_the_chunk) {
   EXPECT_EQ(a.growth_bytes(cls(1)), kSlab);
 }
 
-// Geometric growth (the benchmark issue: a small workload must not reserve a whole 64 MiB slab):
-// 2 MiB first, doubling per slab held, up to slab_bytes; a larger chunk still gets its own slab.
-TEST_F(slab_arena_test, slabs_grow_geometrically_from_2_mib_up_to_slab_bytes) {
+// Geometric growth (pool_options::first_slab_bytes; the benchmark issue: a small workload need
+// not reserve a whole 64 MiB slab): the first slab's size, doubling per slab held, up to
+// slab_bytes; a larger chunk still gets its own slab. Without a first size: whole slabs.
+TEST_F(slab_arena_test, slabs_grow_geometrically_from_the_first_slab_up_to_slab_bytes) {
   constexpr std::size_t mib = std::size_t{1} << 20;
-  slab_arena a(sizes, kAlign, 16 * mib, 0);
+  slab_arena a(sizes, kAlign, 16 * mib, 0, 2 * mib);
   std::vector<std::size_t> grown;
   for (int i = 0; i < 6; ++i) {
     grown.push_back(a.growth_bytes(cls(1)));
@@ -148,9 +149,11 @@ TEST_F(slab_arena_test, slabs_grow_geometrically_from_2_mib_up_to_slab_bytes) {
   }
   EXPECT_EQ(grown,
             (std::vector<std::size_t>{2 * mib, 4 * mib, 8 * mib, 16 * mib, 16 * mib, 16 * mib}));
-  slab_arena b(sizes, kAlign, 16 * mib, 0);
+  slab_arena b(sizes, kAlign, 16 * mib, 0, 2 * mib);
   EXPECT_EQ(b.growth_bytes(cls(3 * mib)), sizes.chunk_bytes(cls(3 * mib)))
       << "a chunk above the ramp's step gets a slab of its size";
+  slab_arena whole(sizes, kAlign, 16 * mib, 0);  // the default: first_slab_bytes = slab_bytes
+  EXPECT_EQ(whole.growth_bytes(cls(1)), 16 * mib);
 }
 
 TEST_F(slab_arena_test, an_oversize_chunk_fills_its_own_slab) {
