@@ -8,13 +8,29 @@
 
 namespace pinpool {
 
+namespace detail {
+// Every release but the inline parking in a home slot (pool_core::release).
+void pool_core::release_slow(chunk* c) noexcept {
+  // Before anyone can be handed the chunk again.
+  nvtx_region_unregister(c->slab->nvtx_heap, c->ptr);
+  if (c->streams.empty() && caching_ && park(this, c)) return;
+  release_shared(c);
+}
+}  // namespace detail
+
 // The hot path: detail::pool_core::release inlines here (core/pool_core_inl.hpp).
+// The destructor's path: the fields need no clearing.
+void buffer::release_chunk() noexcept {
+  core_->release(chunk_);
+}
+
 void buffer::reset() noexcept {
   if (chunk_ == nullptr) return;
-  core_->release(std::exchange(chunk_, nullptr));
-  core_ = nullptr;
+  detail::pool_core* core = std::exchange(core_, nullptr);
+  detail::chunk* c = std::exchange(chunk_, nullptr);
   data_ = nullptr;
   size_ = 0;
+  core->release(c);
 }
 
 buffer::buffer(buffer&& other) noexcept

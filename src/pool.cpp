@@ -19,6 +19,17 @@ buffer pool::acquire(std::size_t bytes) {
   return core_->acquire(bytes, nullptr, true);
 }
 
+namespace detail {
+// Every host acquisition but the inline thread-cache hit (pool_core::acquire).
+buffer pool_core::acquire_host_slow(std::size_t bytes, bool may_wait) {
+  const std::uint32_t cls = class_of(bytes);
+  if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
+    if (chunk* c = take_cached(this, cls, bytes)) return hand_over(c, bytes, nullptr);
+  }
+  return acquire_shared(cls, bytes, nullptr, may_wait);
+}
+}  // namespace detail
+
 buffer pool::acquire(std::size_t bytes, stream_ref s) {
   return core_->acquire(bytes, &s, true);
 }

@@ -2,8 +2,11 @@
 // lifetime when threads and pools come and go, and no caching under a cap.
 #include <pinpool/pinpool.hpp>
 
+#include <cstddef>
 #include <gtest/gtest.h>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -39,6 +42,38 @@ TEST(thread_cache, a_host_release_is_reused_by_the_same_thread_and_stats_stay_ex
   EXPECT_EQ(st.bytes_in_use, p.chunk_size_for(4900));
   EXPECT_EQ(st.bytes_requested, 4900u);
   EXPECT_EQ(st.outstanding_buffers, 1u);
+}
+
+TEST(thread_cache, bad_sizes_are_refused_whatever_the_cache_holds) {
+  pinpool::pool p(cpu(), uncapped());
+  {
+    std::vector<pinpool::buffer> held;  // eight classes in a row: every home slot taken
+    for (std::size_t bytes = 256; bytes <= 8 * 256; bytes += 256) held.push_back(p.acquire(bytes));
+  }
+  const auto before = p.stats();
+  EXPECT_THROW(p.acquire(0), std::invalid_argument);
+  EXPECT_THROW(p.acquire((std::size_t{1} << 62) + 1), std::invalid_argument);
+  EXPECT_THROW(p.acquire(std::numeric_limits<std::size_t>::max()), std::invalid_argument);
+  EXPECT_THROW(p.try_acquire(0), std::invalid_argument);
+  EXPECT_EQ(p.stats().acquisitions, before.acquisitions) << "refused before being counted";
+  auto b = p.acquire(256);
+  EXPECT_EQ(p.stats().hits, before.hits + 1);
+}
+
+TEST(thread_cache, chunks_of_one_class_beyond_its_home_slot_are_reused_too) {
+  pinpool::pool p(cpu(), uncapped());
+  {
+    auto a = p.acquire(5000);
+    auto b = p.acquire(5000);
+    auto c = p.acquire(5000);
+  }
+  EXPECT_EQ(p.stats().acquisitions, 3u);
+  std::vector<pinpool::buffer> again;
+  for (int i = 0; i < 3; ++i) again.push_back(p.acquire(5000));
+  const auto st = p.stats();
+  EXPECT_EQ(st.acquisitions, 6u);
+  EXPECT_EQ(st.hits, 3u) << "one from its home slot, two from the others";
+  EXPECT_EQ(st.bytes_requested, 15000u);
 }
 
 TEST(thread_cache, another_thread_does_not_see_this_threads_cached_chunks) {

@@ -36,7 +36,9 @@ class buffer {
   buffer& operator=(const buffer&) = delete;
   /// @note Releases the chunk on its streams (records events; never blocks). Must not run
   /// inside a CUDA host function when it has streams (the runtime forbids the event record).
-  ~buffer() { reset(); }
+  ~buffer() {
+    if (chunk_ != nullptr) release_chunk();
+  }
 
   void* data() const noexcept { return data_; }
   /// @brief The bytes requested (the chunk may be larger: `capacity()`).
@@ -69,6 +71,8 @@ class buffer {
   friend class detail::pool_core;
   buffer(detail::pool_core* core, detail::chunk* c, void* data, std::size_t size) noexcept
       : core_(core), chunk_(c), data_(data), size_(size) {}
+  /// @brief reset() without clearing the fields (the destructor's). @pre a chunk.
+  void release_chunk() noexcept;
 
   detail::pool_core* core_ = nullptr;
   detail::chunk* chunk_ = nullptr;

@@ -53,6 +53,10 @@ class pool_core {
                                                bool may_wait);
   /// @brief Returns a chunk (stream-ordered). Never throws. (pool_core_inl.hpp)
   [[gnu::always_inline]] inline void release(chunk* c) noexcept;
+  /// @brief acquire (no stream) and release past the inline thread-cache hit, out of line so
+  /// that the hit makes no call (pool.cpp, buffer.cpp).
+  [[gnu::noinline]] buffer acquire_host_slow(std::size_t bytes, bool may_wait);
+  [[gnu::noinline]] void release_slow(chunk* c) noexcept;
   std::size_t trim();
   /// @brief Settles completed releases first, so `bytes_pending` counts only releases whose
   /// stream work had not finished at the call.

@@ -22,12 +22,30 @@ inline std::uint32_t pool_core::class_of(std::size_t bytes) const {
   return cls;
 }
 
+// No stream: the thread-cache hit inline, with no call, when the pool does not refuse work,
+// no NVTX tool is attached and the class's home slot holds a chunk. No size check: a size no
+// class holds (0, above max_request) has an index no slot holds, and class_of then refuses it
+// on the slow path. A thread holds an entry for this pool only when the pool caches, which it
+// does only without a cap, so max_bytes refuses no request there. A cached chunk was released
+// with no stream (its streams are empty, it has no per-thread owner) and keeps the state it was
+// handed out with: only its request changes. Everything else, the cache's other slots
+// included: acquire_host_slow (pool.cpp).
 inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
-  const std::uint32_t cls = class_of(bytes);
-  if (s != nullptr) {
-    check_stream(*s);
-    if (may_capture_ && backend_->is_capturing(*s)) reject_capture();
+  if (s == nullptr) {
+    if (!refusing_.load(std::memory_order_relaxed) &&
+        __builtin_expect(!nvtx_memory_annotations(), 1)) {
+      if (cache_entry* e = find_cache_entry(this)) {
+        if (chunk* c = take_home(*e, sizes_.index_of(bytes), bytes)) {
+          c->requested = bytes;
+          return buffer{this, c, c->ptr, bytes};
+        }
+      }
+    }
+    return acquire_host_slow(bytes, may_wait);
   }
+  const std::uint32_t cls = class_of(bytes);
+  check_stream(*s);
+  if (may_capture_ && backend_->is_capturing(*s)) reject_capture();
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
     if (chunk* c = take_cached(this, cls, bytes)) return hand_over(c, bytes, s);
   }
@@ -48,15 +66,19 @@ inline buffer pool_core::hand_over(chunk* c, std::size_t bytes, const stream_ref
 
 // Adds `s` to the streams the chunk's release waits for; binds a per-thread handle's chunk to
 // the calling thread (whose stream the handle names).
+// The owner is set after the stream is added (push_back may throw), so that a chunk with no
+// streams never has a per-thread owner: the thread cache's hit relies on it (acquire).
 inline void pool_core::attach_stream(chunk* c, const stream_ref& s) {
-  if (!s.has_stable_identity()) {
-    const std::thread::id me = std::this_thread::get_id();
+  const bool per_thread = !s.has_stable_identity();
+  std::thread::id me{};
+  if (per_thread) {
+    me = std::this_thread::get_id();
     if (c->per_thread_owner != std::thread::id{} && c->per_thread_owner != me) {
       reject_foreign_per_thread_stream();
     }
-    c->per_thread_owner = me;
   }
   c->streams.push_back(s);
+  if (per_thread) c->per_thread_owner = me;
 }
 
 inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
@@ -64,12 +86,17 @@ inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
   attach_stream(c, s);
 }
 
-// No stream and a thread cache: parked with this thread. Otherwise the pool's lists.
+// No stream and a thread cache: parked with this thread. Otherwise the pool's lists. Inline,
+// with no call: no NVTX tool, no stream, an entry for this pool (a thread has one only when the
+// pool caches) whose home slot for the class is free. Everything else: release_slow
+// (buffer.cpp).
 inline void pool_core::release(chunk* c) noexcept {
-  // Before anyone can be handed the chunk again.
-  nvtx_region_unregister(c->slab->nvtx_heap, c->ptr);
-  if (c->streams.empty() && caching_ && park(this, c)) return;
-  release_shared(c);
+  if (__builtin_expect(!nvtx_memory_annotations(), 1) && c->streams.empty()) {
+    if (cache_entry* e = find_cache_entry(this)) {
+      if (park_home(*e, c)) return;
+    }
+  }
+  release_slow(c);
 }
 
 }  // namespace pinpool::detail

@@ -5,7 +5,7 @@
 
 namespace pinpool::detail {
 
-__thread thread_cache_table tls_cache_table;
+__thread thread_cache_table tls_cache_table PINPOOL_TLS_MODEL;
 
 namespace {
 
@@ -34,9 +34,20 @@ cache_entry* attach_cache_entry(pool_core* core) {
   return core->attach_cache(*free_entry) ? free_entry : nullptr;
 }
 
+bool attach_and_park(pool_core* core, chunk* c) noexcept {
+  cache_entry* e = nullptr;
+  try {
+    e = attach_cache_entry(core);
+  } catch (...) {  // cannot register (out of memory): use the pool's lists
+    return false;
+  }
+  return e != nullptr && park_in(*e, c);
+}
+
 void add_cache(cache_totals& t, const cache_entry& e, std::uint32_t classes) {
-  t.acquisitions += e.acquisitions.load(std::memory_order_relaxed);
-  t.hits += e.hits.load(std::memory_order_relaxed);
+  const std::uint64_t hits = e.hits.load(std::memory_order_relaxed);
+  t.acquisitions += hits;  // every take is both
+  t.hits += hits;
   t.requested_delta += e.requested_delta.load(std::memory_order_relaxed);
   for (const auto& slot : e.slot) {
     if (const chunk* c = slot.load(std::memory_order_relaxed)) {
@@ -63,7 +74,6 @@ bool pool_core::attach_cache(cache_entry& e) {
   if (closed_) return false;
   attached_.push_back(&e);
   e.core = this;
-  e.acquisitions.store(0, std::memory_order_relaxed);
   e.hits.store(0, std::memory_order_relaxed);
   e.requested_delta.store(0, std::memory_order_relaxed);
   return true;

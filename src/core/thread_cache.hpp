@@ -10,7 +10,10 @@
 // entry's atomics under the pool's lock. A thread has four entries (four pools); attaching a
 // fifth pool detaches the oldest. Entries are detached when the thread exits.
 //
-// The hot path (`take_cached`, `park`) is inline, and reaching the thread's table is one TLS load.
+// The hot path is inline, and reaching the thread's table is one TLS load. A class has a home
+// slot (its index modulo 8), parked in when free and looked in first: pool_core's inline hit
+// (`take_home`, `park_home`) tries only that slot, the slow paths (`take_cached`, `park`) all
+// eight.
 
 #include "chunk.hpp"
 
@@ -27,19 +30,49 @@ class pool_core;
 struct cache_entry {
   static constexpr int slots = 8;
   pool_core* core;  // owner-only (zero-initialised: tables are thread-local)
-  std::array<std::atomic<chunk*>, slots> slot;
-  std::array<std::uint32_t, slots> slot_class;  // owner-only: the class of slot[i]
-  std::atomic<std::uint64_t> acquisitions;      // owner-written, folded into the pool on detach
+  std::array<std::atomic<chunk*>, slots> slot;  // a chunk's class is its `cls`
+  // Owner-written, folded into the pool on detach. Every take is an acquisition and a hit, so
+  // one counter gives both figures.
   std::atomic<std::uint64_t> hits;
   std::atomic<std::int64_t> requested_delta;  // requests handed out minus requests cached
 };
 
-/// @brief Owner-side increments (no read-modify-write instruction: only the owner writes).
-inline void bump(std::atomic<std::uint64_t>& v, std::uint64_t by = 1) noexcept {
-  v.store(v.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+/// @brief A class's home slot: parked there when it is free, looked for there first.
+constexpr int home_slot(std::uint32_t cls) noexcept {
+  return static_cast<int>(cls % cache_entry::slots);
 }
-inline void bump(std::atomic<std::int64_t>& v, std::int64_t by) noexcept {
+
+/// @brief Owner-side increments: only the owner writes, so no locked read-modify-write; others
+/// read with relaxed loads. On x86-64 one `add` to memory (a load and an aligned store, each
+/// single-copy atomic, as the relaxed load and store they replace: compilers do not fuse atomic
+/// accesses into one instruction). Elsewhere, and under TSan (which must see the accesses), the
+/// relaxed load and store.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PINPOOL_BUMP_PORTABLE
+#endif
+#endif
+#if !defined(__x86_64__) || defined(__SANITIZE_THREAD__)
+#define PINPOOL_BUMP_PORTABLE
+#endif
+template <class T>
+[[gnu::always_inline]] inline void bump(std::atomic<T>& v, T by) noexcept {
+  static_assert(sizeof(std::atomic<T>) == 8 && sizeof(T) == 8, "64-bit counters");
+#ifdef PINPOOL_BUMP_PORTABLE
   v.store(v.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+#else
+  asm volatile("addq %1, %0" : "+m"(v) : "er"(by));
+#endif
+}
+/// @brief bump(v, -by), as one `sub`.
+template <class T>
+[[gnu::always_inline]] inline void bump_down(std::atomic<T>& v, T by) noexcept {
+  static_assert(sizeof(std::atomic<T>) == 8 && sizeof(T) == 8, "64-bit counters");
+#ifdef PINPOOL_BUMP_PORTABLE
+  v.store(v.load(std::memory_order_relaxed) - by, std::memory_order_relaxed);
+#else
+  asm volatile("subq %1, %0" : "+m"(v) : "er"(by));
+#endif
 }
 
 constexpr int cache_entries_per_thread = 4;
@@ -51,13 +84,28 @@ struct thread_cache_table {
 };
 // `__thread`, not `thread_local`: a variable with no dynamic initialisation by construction, so
 // every access from any file is a plain TLS load (thread_local would add an init-guard call).
-// Defined in thread_cache.cpp.
-extern __thread thread_cache_table tls_cache_table;
+// Initial-exec TLS model (as allocators' thread caches use): the library is position-independent,
+// and the default model for that (general-dynamic) makes each access a __tls_get_addr call to
+// the compiler, which then saves registers and builds a stack frame on the hot path even where
+// the linker turns the call into a plain load. Initial-exec is one load in any executable or
+// shared library loaded at start-up; a shared library loaded later with dlopen takes the
+// table's ~360 bytes from glibc's static TLS reserve (and fails to load if that is used up):
+// define PINPOOL_TLS_GENERAL_DYNAMIC when building pinpool for that case. Defined in
+// thread_cache.cpp.
+#ifdef PINPOOL_TLS_GENERAL_DYNAMIC
+#define PINPOOL_TLS_MODEL
+#else
+#define PINPOOL_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#endif
+extern __thread thread_cache_table tls_cache_table PINPOOL_TLS_MODEL;
 
 /// @brief The calling thread's entry for `core`, or null.
+/// (The first entry is laid out as the likely one: a thread that uses one pool has it there.)
 [[gnu::always_inline]] inline cache_entry* find_cache_entry(const pool_core* core) noexcept {
-  for (cache_entry& e : tls_cache_table.entries) {
-    if (e.core == core) return &e;
+  auto& entries = tls_cache_table.entries;
+  if (__builtin_expect(entries[0].core == core, 1)) return &entries[0];
+  for (int i = 1; i < cache_entries_per_thread; ++i) {
+    if (entries[i].core == core) return &entries[i];
   }
   return nullptr;
 }
@@ -67,47 +115,85 @@ extern __thread thread_cache_table tls_cache_table;
 /// @throws std::bad_alloc when the pool cannot register the entry.
 cache_entry* attach_cache_entry(pool_core* core);
 
+/// @brief Owner thread, no lock: takes slot `i` (holding `c`) for a request of `bytes`, counted
+/// as an acquisition and a hit.
+[[gnu::always_inline]] inline chunk* take_slot(cache_entry& e, int i, chunk* c,
+                                               std::size_t bytes) noexcept {
+  e.slot[i].store(nullptr, std::memory_order_relaxed);
+  bump(e.hits, std::uint64_t{1});
+  bump(e.requested_delta, static_cast<std::int64_t>(bytes));
+  return c;
+}
+
+/// @brief Owner thread, no lock: the chunk of class `cls` in its home slot of `e` (see
+/// take_cached), or null.
+[[gnu::always_inline]] inline chunk* take_home(cache_entry& e, std::uint32_t cls,
+                                               std::size_t bytes) noexcept {
+  const int i = home_slot(cls);
+  chunk* c = e.slot[i].load(std::memory_order_relaxed);
+  return c == nullptr || c->cls != cls ? nullptr : take_slot(e, i, c, bytes);
+}
+
+/// @brief Owner thread, no lock: a chunk of class `cls` in `e` (home slot first, then the
+/// others) for a request of `bytes`, counted as an acquisition and a hit; null when none.
+[[gnu::always_inline]] inline chunk* take_from(cache_entry& e, std::uint32_t cls,
+                                               std::size_t bytes) noexcept {
+  if (chunk* c = take_home(e, cls, bytes)) return c;
+  for (int i = 0; i < cache_entry::slots; ++i) {
+    chunk* c = e.slot[i].load(std::memory_order_relaxed);
+    if (c != nullptr && c->cls == cls) return take_slot(e, i, c, bytes);
+  }
+  return nullptr;
+}
+
 /// @brief Owner thread, no lock: a cached chunk of class `cls` for a request of `bytes`,
 /// counted as an acquisition and a hit; null when the thread holds none.
 [[gnu::always_inline]] inline chunk* take_cached(const pool_core* core, std::uint32_t cls,
                                                  std::size_t bytes) noexcept {
   cache_entry* e = find_cache_entry(core);
   if (e == nullptr) return nullptr;
+  return take_from(*e, cls, bytes);
+}
+
+/// @brief Owner thread: puts an idle chunk in slot `i` of `e` (free).
+[[gnu::always_inline]] inline void park_slot(cache_entry& e, int i, chunk* c) noexcept {
+  bump_down(e.requested_delta, static_cast<std::int64_t>(c->requested));
+  e.slot[i].store(c, std::memory_order_relaxed);
+}
+
+/// @brief Owner thread: parks an idle chunk in its class's home slot of `e`. The chunk keeps its
+/// state: the pool counts it as handed out until the entry is detached. @return false when that
+/// slot is taken.
+[[gnu::always_inline]] inline bool park_home(cache_entry& e, chunk* c) noexcept {
+  const int i = home_slot(c->cls);
+  if (e.slot[i].load(std::memory_order_relaxed) != nullptr) return false;
+  park_slot(e, i, c);
+  return true;
+}
+
+/// @brief Owner thread: parks an idle chunk in `e`, in its class's home slot when free, else in
+/// the first free one (see park_home). @return false when the entry is full.
+[[gnu::always_inline]] inline bool park_in(cache_entry& e, chunk* c) noexcept {
+  if (park_home(e, c)) return true;
   for (int i = 0; i < cache_entry::slots; ++i) {
-    if (e->slot_class[i] != cls) continue;
-    chunk* c = e->slot[i].load(std::memory_order_relaxed);
-    if (c != nullptr) {
-      e->slot[i].store(nullptr, std::memory_order_relaxed);
-      bump(e->acquisitions);
-      bump(e->hits);
-      bump(e->requested_delta, static_cast<std::int64_t>(bytes));
-      return c;
+    if (e.slot[i].load(std::memory_order_relaxed) == nullptr) {
+      park_slot(e, i, c);
+      return true;
     }
   }
-  return nullptr;
+  return false;
 }
+
+/// @brief Owner thread, the thread has no entry for `core` yet: attaches one and parks `c` in
+/// it. @return false when the entry cannot be attached (closing, out of memory) or is full.
+bool attach_and_park(pool_core* core, chunk* c) noexcept;
 
 /// @brief Owner thread: parks an idle chunk in this thread's cache for `core` (attaching an
 /// entry on first use). The pool keeps counting it as handed out until the entry is detached.
 /// @return false when the cache is full or cannot be attached: the caller releases to the pool.
 [[gnu::always_inline]] inline bool park(pool_core* core, chunk* c) noexcept {
-  cache_entry* e = find_cache_entry(core);
-  try {
-    if (e == nullptr) e = attach_cache_entry(core);
-  } catch (...) {  // cannot register (out of memory): use the pool's lists
-    return false;
-  }
-  if (e == nullptr) return false;
-  for (int i = 0; i < cache_entry::slots; ++i) {
-    if (e->slot[i].load(std::memory_order_relaxed) == nullptr) {
-      bump(e->requested_delta, -static_cast<std::int64_t>(c->requested));
-      c->st = chunk::state::ready;
-      e->slot_class[i] = c->cls;
-      e->slot[i].store(c, std::memory_order_relaxed);
-      return true;
-    }
-  }
-  return false;
+  if (cache_entry* e = find_cache_entry(core)) return park_in(*e, c);
+  return attach_and_park(core, c);
 }
 
 /// @brief What the attached entries of a pool hold (read under the pool's lock).

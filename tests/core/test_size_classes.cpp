@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <limits>
 #include <vector>
 
 namespace {
@@ -168,6 +169,17 @@ TEST(size_classes, max_request_is_held_by_the_last_class) {
     expect_smallest_holding(sc, sc.max_request());
     expect_smallest_holding(sc, sc.max_request() - 1);
     expect_smallest_holding(sc, (std::size_t{1} << 61) + 1);
+  }
+}
+
+TEST(size_classes, sizes_no_class_holds_get_an_index_no_class_has) {
+  for (const config& c : all_configs()) {
+    SCOPED_TRACE(::testing::Message() << "alignment " << c.alignment << ", per " << c.per_doubling);
+    const size_classes sc(c.alignment, c.per_doubling);
+    EXPECT_GE(sc.index_of(0), sc.count());
+    EXPECT_GE(sc.index_of(sc.max_request() + 1), sc.count());
+    EXPECT_GE(sc.index_of(sc.max_request() * 2), sc.count());
+    EXPECT_GE(sc.index_of(std::numeric_limits<std::size_t>::max()), sc.count());
   }
 }
 

@@ -58,16 +58,17 @@ TEST(thread_cache_entry, park_then_take_cached_gives_the_chunk_back_with_its_fig
     EXPECT_EQ(pinpool::detail::find_cache_entry(core), &e);
     c[0].requested = 700;
     ASSERT_TRUE(pinpool::detail::park(core, &c[0]));
-    EXPECT_EQ(c[0].st, chunk::state::ready);
+    EXPECT_EQ(c[0].st, chunk::state::in_use) << "counted as handed out while cached";
+    EXPECT_EQ(e.slot[pinpool::detail::home_slot(2)].load(), &c[0]) << "its class's home slot";
     EXPECT_EQ(e.requested_delta.load(), -700);
-    EXPECT_EQ(e.acquisitions.load(), 0u);
+    EXPECT_EQ(e.hits.load(), 0u);
 
     EXPECT_EQ(pinpool::detail::take_cached(core, 4, 1000), nullptr) << "another class";
-    EXPECT_EQ(e.acquisitions.load(), 0u) << "a miss is not counted here";
+    EXPECT_EQ(pinpool::detail::take_cached(core, 10, 1000), nullptr) << "same home slot";
+    EXPECT_EQ(e.hits.load(), 0u) << "a miss is not counted here";
     chunk* got = pinpool::detail::take_cached(core, 2, 600);
     EXPECT_EQ(got, &c[0]);
-    EXPECT_EQ(e.acquisitions.load(), 1u);
-    EXPECT_EQ(e.hits.load(), 1u);
+    EXPECT_EQ(e.hits.load(), 1u) << "an acquisition and a hit";
     EXPECT_EQ(e.requested_delta.load(), -100);
     EXPECT_EQ(pinpool::detail::take_cached(core, 2, 600), nullptr) << "taken once only";
   });
