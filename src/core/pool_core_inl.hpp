@@ -32,8 +32,7 @@ inline std::uint32_t pool_core::class_of(std::size_t bytes) const {
 // included: acquire_host_slow (pool.cpp).
 inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool may_wait) {
   if (s == nullptr) {
-    if (!refusing_.load(std::memory_order_relaxed) &&
-        __builtin_expect(!nvtx_memory_annotations(), 1)) {
+    if (!refusing_.load(std::memory_order_relaxed) && likely(!nvtx_memory_annotations())) {
       if (cache_entry* e = find_cache_entry(this)) {
         if (chunk* c = take_home(*e, sizes_.index_of(bytes), bytes)) {
           c->requested = bytes;
@@ -91,7 +90,7 @@ inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
 // pool caches) whose home slot for the class is free. Everything else: release_slow
 // (buffer.cpp).
 inline void pool_core::release(chunk* c) noexcept {
-  if (__builtin_expect(!nvtx_memory_annotations(), 1) && c->streams.empty()) {
+  if (likely(!nvtx_memory_annotations()) && c->streams.empty()) {
     if (cache_entry* e = find_cache_entry(this)) {
       if (park_home(*e, c)) return;
     }

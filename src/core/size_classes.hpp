@@ -19,7 +19,8 @@ class size_classes {
   size_classes(std::size_t alignment, unsigned per_doubling) noexcept;
 
   /// @brief The largest request any class can hold.
-  static constexpr std::size_t max_request() noexcept { return std::size_t{1} << 62; }
+  static constexpr std::size_t max_request_bytes = std::size_t{1} << 62;
+  std::size_t max_request() const noexcept { return max_request_; }
   /// @brief Class index of a request, for 0 < bytes <= max_request(); for any other `bytes`
   /// (0 or above max_request) an index no class has (>= count()), so that a lookup by class
   /// finds nothing without a separate range check.
@@ -33,6 +34,7 @@ class size_classes {
   unsigned align_log2_;
   unsigned per_log2_;
   unsigned linear_log2_;  // log2(alignment * per_doubling): end of the linear range
+  std::size_t max_request_ = max_request_bytes;
   std::uint32_t count_;
   // index_of's table, one row per bit length e of bytes - 1 (e = log2_floor(bytes - 1)).
   // Linear range (e < linear_log2): (bytes - 1) >> align_log2. Above it, for

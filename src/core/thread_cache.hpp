@@ -37,6 +37,11 @@ struct cache_entry {
   std::atomic<std::int64_t> requested_delta;  // requests handed out minus requests cached
 };
 
+/// @brief A branch hint for the hot path's layout.
+[[gnu::always_inline]] constexpr bool likely(bool b) noexcept {
+  return __builtin_expect(static_cast<long>(b), 1L) != 0;
+}
+
 /// @brief A class's home slot: parked there when it is free, looked for there first.
 constexpr int home_slot(std::uint32_t cls) noexcept {
   return static_cast<int>(cls % cache_entry::slots);
@@ -103,7 +108,7 @@ extern __thread thread_cache_table tls_cache_table PINPOOL_TLS_MODEL;
 /// (The first entry is laid out as the likely one: a thread that uses one pool has it there.)
 [[gnu::always_inline]] inline cache_entry* find_cache_entry(const pool_core* core) noexcept {
   auto& entries = tls_cache_table.entries;
-  if (__builtin_expect(entries[0].core == core, 1)) return &entries[0];
+  if (likely(entries[0].core == core)) return entries.data();
   for (int i = 1; i < cache_entries_per_thread; ++i) {
     if (entries[i].core == core) return &entries[i];
   }
