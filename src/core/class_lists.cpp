@@ -1,8 +1,19 @@
 #include "class_lists.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace pinpool::detail {
+
+void class_lists::count_acquisition(std::uint32_t cls) noexcept {
+  ++classes_[cls].acquisitions;
+  if (!classes_[cls].used) mark_used(cls);
+}
+
+void class_lists::mark_used(std::uint32_t cls) noexcept {
+  used_.insert(std::upper_bound(used_.begin(), used_.end(), cls), cls);
+  classes_[cls].used = true;
+}
 
 chunk* class_lists::take_ready(std::uint32_t cls) noexcept {
   chunk* c = classes_[cls].ready.pop_front();
@@ -54,6 +65,7 @@ std::uint64_t class_lists::add_pending(chunk* c, std::uint64_t release_stream, b
   c->release_stream = release_stream;
   c->lazy = lazy;
   c->release_seq = ++releases_;
+  if (!classes_[c->cls].used) mark_used(c->cls);  // (a pool acquired it first: never here)
   classes_[c->cls].pending.push_back(c);
   bytes_pending_ += c->bytes;
   return c->release_seq;

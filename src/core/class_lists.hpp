@@ -27,18 +27,27 @@ struct class_state {
   std::size_t in_use = 0;
   std::uint64_t acquisitions = 0;
   std::uint64_t hits = 0;
+  bool used = false;  // listed in class_lists::used()
 };
 
 class class_lists {
  public:
   class_lists(std::uint32_t count, event_pool& events, stream_fences& fences)
-      : classes_(count), events_(events), fences_(fences) {}
+      : classes_(count), events_(events), fences_(fences) {
+    used_.reserve(count);  // inserting into used_ never allocates, so never throws
+  }
 
   class_state& operator[](std::uint32_t cls) noexcept { return classes_[cls]; }
   const class_state& operator[](std::uint32_t cls) const noexcept { return classes_[cls]; }
   std::uint32_t count() const noexcept { return static_cast<std::uint32_t>(classes_.size()); }
   /// @brief Bytes of the chunks on pending lists.
   std::size_t bytes_pending() const noexcept { return bytes_pending_; }
+  /// @brief Counts an acquisition of `cls` (on the pool's lists, not a thread cache's).
+  void count_acquisition(std::uint32_t cls) noexcept;
+  /// @brief The classes ever acquired from or released to the lists, ascending: only they can
+  /// hold chunks, so settling and stats walk them instead of every class (hundreds, mostly
+  /// empty).
+  const std::vector<std::uint32_t>& used() const noexcept { return used_; }
 
   /// @brief An idle chunk of `cls` (counted live in its slab again), or null.
   chunk* take_ready(std::uint32_t cls) noexcept;
@@ -77,8 +86,10 @@ class class_lists {
 
  private:
   chunk* unpend(class_state& k, chunk* c);
+  void mark_used(std::uint32_t cls) noexcept;
 
   std::vector<class_state> classes_;
+  std::vector<std::uint32_t> used_;  // ascending
   event_pool& events_;
   stream_fences& fences_;  // counts lazily released chunks leaving the pending lists
   std::size_t bytes_pending_ = 0;
@@ -107,7 +118,9 @@ class not_done_streams {
 
 template <class Done>
 void class_lists::settle(Done&& done) {
-  for (class_state& k : classes_) {
+  if (bytes_pending_ == 0) return;
+  for (const std::uint32_t cls : used_) {
+    class_state& k = classes_[cls];
     not_done_streams waiting;
     for (chunk* c = k.pending.front(); c != nullptr;) {
       chunk* next = c->next;

@@ -52,7 +52,7 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
                 "' refuses work after a runtime failure: " + broken_);
   }
   ++counters_.acquisitions;
-  ++lists_[cls].acquisitions;
+  lists_.count_acquisition(cls);
   std::chrono::steady_clock::time_point deadline{};
   std::optional<nvtx_range> waiting;  // "pinpool::wait" from the first wait to the return
   const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
@@ -460,9 +460,9 @@ pool_stats pool_core::stats() {
   st.bytes_reserved = arena_.bytes_reserved();
   st.bytes_pending = lists_.bytes_pending();
   st.slabs = arena_.slabs().size();
-  for (std::uint32_t i = 0; i < lists_.count(); ++i) {
+  st.classes.reserve(lists_.used().size());
+  for (const std::uint32_t i : lists_.used()) {
     const class_state& k = lists_[i];
-    if (arena_.chunks_of(i) == 0 && k.acquisitions == 0) continue;
     const std::size_t in_cache = cached.per_class.empty() ? 0 : cached.per_class[i];
     st.classes.push_back(
         {sizes_.chunk_bytes(i), arena_.chunks_of(i), k.in_use - in_cache, k.acquisitions, k.hits});
