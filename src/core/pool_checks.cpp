@@ -65,8 +65,7 @@ bool pool_core::released_outside_capture(chunk* c) noexcept {
         "pinpool: pool '%s': cannot check a release for graph capture (%s); chunk quarantined",
         opt_.name, e.what());
     std::lock_guard<std::mutex> lock(mutex_);
-    if (broken_.empty()) broken_ = e.what();
-    refusing_ = true;
+    refuse_work(e.what());
     return false;
   }
 }

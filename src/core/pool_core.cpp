@@ -294,8 +294,7 @@ bool pool_core::record_events(chunk* c) noexcept {
     ::pinpool::detail::log_message(
         "pinpool: pool '%s': cannot record a release (%s); chunk quarantined", opt_.name, e.what());
     std::lock_guard<std::mutex> lock(mutex_);
-    if (broken_.empty()) broken_ = e.what();
-    refusing_ = true;
+    refuse_work(e.what());
     events_.give_back_all(*c);
     return false;
   }

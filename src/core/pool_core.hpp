@@ -98,6 +98,12 @@ class pool_core {
   [[noreturn]] void reject_foreign_per_thread_stream() const;
   [[noreturn]] void reject_capture() const;
   bool released_outside_capture(chunk* c) noexcept;
+  /// @brief A release could not be ordered (runtime failure): the pool refuses work from now on,
+  /// giving the first such failure as the reason. Called with the lock held.
+  void refuse_work(const char* why) noexcept {
+    if (broken_.empty()) broken_ = why;
+    refusing_ = true;
+  }
   [[gnu::always_inline]] inline void attach_stream(chunk* c, const stream_ref& s);
   bool released_by_owner(const chunk* c) const noexcept;
   [[gnu::noinline]] buffer acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,

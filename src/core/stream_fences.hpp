@@ -72,7 +72,6 @@ class stream_fences {
   void for_each(Fn&& fn) {
     for (auto& [id, f] : streams_) fn(id, f);
   }
-  std::size_t size() const noexcept { return streams_.size(); }
 
  private:
   void prune(event_pool& events);

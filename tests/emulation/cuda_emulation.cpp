@@ -726,28 +726,31 @@ cudaError_t launch_host_func(cudaStream_t s, cudaHostFn_t fn, void* user_data, b
   return cudaSuccess;
 }
 
-cudaError_t stream_synchronize(cudaStream_t s, bool ptsz) {
-  if (cudaError_t e = enter("cudaStreamSynchronize")) return e;
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamSynchronize", ptsz);
+/// The checks of a call that waits for or asks about a stream's work (synchronize, query): the
+/// stream exists, is not being captured (such a call invalidates the capture) and its device has
+/// no sticky error. Sets `stream` when the call may go on.
+cudaError_t stream_for_work_call(cudaStream_t s, const char* call, bool ptsz,
+                                 std::shared_ptr<emu_stream>& stream) {
+  if (cudaError_t e = enter(call)) return e;
+  stream = find_stream(s, call, ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   if (stream->capturing) {
-    violation("cudaStreamSynchronize: the stream is being captured (the capture is invalidated)");
+    violation(std::string(call) + ": the stream is being captured (the capture is invalidated)");
     return fail(cudaErrorStreamCaptureUnsupported);
   }
-  if (cudaError_t e = check_context(*stream)) return e;
+  return check_context(*stream);
+}
+
+cudaError_t stream_synchronize(cudaStream_t s, bool ptsz) {
+  std::shared_ptr<emu_stream> stream;
+  if (cudaError_t e = stream_for_work_call(s, "cudaStreamSynchronize", ptsz, stream)) return e;
   stream->synchronize();
   return check_context(*stream);  // a fault while it waited
 }
 
 cudaError_t stream_query(cudaStream_t s, bool ptsz) {
-  if (cudaError_t e = enter("cudaStreamQuery")) return e;
-  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamQuery", ptsz);
-  if (!stream) return fail(cudaErrorInvalidResourceHandle);
-  if (stream->capturing) {
-    violation("cudaStreamQuery: the stream is being captured (the capture is invalidated)");
-    return fail(cudaErrorStreamCaptureUnsupported);
-  }
-  if (cudaError_t e = check_context(*stream)) return e;
+  std::shared_ptr<emu_stream> stream;
+  if (cudaError_t e = stream_for_work_call(s, "cudaStreamQuery", ptsz, stream)) return e;
   return stream->idle() ? cudaSuccess : fail(cudaErrorNotReady);
 }
 
