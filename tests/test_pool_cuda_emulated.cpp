@@ -171,6 +171,56 @@ TEST_F(emulated_cuda_pool, pinned_staging_records_at_most_one_event_per_release)
   s.synchronize();
 }
 
+// A release on a stream recording an event is one runtime call: a record needs its event and
+// stream on one device, not that device current, so no cudaGetDevice/cudaSetDevice (issue 11:
+// they were 2 of pinned staging's 9.93 calls per op). Recorded on device 1's stream while device
+// 0 is current, with no violation (the emulation checks the event's and stream's devices).
+TEST_F(emulated_cuda_pool, a_release_records_its_event_without_asking_for_the_device) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  auto s = be->create_stream(1);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  { auto warm = h.acquire(4096, s); }  // creates the pool's event of device 1
+  s.synchronize();
+  const auto before = pinpool_emu::get_counters();
+  { auto b = h.acquire(4096, s); }  // the completed chunk back, released on s again
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaEventRecord"], 1u);
+  EXPECT_EQ(calls["cudaGetDevice"], 0u);
+  EXPECT_EQ(calls["cudaSetDevice"], 0u);
+  int current = -1;
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0);
+  s.synchronize();
+}
+
+// A host acquisition asking about a release that has not completed: the peek (the application's
+// error comes first), the query, and one cudaGetLastError clearing the not-ready; no second peek.
+TEST_F(emulated_cuda_pool, a_not_ready_release_costs_a_peek_a_query_and_one_clear) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  auto s = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    auto b = h.acquire(4096, s);
+    s.launch_host_func([opened] { opened.wait(); });
+  }
+  const auto before = pinpool_emu::get_counters();
+  { auto other = h.acquire(4096); }  // the pending chunk is not ready: a new one is carved
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaPeekAtLastError"], 1u);
+  EXPECT_EQ(calls["cudaEventQuery"], 1u);
+  EXPECT_EQ(calls["cudaGetLastError"], 1u);
+  EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess);  // the not-ready answer was cleared
+  gate.set_value();
+  s.synchronize();
+}
+
 TEST_F(emulated_cuda_pool, cross_stream_device_reuse_waits_on_the_device_not_the_host) {
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
   pinpool::pool_options o;

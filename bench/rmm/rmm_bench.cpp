@@ -475,6 +475,10 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
                     ? "; RMM: allocate on the default stream + cudaStreamSynchronize(default) "
                       "before the host writes (RMM orders a reused block only device-side)"
                     : "");
+      // After the loop (pinpool's stats() queries events, so it is read once, at the end).
+      r.peak_reserved = pin->reserved();
+      r.peak_live = std::size_t{1} << 20;
+      r.have_peaks = true;
       out.push_back(r);
       env.streams[0].synchronize();
     }
