@@ -262,8 +262,10 @@ void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
   const bool lazy =
       lazy_release_ && c->streams.size() == 1 && c->streams.front().lifetime_tracked();
-  const bool recorded = !ordered || (released_by_owner(c) && released_outside_capture(c) &&
-                                     (lazy || record_events(c)));
+  // The checks' common answers inline (no call): no per-thread owner, capture not checked.
+  const bool recorded =
+      !ordered || ((c->per_thread_owner == std::thread::id{} || released_by_owner(c)) &&
+                   (!may_capture_ || released_outside_capture(c)) && (lazy || record_events(c)));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
   std::unique_lock<std::mutex> lock(mutex_);
   --lists_[c->cls].in_use;

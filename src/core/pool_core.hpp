@@ -34,6 +34,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -98,6 +99,8 @@ class pool_core {
   [[noreturn]] void reject_foreign_per_thread_stream() const;
   [[noreturn]] void reject_capture() const;
   bool released_outside_capture(chunk* c) noexcept;
+  [[gnu::cold, gnu::noinline]] bool released_in_capture() const noexcept;
+  [[gnu::cold, gnu::noinline]] bool capture_check_failed(const std::exception& e) noexcept;
   /// @brief A release could not be ordered (runtime failure): the pool refuses work from now on,
   /// giving the first such failure as the reason. Called with the lock held.
   void refuse_work(const char* why) noexcept {

@@ -44,9 +44,16 @@ class stream_fences {
 
   /// @brief A chunk released lazily on `s` as release `seq`. May drop the records of streams
   /// with nothing pending, their events going back to `events`.
-  void note_release(const stream_ref& s, std::uint64_t seq, event_pool& events);
+  void note_release(const stream_ref& s, std::uint64_t seq, event_pool& events) {
+    stream_fence* f = find(s.id());
+    if (f == nullptr) f = &add(s, events);
+    f->last = seq;
+    ++f->pending;
+  }
   /// @brief A lazily released chunk was reused or settled (it is no longer pending).
-  void left_pending(std::uint64_t stream_id) noexcept;
+  void left_pending(std::uint64_t stream_id) noexcept {
+    if (stream_fence* f = find(stream_id)) --f->pending;
+  }
   /// @brief A chunk taken for a device-side wait went back to its pending list as release `seq`
   /// (it still counted as pending meanwhile).
   void restored(std::uint64_t stream_id, std::uint64_t seq) noexcept;
@@ -83,6 +90,7 @@ class stream_fences {
   }
 
  private:
+  stream_fence& add(const stream_ref& s, event_pool& events);
   void prune(event_pool& events);
 
   std::unordered_map<std::uint64_t, stream_fence> streams_;
