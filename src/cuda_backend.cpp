@@ -347,9 +347,10 @@ class cuda_backend final : public backend {
     return query_answer(cudaStreamQuery(as_cuda(s)), "cudaStreamQuery(stream)");
   }
 
-  /// @note Device-side wait (cross-device allowed); does not block the host.
+  /// @note Device-side wait (cross-device allowed); does not block the host. No device switch
+  /// except for the special handles (stream_device_guard).
   void stream_wait_event(stream_ref s, void* event, int /*device*/) override {
-    device_guard guard(s.device());
+    stream_device_guard guard(s);
     PINPOOL_CUDA_TRY(cudaStreamWaitEvent(as_cuda(s), as_event(event), 0));
   }
 

@@ -247,6 +247,44 @@ TEST_F(emulated_cuda_pool, cross_stream_device_reuse_waits_on_the_device_not_the
   EXPECT_TRUE(seen);
 }
 
+// A hand-off of a lazily released chunk to another stream: the release stream is busy, so its
+// fence is recorded (one record, one idle check) and not queried in the same call (it could only
+// answer not ready); below the cap the pool grows instead of waiting. Then, at the cap, the
+// device-side wait on that fence makes no cudaGetDevice (the wait needs no current device).
+TEST_F(emulated_cuda_pool, a_fence_recorded_for_a_hand_off_is_not_queried_at_once) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  o.max_bytes = 2 << 16;
+  o.slab_bytes = 2 << 16;
+  pinpool::pool d(be, o);
+  auto s1 = be->create_stream();
+  auto s2 = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    auto b = d.acquire(1 << 16, s1);
+    s1.launch_host_func([opened] { opened.wait(); });
+  }
+  auto before = pinpool_emu::get_counters();
+  auto second = d.acquire(1 << 16, s2);  // carved: the slab has room for a second chunk
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaEventRecord"], 1u);  // the fence
+  EXPECT_EQ(calls["cudaStreamQuery"], 1u);  // s1 is busy
+  EXPECT_EQ(calls["cudaEventQuery"], 0u);   // not asked about the fence just recorded
+  EXPECT_EQ(d.stats().stream_waits, 0u);
+  before = pinpool_emu::get_counters();
+  auto third = d.acquire(1 << 16, s2);  // at the cap: behind a device-side wait on the fence
+  calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaStreamWaitEvent"], 1u);
+  EXPECT_EQ(calls["cudaEventRecord"], 0u);  // the fence recorded before still covers it
+  EXPECT_EQ(calls["cudaGetDevice"], 0u);
+  EXPECT_EQ(d.stats().stream_waits, 1u);
+  gate.set_value();
+  s1.synchronize();
+  s2.synchronize();
+}
+
 TEST_F(emulated_cuda_pool, pools_on_the_second_device_record_events_on_its_streams) {
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
   ASSERT_EQ(be->device_count(), 2);

@@ -104,7 +104,9 @@ chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s) {
 // (they are runtime calls), at most one chunk per release stream (the oldest: later releases on
 // a stream cannot be done before it); a chunk taken or re-released meanwhile is left alone. A
 // lazily released chunk is asked about through its stream's fence, recorded first if no record
-// covers it yet (one record per stream, whatever the number of chunks it covers).
+// covers it yet (one record per stream, whatever the number of chunks it covers); a fence this
+// call had to record is not asked about (the stream was busy a moment ago: the answer would be
+// not ready, at three runtime calls), the next acquisition asks.
 chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
   constexpr std::size_t max_probes = 8;
   struct probe {
@@ -130,7 +132,7 @@ chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32
     const fence_state st = fence_for(lock, p.lazy_stream, p.release_seq, fence, p.covers);
     const bool still_there = p.c->release_seq == p.release_seq;
     if (st == fence_state::complete && still_there) return lists_.take_pending(p.c);
-    if (st == fence_state::fenced) p.events.push_back(fence);
+    if (st == fence_state::fenced) p.events.push_back(fence);  // not one recorded just now
   }
   lock.unlock();
   const probe* done = nullptr;
@@ -205,7 +207,7 @@ bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, s
         lists_.restore_pending(c);
         return false;
       }
-      if (st == fence_state::fenced) waits.push_back(fence);
+      if (st != fence_state::complete) waits.push_back(fence);
     }
     lock.unlock();
     for (const event_slot& e : waits) backend_->stream_wait_event(s, e.event, e.device);
@@ -319,7 +321,8 @@ void pool_core::take_events(chunk* c) {
 // ---- lazy release fences --------------------------------------------------------------------
 
 // Lazy release `seq` on stream `stream_id`: complete (known done, the stream is idle or gone),
-// fenced (`fence`'s latest record covers releases up to `covers`, seq among them), or not yet
+// fenced (`fence`'s latest record covers releases up to `covers`, seq among them), recorded (the
+// same, by a record this call made on the busy stream), or not yet
 // (the stream is being destroyed or captured, the chunk left meanwhile, or a concurrent first
 // record raced). Asks the stream, and records the fence on it if busy (backend::record_fence,
 // without the lock), when no record covers `seq`.
@@ -368,7 +371,7 @@ pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
   f->recorded = std::max(f->recorded, target);
   fence = f->fence;
   covers = target;
-  return fence_state::fenced;
+  return fence_state::recorded;
 }
 
 // Records a fence on every stream with lazy releases no record covers (stats, trim, and growth at

@@ -129,7 +129,9 @@ class pool_core {
   void settle_quietly(std::unique_lock<std::mutex>& lock) noexcept;
 
   // Lazy release fences (stream_fences.hpp); each is called and returns with the lock held.
-  enum class fence_state { complete, fenced, not_yet };
+  // fenced: a record made earlier covers the release; recorded: this call just recorded the
+  // fence on a busy stream (asking it at once would almost always answer not ready).
+  enum class fence_state { complete, fenced, recorded, not_yet };
   fence_state fence_for(std::unique_lock<std::mutex>& lock, std::uint64_t stream_id,
                         std::uint64_t seq, event_slot& fence, std::uint64_t& covers);
   void fence_all(std::unique_lock<std::mutex>& lock);
