@@ -285,6 +285,45 @@ TEST_F(emulated_cuda_pool, a_fence_recorded_for_a_hand_off_is_not_queried_at_onc
   s2.synchronize();
 }
 
+// pending_reuse = always: a device chunk pending on another stream is taken behind a
+// device-side wait without asking first whether its release completed (the wait is one call, the
+// question two or three), and the fence is recorded without asking first whether the stream is
+// idle. Two chunks released on a busy stream: the first hand-off records the fence and waits; the
+// second waits on the same fence, with no query and no record.
+TEST_F(emulated_cuda_pool, waiting_before_growing_waits_without_asking_first) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  o.pending_reuse = pinpool::cross_stream_reuse::always;
+  pinpool::pool d(be, o);
+  auto s1 = be->create_stream();
+  auto s2 = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    auto a = d.acquire(1 << 16, s1);
+    auto b = d.acquire(1 << 16, s1);
+    s1.launch_host_func([opened] { opened.wait(); });
+  }
+  auto before = pinpool_emu::get_counters();
+  auto first = d.acquire(1 << 16, s2);  // the fence recorded without asking s1 (busy or not)
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaEventRecord"], 1u);
+  EXPECT_EQ(calls["cudaStreamQuery"], 0u);
+  EXPECT_EQ(calls["cudaStreamWaitEvent"], 1u);
+  before = pinpool_emu::get_counters();
+  auto second = d.acquire(1 << 16, s2);
+  calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaStreamWaitEvent"], 1u);
+  EXPECT_EQ(calls["cudaEventQuery"], 0u);
+  EXPECT_EQ(calls["cudaEventRecord"], 0u);
+  EXPECT_EQ(d.stats().stream_waits, 2u);
+  EXPECT_EQ(d.stats().grows, 1u);
+  gate.set_value();
+  s1.synchronize();
+  s2.synchronize();
+}
+
 TEST_F(emulated_cuda_pool, pools_on_the_second_device_record_events_on_its_streams) {
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
   ASSERT_EQ(be->device_count(), 2);

@@ -119,8 +119,10 @@ class backend : public std::enable_shared_from_this<backend> {
   /// `event` on it. A destroyed stream answers `gone` (an owning `stream` waits for its work
   /// before it goes); one being destroyed or captured into a graph answers `not_now` (a record
   /// there would become a graph node). Serialised with the stream's destruction, so nothing is
-  /// asked of a stream that is gone. @throws as `record_event`.
-  fence_result record_fence(void* event, int device, stream_ref s);
+  /// asked of a stream that is gone. `ask_idle` false: records without asking whether the stream
+  /// is idle (never answers `idle`), for a caller that waits on the fence device-side anyway (the
+  /// question would cost more calls than the record). @throws as `record_event`.
+  fence_result record_fence(void* event, int device, stream_ref s, bool ask_idle = true);
 
  protected:
   backend();

@@ -58,10 +58,12 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
   for (;;) {
     if (chunk* c = take_reusable(cls, s)) return hand_out(hit(c), bytes, s);
-    if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
+    // Waiting anyway: a device-side wait (one runtime call) costs less than asking first whether
+    // the release completed (two calls, three when it has not). Device pools and streams only.
     if (wait_before_growing) {
       if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
+    if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
     if (chunk* c = take_new(lock, cls)) return hand_out(c, bytes, s);
     if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     if (!may_wait) return buffer{};
@@ -202,7 +204,8 @@ bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, s
     if (c->lazy) {
       event_slot fence{};
       std::uint64_t covers = 0;
-      const fence_state st = fence_for(lock, c->release_stream, seq, fence, covers);
+      // No idle check first: the wait is one call, the check two (three when busy).
+      const fence_state st = fence_for(lock, c->release_stream, seq, fence, covers, false);
       if (st == fence_state::not_yet) {
         lists_.restore_pending(c);
         return false;
@@ -324,11 +327,12 @@ void pool_core::take_events(chunk* c) {
 // fenced (`fence`'s latest record covers releases up to `covers`, seq among them), recorded (the
 // same, by a record this call made on the busy stream), or not yet
 // (the stream is being destroyed or captured, the chunk left meanwhile, or a concurrent first
-// record raced). Asks the stream, and records the fence on it if busy (backend::record_fence,
-// without the lock), when no record covers `seq`.
+// record raced). Asks the stream (unless `ask_idle` is false), and records the fence on it if
+// busy (backend::record_fence, without the lock), when no record covers `seq`.
 pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
                                             std::uint64_t stream_id, std::uint64_t seq,
-                                            event_slot& fence, std::uint64_t& covers) {
+                                            event_slot& fence, std::uint64_t& covers,
+                                            bool ask_idle) {
   stream_fence* f = fences_.find(stream_id);
   if (f == nullptr) return fence_state::not_yet;
   if (seq <= f->completed) return fence_state::complete;
@@ -344,7 +348,7 @@ pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
   backend::fence_result r = backend::fence_result::not_now;
   try {
     if (ev.event == nullptr) ev.event = backend_->create_event(ev.device);
-    r = backend_->record_fence(ev.event, ev.device, s);
+    r = backend_->record_fence(ev.event, ev.device, s, ask_idle);
   } catch (...) {
     lock.lock();
     f = fences_.find(stream_id);

@@ -133,7 +133,8 @@ class pool_core {
   // fence on a busy stream (asking it at once would almost always answer not ready).
   enum class fence_state { complete, fenced, recorded, not_yet };
   fence_state fence_for(std::unique_lock<std::mutex>& lock, std::uint64_t stream_id,
-                        std::uint64_t seq, event_slot& fence, std::uint64_t& covers);
+                        std::uint64_t seq, event_slot& fence, std::uint64_t& covers,
+                        bool ask_idle = true);
   void fence_all(std::unique_lock<std::mutex>& lock);
   void note_fence_done(std::uint64_t stream_id, std::uint64_t covers) noexcept;
   void wait_for_fences_at_teardown() noexcept;
