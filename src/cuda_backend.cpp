@@ -300,6 +300,22 @@ class cuda_backend final : public backend {
     return device;
   }
 
+  /// cudaDeviceCanAccessPeer, then cudaDeviceEnablePeerAccess with `device` current; "already
+  /// enabled" (by the application, or another backend) counts as success.
+  bool enable_native_peer_access(int device, int peer) override {
+    int can = 0;
+    PINPOOL_CUDA_TRY(cudaDeviceCanAccessPeer(&can, device, peer));
+    if (can == 0) return false;
+    device_guard guard(device);
+    const cudaError_t status = cudaDeviceEnablePeerAccess(peer, 0);
+    if (status == cudaErrorPeerAccessAlreadyEnabled) {
+      clear_if_last(status);
+      return true;
+    }
+    PINPOOL_CUDA_TRY(status);
+    return true;
+  }
+
   bool is_capturing(stream_ref s) override {
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     PINPOOL_CUDA_TRY(cudaStreamIsCapturing(as_cuda(s), &status));

@@ -25,7 +25,10 @@ void pool_core::reject_stream(const stream_ref& s) const {
     throw std::invalid_argument(pool + "the stream belongs to another backend");
   }
   throw std::invalid_argument(pool + "a stream of device " + std::to_string(s.device()) +
-                              " cannot use device memory of device " + std::to_string(opt_.device));
+                              " cannot use device memory of device " + std::to_string(opt_.device) +
+                              " without peer access (backend::enable_peer_access(" +
+                              std::to_string(s.device()) + ", " + std::to_string(opt_.device) +
+                              "), or pool_group::enable_peer_access)");
 }
 
 void pool_core::reject_foreign_per_thread_stream() const {

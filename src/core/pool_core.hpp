@@ -79,10 +79,11 @@ class pool_core {
   backend& get_backend() const noexcept { return *backend_; }
   std::size_t chunk_size_for(std::size_t bytes) const noexcept;
   /// @throws std::invalid_argument when `s` belongs to another backend, or (device pools) to
-  /// another device.
+  /// another device without peer access to the pool's (backend::enable_peer_access).
   void check_stream(const stream_ref& s) const {
     if (&s.get_backend() != backend_.get() ||
-        (opt_.kind == memory_kind::device && s.device() != opt_.device)) {
+        (opt_.kind == memory_kind::device && s.device() != opt_.device &&
+         !backend_->peer_access_enabled(s.device(), opt_.device))) {
       reject_stream(s);
     }
   }

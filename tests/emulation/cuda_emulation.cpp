@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <sys/mman.h>
 #include <thread>
@@ -352,6 +353,8 @@ struct state {
   std::array<std::atomic<bool>, max_devices> sticky{};  // per device context
   std::atomic<long long> block_timeout_ms{default_block_timeout.count()};
   std::atomic<bool> serialized_host_functions{false};  // on the device's callback thread
+  std::set<std::pair<int, int>> peer_access;           // (device, peer) enabled
+  bool peers_capable = true;                           // cudaDeviceCanAccessPeer's answer
 
   std::mutex calls_mutex;  // counters.calls (every entry point counts there)
 
@@ -1175,6 +1178,10 @@ constexpr error_text error_texts[] = {
      "operation not permitted when stream is capturing"},
     {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
      "operation not permitted when stream is capturing"},
+    {cudaErrorPeerAccessAlreadyEnabled, "cudaErrorPeerAccessAlreadyEnabled",
+     "peer access is already enabled"},
+    {cudaErrorPeerAccessUnsupported, "cudaErrorPeerAccessUnsupported",
+     "peer access is not supported between these two devices"},
     {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
      "operation failed due to a previous error during capture"},
     {cudaErrorStreamCaptureUnjoined, "cudaErrorStreamCaptureUnjoined",
@@ -1252,6 +1259,33 @@ cudaError_t CUDARTAPI cudaDeviceSynchronize(void) {
   if (cudaError_t e = refuse_if_capture_forbids("cudaDeviceSynchronize")) return e;
   for (const auto& s : streams_of(t_device, false)) s->synchronize();
   return g().faulted(t_device) ? fail(cudaErrorIllegalAddress) : cudaSuccess;
+}
+
+/// Any two distinct devices can, unless set_peer_access_capable(false).
+cudaError_t CUDARTAPI cudaDeviceCanAccessPeer(int* can, int device, int peer) {
+  if (cudaError_t e = enter("cudaDeviceCanAccessPeer")) return e;
+  if (can == nullptr) return fail(cudaErrorInvalidValue);
+  lock_guard lock(g().mutex);
+  const int n = g().device_count;
+  if (device < 0 || device >= n || peer < 0 || peer >= n) return fail(cudaErrorInvalidDevice);
+  *can = device != peer && g().peers_capable ? 1 : 0;
+  return cudaSuccess;
+}
+
+/// From the current device to `peer`: cudaErrorPeerAccessAlreadyEnabled the second time,
+/// cudaErrorPeerAccessUnsupported when the devices cannot.
+cudaError_t CUDARTAPI cudaDeviceEnablePeerAccess(int peer, unsigned int flags) {
+  if (cudaError_t e = enter("cudaDeviceEnablePeerAccess")) return e;
+  if (flags != 0) return fail(cudaErrorInvalidValue);
+  lock_guard lock(g().mutex);
+  if (peer < 0 || peer >= g().device_count || peer == t_device) {
+    return fail(cudaErrorInvalidDevice);
+  }
+  if (!g().peers_capable) return fail(cudaErrorPeerAccessUnsupported);
+  if (!g().peer_access.emplace(t_device, peer).second) {
+    return fail(cudaErrorPeerAccessAlreadyEnabled);
+  }
+  return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaMalloc(void** ptr, size_t size) {
@@ -1536,6 +1570,8 @@ void reset(int device_count) {
   st.fail_stream_countdown = 0;
   st.block_timeout_ms = default_block_timeout.count();
   st.serialized_host_functions = false;
+  st.peer_access.clear();
+  st.peers_capable = true;
   state::g_unloading() = false;
   {
     lock_guard violations_lock(st.violations_mutex);
@@ -1608,6 +1644,16 @@ void simulate_unloading(bool unloading) {
 
 void serialize_host_functions(bool on) {
   g().serialized_host_functions = on;
+}
+
+bool peer_access_enabled(int device, int peer) {
+  lock_guard lock(g().mutex);
+  return g().peer_access.count({device, peer}) != 0;
+}
+
+void set_peer_access_capable(bool capable) {
+  lock_guard lock(g().mutex);
+  g().peers_capable = capable;
 }
 
 void set_blocking_timeout(std::chrono::milliseconds timeout) {

@@ -15,7 +15,8 @@
 // cudaEventCreateWithFlags, cudaEventDestroy, cudaEventRecord, cudaEventQuery,
 // cudaEventSynchronize, cudaStreamWaitEvent, cudaStreamBeginCapture, cudaStreamEndCapture,
 // cudaStreamIsCapturing, cudaThreadExchangeStreamCaptureMode, cudaGraphInstantiate,
-// cudaGraphLaunch, cudaGraphDestroy, cudaGraphExecDestroy; plus the _ptsz names that per-thread-default-stream
+// cudaGraphLaunch, cudaGraphDestroy, cudaGraphExecDestroy, cudaDeviceCanAccessPeer,
+// cudaDeviceEnablePeerAccess; plus the _ptsz names that per-thread-default-stream
 // builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the stream-taking ones. Every call
 // is counted by name (counters::calls; a _ptsz call counts under the plain name).
 //
@@ -97,12 +98,13 @@
 // Gaps (not modelled): kernels; in graphs: replays run the nodes one after another on the launch
 // stream (real graphs may run independent branches concurrently), launching into a capturing
 // stream (child graphs), external event nodes (cudaEventWaitExternal), graph updates, and
-// cudaStreamGetCaptureInfo; cudaMalloc/cudaHostAlloc do not synchronise; peer access is not checked
-// (any device memory may be copied on any device's stream); event handles are never reused; event
-// timing; cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
-// sticky-error state, queued copies still run, and destroy and free calls still release their
-// resource (and return the error); chaos delays the start of each task, not the progress of
-// a copy (a copy is one memmove); the callback thread per device is this emulation's choice,
+// cudaStreamGetCaptureInfo; cudaMalloc/cudaHostAlloc do not synchronise; peer access is recorded
+// (cudaDeviceEnablePeerAccess) but not checked (copies between devices need none on CUDA
+// either, only kernels would: any device memory may be copied on any device's stream); event
+// handles are never reused; event timing; cudaMemcpy (synchronous), cudaMallocAsync and memory
+// pools; in the sticky-error state, queued copies still run, and destroy and free calls still
+// release their resource (and return the error); chaos delays the start of each task, not the
+// progress of a copy (a copy is one memmove); the callback thread per device is this emulation's choice,
 // not a documented guarantee.
 
 #include <chrono>
@@ -153,6 +155,12 @@ counters get_counters();
 std::size_t live_allocations();
 /// @brief Live streams, implicit ones included.
 std::size_t live_streams();
+
+/// @brief Whether cudaDeviceEnablePeerAccess(peer) succeeded with `device` current.
+bool peer_access_enabled(int device, int peer);
+/// @brief What cudaDeviceCanAccessPeer answers for two distinct devices (default true; reset()
+/// restores it); false makes cudaDeviceEnablePeerAccess fail with cudaErrorPeerAccessUnsupported.
+void set_peer_access_capable(bool capable);
 
 /// @brief The `n`th cudaMalloc/cudaHostAlloc call from now (1 = the next) fails with
 /// cudaErrorMemoryAllocation (not sticky). 0 cancels.
