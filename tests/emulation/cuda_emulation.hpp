@@ -104,8 +104,8 @@
 // handles are never reused; event timing; cudaMemcpy (synchronous), cudaMallocAsync and memory
 // pools; in the sticky-error state, queued copies still run, and destroy and free calls still
 // release their resource (and return the error); chaos delays the start of each task, not the
-// progress of a copy (a copy is one memmove); the callback thread per device is this emulation's choice,
-// not a documented guarantee.
+// progress of a copy (a copy is one memmove); the callback thread per device is this
+// emulation's choice, not a documented guarantee.
 
 #include <chrono>
 #include <cstddef>
