@@ -208,7 +208,8 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
                                          : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) {
     host_threads_.emplace_back([this, i] {
-      detail::nvtx_name_this_thread(("pinpool-host-" + std::to_string(i)).c_str());
+      // Named as when they only wrote frames (tools and tests/nvtx look for the name).
+      detail::nvtx_name_this_thread(("pinpool-writer-" + std::to_string(i)).c_str());
       host_loop();
     });
   }

@@ -31,13 +31,16 @@ class pipeline_failure : public std::runtime_error {
 /// @throws pipeline_failure when a stream fails: no further frame is submitted, the frames in
 /// flight on healthy streams are still written, then the first failure is thrown. Never hangs
 /// on a failed stream (CUDA calls no host function once its context has an error).
-/// @note Per frame: the host decodes into a pinned chunk; a device chunk is filled by
-/// memcpy_async on the frame's stream; the stage kernels run there with temporaries from the
-/// device pool; the copy back fills a pinned output chunk that a writer thread encodes once the
-/// stream has run the frame: an event recorded after it has completed (the host waits poll it
-/// every 20 ms, and a query that fails is the stream's failure), or, sooner, a host function
-/// after it said so. The only host waits are for a stream whose previous frame is still being
-/// written. Per-step times come from the launcher's frame_clock (CUDA: timing events).
+/// @note Per frame: the calling thread assigns it to a free stream (one frame per stream in
+/// flight); a host thread (`o.threads`, one per core by default; frames taken in the order
+/// assigned) decodes it into a pinned chunk and enqueues the rest on the frame's stream: a device
+/// chunk filled by memcpy_async, the stage kernels with temporaries from the device pool, the
+/// copy back into a pinned output chunk. A host thread encodes the output once the stream has
+/// run the frame: an event recorded after it has completed (the waits poll it every 20 ms, and
+/// a query that fails is the stream's failure), or, sooner, a host function after it said so.
+/// Host threads write ready frames before decoding new ones. The only waits are a frame's for a
+/// free stream and for a host thread (both in the report). Per-step times come from the
+/// launcher's frame_clock (CUDA: timing events).
 run_report run_pipeline(const options& o, std::shared_ptr<backend> be,
                         const std::vector<frame_source>& plan, const progress_fn& progress);
 
