@@ -9,6 +9,7 @@
 #include <pinpool/pool.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -31,8 +32,8 @@ void* pool_core::allocate_raw(std::size_t bytes, std::size_t alignment, const st
   }
   buffer b = acquire(bytes + pad, s, true);
   chunk* c = b.chunk_;
-  const auto base = reinterpret_cast<std::uintptr_t>(c->ptr);
-  void* p = reinterpret_cast<void*>((base + pad) & ~(std::uintptr_t{alignment} - 1));
+  const auto misalignment = reinterpret_cast<std::uintptr_t>(c->ptr) & (alignment - 1);
+  void* p = c->ptr + (misalignment == 0 ? 0 : alignment - misalignment);  // within the pad
   c->raw_alloc_stream = s != nullptr;
   if (!raw_.insert(p, c)) {  // b releases the chunk
     throw error(std::string("pinpool: pool '") + opt_.name +
@@ -91,10 +92,10 @@ void pool_core::reject_pointer(const void* p, const char* call) const {
       inside = inside || (b >= start && b < start + s->mem.bytes);
     }
   }
-  char where[32];
-  std::snprintf(where, sizeof where, "%p", p);
+  std::array<char, 32> where{};
+  std::snprintf(where.data(), where.size(), "%p", p);
   throw std::invalid_argument(
-      std::string("pinpool: pool '") + opt_.name + "': " + call + "(" + where + "): " +
+      std::string("pinpool: pool '") + opt_.name + "': " + call + "(" + where.data() + "): " +
       (inside ? "not a pointer this pool has handed out and not yet taken back: an interior "
                 "pointer, or one already deallocated (double free)"
               : "not a pointer this pool handed out (another pool's, or foreign memory)"));

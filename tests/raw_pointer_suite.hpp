@@ -244,8 +244,12 @@ TYPED_TEST_P(raw_pointer_suite, concurrent_allocate_and_deallocate_on_other_thre
   std::condition_variable cv;
   std::deque<item> queue;
   int producers_left = producers;
+  // The streams outlive every release made on them (a pointer allocated on a producer's stream
+  // goes back behind it, from a consumer's thread).
+  std::vector<pinpool::stream> streams;
+  for (int i = 0; i < producers + consumers; ++i) streams.push_back(this->be_->create_stream());
   auto producer = [&](unsigned seed) {
-    pinpool::stream s = this->be_->create_stream();
+    pinpool::stream& s = streams[seed % producers];
     std::mt19937 rng(seed);
     for (int i = 0; i < per_producer; ++i) {
       const std::size_t bytes = 1 + rng() % 50000;
@@ -262,8 +266,8 @@ TYPED_TEST_P(raw_pointer_suite, concurrent_allocate_and_deallocate_on_other_thre
     --producers_left;
     cv.notify_all();
   };
-  auto consumer = [&] {
-    pinpool::stream s = this->be_->create_stream();
+  auto consumer = [&](int k) {
+    pinpool::stream& s = streams[producers + k];
     for (unsigned n = 0;; ++n) {
       item it{};
       {
@@ -283,12 +287,12 @@ TYPED_TEST_P(raw_pointer_suite, concurrent_allocate_and_deallocate_on_other_thre
         p->deallocate(it.ptr);
       }
     }
-    s.synchronize();
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < producers; ++i) threads.emplace_back(producer, 11u + i);
-  for (int i = 0; i < consumers; ++i) threads.emplace_back(consumer);
+  for (int i = 0; i < producers; ++i) threads.emplace_back(producer, 12u + i);
+  for (int i = 0; i < consumers; ++i) threads.emplace_back(consumer, i);
   for (auto& t : threads) t.join();
+  for (auto& s : streams) s.synchronize();
   const pinpool::pool_stats st = p->stats();
   EXPECT_EQ(st.outstanding_buffers, 0u);
   EXPECT_EQ(st.bytes_in_use, 0u);

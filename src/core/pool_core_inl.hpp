@@ -8,6 +8,7 @@
 
 #include <pinpool/detail/nvtx.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -83,10 +84,9 @@ inline void pool_core::attach_stream(chunk* c, const stream_ref& s) {
 
 inline bool pool_core::waits_for(const chunk& c, const stream_ref& s) noexcept {
   const bool mine = c.per_thread_owner == std::this_thread::get_id();
-  for (const stream_ref& known : c.streams) {
-    if (known == s && (known.has_stable_identity() || mine)) return true;
-  }
-  return false;
+  return std::any_of(c.streams.begin(), c.streams.end(), [&](const stream_ref& known) {
+    return known == s && (known.has_stable_identity() || mine);
+  });
 }
 
 inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
