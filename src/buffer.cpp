@@ -69,10 +69,7 @@ void buffer::set_stream(stream_ref s) {
 void buffer::record_stream(stream_ref s) {
   if (!chunk_) throw std::logic_error("pinpool: record_stream on an empty buffer");
   core_->check_stream(s);
-  for (const stream_ref& known : chunk_->streams) {
-    const bool same_thread = chunk_->per_thread_owner == std::this_thread::get_id();
-    if (known == s && (known.has_stable_identity() || same_thread)) return;
-  }
+  if (detail::pool_core::waits_for(*chunk_, s)) return;
   core_->add_stream(chunk_, s);
 }
 

@@ -2,6 +2,7 @@
 // violation (every slab freed matches one allocated) and, the test's pools and streams being
 // gone, no slab, event or stream left alive.
 #include "pool_suite.hpp"
+#include "raw_pointer_suite.hpp"
 #include "support/checking_backend.hpp"
 
 #include <pinpool/pinpool.hpp>
@@ -36,4 +37,5 @@ struct cpu_env {
 
 namespace pinpool_test {
 INSTANTIATE_TYPED_TEST_SUITE_P(cpu, pool_suite, cpu_env);
+INSTANTIATE_TYPED_TEST_SUITE_P(cpu, raw_pointer_suite, cpu_env);
 }  // namespace pinpool_test

@@ -3,6 +3,7 @@
 // work uses, a runtime call inside a host function, ...).
 #include "emulation/violation_check.hpp"
 #include "pool_suite.hpp"
+#include "raw_pointer_suite.hpp"
 
 #include <pinpool/pinpool.hpp>
 
@@ -28,6 +29,7 @@ struct emulated_cuda_env {
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(emulated_cuda, pool_suite, emulated_cuda_env);
+INSTANTIATE_TYPED_TEST_SUITE_P(emulated_cuda, raw_pointer_suite, emulated_cuda_env);
 
 // Beyond the shared suite: what only the emulation can observe.
 class emulated_cuda_pool : public pinpool_emu::checked_test {

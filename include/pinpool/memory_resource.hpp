@@ -58,7 +58,8 @@ inline cuda::stream_ref to_cuda_stream_ref(stream_ref s) noexcept {
 
 namespace detail {
 
-/// @brief What the three adaptors share: a pool's chunk table and the stream translation.
+/// @brief What the three adaptors share: their allocations from a pool (its raw pointers) and
+/// the stream translation.
 class pool_resource_base {
  public:
   /// @brief A chunk idle now (`pool.acquire`), aligned to `alignment` (padded above the pool's).
@@ -109,14 +110,14 @@ class pool_resource_base {
 
  protected:
   pool_resource_base(pool& p, memory_kind kind, const char* adaptor)
-      : chunks_(std::make_shared<raw_chunks>(p)) {
+      : chunks_(std::make_shared<raw_allocations>(p)) {
     if (p.options().kind != kind) {
       throw std::invalid_argument(std::string("pinpool::") + adaptor + ": needs a '" +
                                   to_string(kind) + "' pool, this one is '" +
                                   to_string(p.options().kind) + "'");
     }
   }
-  bool same_table(const pool_resource_base& other) const noexcept {
+  bool same_allocations(const pool_resource_base& other) const noexcept {
     return chunks_ == other.chunks_;
   }
 
@@ -130,23 +131,23 @@ class pool_resource_base {
     return stream_ref{be, static_cast<void*>(stream.get()), chunks_->get_pool().options().device};
   }
 
-  std::shared_ptr<raw_chunks> chunks_;
+  std::shared_ptr<raw_allocations> chunks_;
 };
 
 }  // namespace detail
 
 /// @brief A `pinned_host` pool as a `cuda::mr` async resource, host and device accessible.
-/// Copies share the chunk table and compare equal. Thread-safe.
+/// Copies share one count of allocations and compare equal. Thread-safe.
 class pinned_pool_resource : public detail::pool_resource_base {
  public:
   /// @throws std::invalid_argument when `p` is not a `pinned_host` pool.
   explicit pinned_pool_resource(pool& p)
       : pool_resource_base(p, memory_kind::pinned_host, "pinned_pool_resource") {}
   friend bool operator==(const pinned_pool_resource& a, const pinned_pool_resource& b) noexcept {
-    return a.same_table(b);
+    return a.same_allocations(b);
   }
   friend bool operator!=(const pinned_pool_resource& a, const pinned_pool_resource& b) noexcept {
-    return !a.same_table(b);
+    return !a.same_allocations(b);
   }
   friend constexpr void get_property(const pinned_pool_resource&,
                                      cuda::mr::host_accessible) noexcept {}
@@ -161,10 +162,10 @@ class device_pool_resource : public detail::pool_resource_base {
   explicit device_pool_resource(pool& p)
       : pool_resource_base(p, memory_kind::device, "device_pool_resource") {}
   friend bool operator==(const device_pool_resource& a, const device_pool_resource& b) noexcept {
-    return a.same_table(b);
+    return a.same_allocations(b);
   }
   friend bool operator!=(const device_pool_resource& a, const device_pool_resource& b) noexcept {
-    return !a.same_table(b);
+    return !a.same_allocations(b);
   }
   friend constexpr void get_property(const device_pool_resource&,
                                      cuda::mr::device_accessible) noexcept {}
@@ -177,10 +178,10 @@ class host_pool_resource : public detail::pool_resource_base {
   explicit host_pool_resource(pool& p)
       : pool_resource_base(p, memory_kind::host, "host_pool_resource") {}
   friend bool operator==(const host_pool_resource& a, const host_pool_resource& b) noexcept {
-    return a.same_table(b);
+    return a.same_allocations(b);
   }
   friend bool operator!=(const host_pool_resource& a, const host_pool_resource& b) noexcept {
-    return !a.same_table(b);
+    return !a.same_allocations(b);
   }
   friend constexpr void get_property(const host_pool_resource&,
                                      cuda::mr::host_accessible) noexcept {}

@@ -55,6 +55,46 @@ class pool {
   /// @brief As `acquire(bytes, s)`, but never waits.
   std::optional<buffer> try_acquire(std::size_t bytes, stream_ref s);
 
+  /// @name Raw pointers (cudaMallocAsync / cudaFreeAsync style)
+  /// For code that holds memory by pointer. A pointer from `allocate` is a chunk acquired as by
+  /// `acquire` whose handle is the pointer itself: the same reuse rules, the same statistics (an
+  /// outstanding buffer), the same errors. It stays out until `deallocate` (which must be called
+  /// before the pool is destroyed: a pointer cannot be given back without its pool, and the
+  /// memory of one never given back is kept). Thread-safe: any thread may deallocate a pointer
+  /// another thread allocated; calls on the same pointer must not race (as cudaFree's).
+  /// @{
+
+  /// @brief `bytes` (0: null) idle now: the host may touch them at once (as `acquire(bytes)`).
+  /// Released at once by `deallocate(p)`, or behind the streams given to `record_stream`.
+  /// @note Aligned to `options().alignment`. May wait (host block) at the cap as `acquire`.
+  /// @throws as `acquire(bytes)`.
+  void* allocate(std::size_t bytes);
+  /// @brief `bytes` (0: null) safe for work enqueued on `s` from now on (as `acquire(bytes, s)`
+  /// and cudaMallocAsync): the host must not touch them before synchronising `s`. Does not
+  /// synchronise. @throws as `acquire(bytes, s)`.
+  void* allocate(std::size_t bytes, stream_ref s);
+  /// @brief As `allocate`, aligned to `alignment` (a power of two; above the pool's alignment
+  /// the chunk is padded). @throws std::invalid_argument for a bad alignment.
+  void* allocate_aligned(std::size_t bytes, std::size_t alignment);
+  void* allocate_aligned(std::size_t bytes, std::size_t alignment, stream_ref s);
+  /// @brief Gives `p` back as its buffer's destructor would: at once when it has no stream, else
+  /// behind the stream it was allocated on and those given to `record_stream`. Null: nothing.
+  /// Never blocks.
+  /// @throws std::invalid_argument (naming the pool) when `p` is not out from this pool now: a
+  /// foreign pointer, another pool's, an interior pointer, or one already deallocated. The
+  /// pool is unchanged then.
+  void deallocate(void* p);
+  /// @brief As cudaFreeAsync: `p` is reused only after the work enqueued on `s` so far (and on
+  /// the streams given to `record_stream`); the stream it was allocated on is not waited for:
+  /// its work using `p` must be ordered before `s`'s (same stream, or an event wait). Never
+  /// blocks. @throws std::invalid_argument as `deallocate(p)`, or for a stream the pool cannot
+  /// use (`p` stays out).
+  void deallocate(void* p, stream_ref s);
+  /// @brief Adds `s` to the streams `p`'s release waits for (as `buffer::record_stream`).
+  /// Does not synchronise. @throws std::invalid_argument as `deallocate(p, s)`.
+  void record_stream(const void* p, stream_ref s);
+  /// @}
+
   /// @brief Returns idle slabs (every chunk free and its release completed) to the backend.
   /// @return bytes returned. May synchronise the device (cudaFree).
   std::size_t trim();

@@ -35,7 +35,7 @@ namespace pinpool {
 /// calling thread.
 ///
 /// For `device` pools (and `pinned_host` pools, which devices can reach). Copies and rebinds
-/// share one chunk table and compare equal when their streams are equal. Thread-safe.
+/// share one count of allocations and compare equal when their streams are equal. Thread-safe.
 template <class T>
 class thrust_allocator : public thrust::device_malloc_allocator<T> {
   using base = thrust::device_malloc_allocator<T>;
@@ -53,9 +53,9 @@ class thrust_allocator : public thrust::device_malloc_allocator<T> {
   /// @brief Stream-ordered on `s`. Neither `p` nor `s` is owned: both must outlive the
   /// allocations (the pool: outlive the `allocate` calls).
   thrust_allocator(pool& p, stream_ref s)
-      : chunks_(std::make_shared<detail::raw_chunks>(p)), stream_(s) {}
+      : chunks_(std::make_shared<detail::raw_allocations>(p)), stream_(s) {}
   /// @brief Chunks idle for anyone when handed out, released at once.
-  explicit thrust_allocator(pool& p) : chunks_(std::make_shared<detail::raw_chunks>(p)) {}
+  explicit thrust_allocator(pool& p) : chunks_(std::make_shared<detail::raw_allocations>(p)) {}
   template <class U>
   thrust_allocator(const thrust_allocator<U>& other) noexcept  // NOLINT: rebind is implicit
       : chunks_(other.chunks_), stream_(other.stream_) {}
@@ -86,7 +86,7 @@ class thrust_allocator : public thrust::device_malloc_allocator<T> {
  private:
   template <class U>
   friend class thrust_allocator;
-  std::shared_ptr<detail::raw_chunks> chunks_;
+  std::shared_ptr<detail::raw_allocations> chunks_;
   std::optional<stream_ref> stream_;
 };
 

@@ -44,6 +44,9 @@ struct chunk {
   // In use on a handle naming a different stream per thread (cudaStreamPerThread, the legacy
   // stream): the thread whose stream that is. Only that thread can record its release.
   std::thread::id per_thread_owner;
+  // Out as a raw pointer (pool::allocate) acquired on a stream: streams.front() is that stream,
+  // which deallocate(p, s) replaces by s (cudaFreeAsync). Written by the pointer's holder only.
+  bool raw_alloc_stream = false;
 };
 
 struct slab_record {

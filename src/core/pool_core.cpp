@@ -24,7 +24,8 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
       lazy_release_(opt_.lazy_release && opt_.kind == memory_kind::device),
       events_(backend_->device_count()),
       lists_(sizes_.count(), events_, fences_),
-      arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes, opt_.first_slab_bytes) {
+      arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes, opt_.first_slab_bytes),
+      raw_(opt_.alignment) {
   if (opt_.initial_bytes > 0) {
     std::unique_lock<std::mutex> lock(mutex_);
     add_slab(lock, round_up(opt_.initial_bytes, opt_.alignment));

@@ -9,16 +9,19 @@
 //   stream_fences per-stream fences of chunks released without an event (lazy release)
 //   pool_counters the running figures behind stats()
 //   thread_cache per-thread caches of idle chunks (lock-free, owner thread only)
+//   raw_index    pointer -> chunk record of the chunks out as raw pointers (lock-free)
 // Backend calls (growth, event records, device-side waits) are made without the lock.
 //
 // The hot path (acquire, release and their thread-cache paths) is in pool_core_inl.hpp, included
-// by the two files that define the public entry points (pool.cpp, buffer.cpp). Refusals and their
-// messages are in pool_checks.cpp; registering thread-cache entries in thread_cache.cpp.
+// by the files that define the public entry points (pool.cpp, buffer.cpp, raw_pointers.cpp).
+// Refusals and their messages are in pool_checks.cpp; registering thread-cache entries in
+// thread_cache.cpp.
 
 #include "chunk.hpp"
 #include "class_lists.hpp"
 #include "counters.hpp"
 #include "event_pool.hpp"
+#include "raw_index.hpp"
 #include "size_classes.hpp"
 #include "slab_arena.hpp"
 #include "stream_fences.hpp"
@@ -91,6 +94,20 @@ class pool_core {
   /// (pool_core_inl.hpp)
   inline void add_stream(chunk* c, const stream_ref& s);
 
+  // Raw pointers (pool::allocate, deallocate, record_stream: raw_pointers.cpp). A chunk out as a
+  // raw pointer is an acquired chunk whose buffer handle was dropped; raw_ maps the pointer back.
+  /// @brief A chunk of `bytes` (0: null) aligned to `alignment`, as `acquire` (s null: host).
+  void* allocate_raw(std::size_t bytes, std::size_t alignment, const stream_ref* s);
+  /// @brief Releases `p` (null: nothing) as its buffer's destructor would; with `s`, on `s`
+  /// instead of the stream it was allocated on. @throws std::invalid_argument for a pointer not
+  /// out now (foreign, interior, freed) or a stream the pool cannot use; `p` stays out then.
+  void deallocate_raw(void* p, const stream_ref* s);
+  /// @brief buffer::record_stream for `p`. @throws std::invalid_argument as deallocate_raw.
+  void record_stream_raw(const void* p, const stream_ref& s);
+  /// @brief Whether the chunk's release already waits for `s` (a per-thread handle: only when
+  /// the chunk is this thread's). (pool_core_inl.hpp)
+  static inline bool waits_for(const chunk& c, const stream_ref& s) noexcept;
+
  private:
   ~pool_core();
   [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
@@ -99,6 +116,8 @@ class pool_core {
   [[noreturn]] void reject_stream(const stream_ref& s) const;
   [[noreturn]] void reject_foreign_per_thread_stream() const;
   [[noreturn]] void reject_capture() const;
+  [[noreturn]] void reject_pointer(const void* p, const char* call) const;
+  void release_on(chunk* c, const stream_ref& s);
   bool released_outside_capture(chunk* c) noexcept;
   [[gnu::cold, gnu::noinline]] bool released_in_capture() const noexcept;
   [[gnu::cold, gnu::noinline]] bool capture_check_failed(const std::exception& e) noexcept;
@@ -175,6 +194,7 @@ class pool_core {
   stream_fences fences_;
   class_lists lists_;
   slab_arena arena_;
+  raw_index raw_;
   pool_counters counters_;
   std::string broken_;           // why the pool refuses work (a release could not be recorded)
   std::size_t quarantined_ = 0;  // chunks whose release could not be recorded (runtime failure)

@@ -1,12 +1,14 @@
 #pragma once
-// The pool's hot path, inline (internal): included only by pool.cpp and buffer.cpp, whose public
-// entry points (pool::acquire, buffer::reset) then compile to one function each with no call on
-// a thread-cache hit. Measured: bench/run --suites profile (instructions per round trip).
+// The pool's hot path, inline (internal): included only by pool.cpp, buffer.cpp and
+// raw_pointers.cpp, whose public entry points (pool::acquire, buffer::reset, pool::allocate, ...)
+// then compile to one function each with no call on a thread-cache hit. Measured: bench/run
+// --suites profile (instructions per round trip).
 
 #include "pool_core.hpp"
 
 #include <pinpool/detail/nvtx.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -78,6 +80,13 @@ inline void pool_core::attach_stream(chunk* c, const stream_ref& s) {
   }
   c->streams.push_back(s);
   if (per_thread) c->per_thread_owner = me;
+}
+
+inline bool pool_core::waits_for(const chunk& c, const stream_ref& s) noexcept {
+  const bool mine = c.per_thread_owner == std::this_thread::get_id();
+  return std::any_of(c.streams.begin(), c.streams.end(), [&](const stream_ref& known) {
+    return known == s && (known.has_stable_identity() || mine);
+  });
 }
 
 inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
