@@ -35,7 +35,7 @@ bool backend::peer_access_enabled(int device, int peer) const noexcept {
   }
   const std::uint64_t bits =
       peers_[static_cast<std::size_t>(device)].load(std::memory_order_acquire);
-  return (bits >> peer & 1u) != 0;
+  return ((bits >> peer) & 1U) != 0;
 }
 
 bool backend::enable_native_peer_access(int /*device*/, int /*peer*/) {
