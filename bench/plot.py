@@ -778,7 +778,8 @@ def section_rmm(d, charts):
     out += ["### Peak bytes reserved against peak bytes live (traces)", ""]
     prow = []
     for key, label in RMM_WORKLOADS:
-        for peer in ("pinpool", "pinpool_eager_events", "rmm_pool", "rmm_arena", "rmm_binning"):
+        for peer in ("pinpool", "pinpool_eager_events", "pinpool_wait_before_growing",
+                     "rmm_pool", "rmm_arena", "rmm_binning"):
             r = res.get((key, peer))
             if not r:
                 continue
