@@ -50,9 +50,22 @@ pool_group::pool_group(std::shared_ptr<backend> be, std::vector<int> devices,
       o.name = name.c_str();  // the pool keeps its own copy
       o.device = d;
       o.kind = k;
+      o.on_exhausted = [this, d, k, user = base.on_exhausted](const exhaustion& e) {
+        if (e.attempt == 1 && trim_sharing_memory_with(d, k) != 0) return true;
+        return user && user(e);
+      };
       pools_.push_back(std::make_unique<pool>(backend_, o));
     }
   }
+}
+
+std::size_t pool_group::trim_sharing_memory_with(int device, memory_kind kind) {
+  if (kind != memory_kind::pinned_host) return 0;  // one device pool per device in a group
+  std::size_t freed = 0;
+  for (int d : devices_) {
+    if (d != device) freed += get(d, memory_kind::pinned_host).trim();
+  }
+  return freed;
 }
 
 pool& pool_group::get(int device, memory_kind kind) {

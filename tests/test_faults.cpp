@@ -6,6 +6,8 @@
 
 #include <cstring>
 #include <gtest/gtest.h>
+#include <stdexcept>
+#include <vector>
 
 namespace {
 
@@ -128,6 +130,96 @@ TEST(faults, a_fence_failure_fails_the_hand_off_and_hands_out_nothing_unordered)
   s.synchronize();
   auto again = p.acquire(40000);  // the stream is idle now: no fence needed
   EXPECT_EQ(again.data(), first);
+}
+
+// ---- out of memory (pool_options::on_exhausted) -------------------------------------------------
+
+// A growth the backend refuses: the pool first gives back its idle slabs and tries again, before
+// it bothers the application.
+TEST(faults, out_of_memory_first_trims_the_pools_own_idle_slabs_and_retries) {
+  faulty f;
+  int asked = 0;
+  pinpool::pool_options o = small_slabs();
+  o.on_exhausted = [&](const pinpool::exhaustion&) { return ++asked, false; };
+  pinpool::pool p(f.be, o);
+  p.acquire(50000).reset();  // slab 1, idle now, but its chunk is of another size
+  f.faults->fail_nth_allocation = 1;
+  pinpool::buffer b = p.acquire(60000);  // growth fails once, the idle slab goes, growth again
+  EXPECT_EQ(f.faults->injected.load(), 1u);
+  EXPECT_EQ(asked, 0) << "trimming was enough";
+  const pinpool::pool_stats st = p.stats();
+  EXPECT_EQ(st.backend_frees, 1u);
+  EXPECT_EQ(st.slabs, 1u);
+  EXPECT_EQ(st.outstanding_buffers, 1u);
+}
+
+// Nothing idle to trim: the callback is told what failed, frees what it can and asks again.
+TEST(faults, out_of_memory_asks_the_callback_which_may_free_and_retry) {
+  faulty f;
+  std::vector<pinpool::exhaustion> told;
+  pinpool::pool_options o = small_slabs();
+  o.on_exhausted = [&](const pinpool::exhaustion& e) { return told.push_back(e), true; };
+  pinpool::pool p(f.be, o);
+  pinpool::buffer held = p.acquire(60000);
+  f.faults->fail_nth_allocation = 1;
+  pinpool::buffer b = p.acquire(60000);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].bytes, 60000u);
+  EXPECT_FALSE(told[0].at_cap);
+  EXPECT_EQ(told[0].attempt, 1u);
+  EXPECT_EQ(p.stats().backend_allocations, 2u);
+}
+
+// At the cap a callback that releases a buffer lets the acquisition through; one that only ever
+// says "try again" is asked max_exhaustion_retries times and the acquisition then fails.
+TEST(faults, at_the_cap_the_callback_may_release_and_a_callback_that_never_frees_is_bounded) {
+  faulty f;
+  pinpool::pool_options o = small_slabs();
+  o.max_bytes = 1 << 16;
+  o.acquire_timeout = std::chrono::milliseconds{0};
+  pinpool::buffer held;
+  int asked = 0;
+  o.on_exhausted = [&](const pinpool::exhaustion& e) {
+    ++asked;
+    EXPECT_TRUE(e.at_cap);
+    held.reset();  // frees a chunk of this pool (without its lock: allowed)
+    return true;
+  };
+  pinpool::pool p(f.be, o);
+  held = p.acquire(60000);
+  pinpool::buffer next = p.acquire(60000);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(p.stats().outstanding_buffers, 1u);
+
+  o.on_exhausted = [&](const pinpool::exhaustion&) { return ++asked, true; };
+  o.max_exhaustion_retries = 3;
+  pinpool::pool q(f.be, o);
+  pinpool::buffer full = q.acquire(60000);
+  asked = 0;
+  EXPECT_THROW(q.acquire(60000), pinpool::pool_exhausted);
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(q.stats().outstanding_buffers, 1u) << "nothing lost or leaked on the way";
+  EXPECT_EQ(q.stats().bytes_reserved, std::size_t{1} << 16);
+}
+
+// A callback's own exception is what the acquisition throws; try_acquire never calls it.
+TEST(faults, the_callbacks_exception_propagates_and_try_acquire_never_calls_it) {
+  faulty f;
+  pinpool::pool_options o = small_slabs();
+  o.max_bytes = 1 << 16;
+  o.acquire_timeout = std::chrono::milliseconds{0};
+  int asked = 0;
+  o.on_exhausted = [&](const pinpool::exhaustion&) -> bool {
+    ++asked;
+    throw std::runtime_error("application gave up");
+  };
+  pinpool::pool p(f.be, o);
+  pinpool::buffer full = p.acquire(60000);
+  EXPECT_FALSE(p.try_acquire(60000).has_value());
+  EXPECT_EQ(asked, 0);
+  EXPECT_THROW(p.acquire(60000), std::runtime_error);
+  EXPECT_EQ(asked, 1);
+  pinpool::buffer again = p.acquire(100);  // the pool still works
 }
 
 }  // namespace

@@ -93,4 +93,26 @@ TEST_F(emulated_pool_group, access_the_application_enabled_first_is_accepted) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
+// Out of memory in a pinned pool of the group: host memory is one resource, so the group trims
+// the other devices' pinned pools before the application's callback is asked.
+TEST_F(emulated_pool_group, an_exhausted_pinned_pool_trims_the_other_devices_pinned_pools) {
+  int asked = 0;
+  pinpool::pool_options base;
+  base.on_exhausted = [&](const pinpool::exhaustion&) { return ++asked, false; };
+  pinpool::pool_group group(be_, {0, 1}, {memory_kind::pinned_host}, base);
+  group.get(0, memory_kind::pinned_host).acquire(4096).reset();  // an idle slab on device 0
+  ASSERT_GT(group.get(0, memory_kind::pinned_host).stats().bytes_reserved, 0u);
+  pinpool_emu::fail_nth_allocation(1);  // device 1's pool's first cudaHostAlloc
+  pinpool::buffer b = group.get(1, memory_kind::pinned_host).acquire(4096);
+  EXPECT_EQ(group.get(0, memory_kind::pinned_host).stats().bytes_reserved, 0u);
+  EXPECT_EQ(asked, 0) << "the group's trim was enough";
+  EXPECT_EQ(pinpool_emu::get_counters().count("cudaFreeHost"), 1u);
+
+  pinpool_emu::fail_nth_allocation(1);  // nothing left to trim: the callback is asked
+  pinpool::pool& other = group.get(0, memory_kind::pinned_host);
+  EXPECT_THROW(other.acquire(4096), pinpool::out_of_memory);
+  EXPECT_EQ(asked, 1);
+  cudaGetLastError();
+}
+
 }  // namespace

@@ -21,8 +21,13 @@ namespace pinpool {
 /// (std::invalid_argument) until peer access from that device is enabled
 /// (`enable_peer_access`); pinned pools take any device's stream.
 ///
+/// Out of memory: a pinned pool of the group that cannot grow first trims the group's other
+/// pinned pools (host memory is one resource for all devices), then calls the `on_exhausted` of
+/// the options it was made from (pool_options.hpp).
+///
 /// Thread-safe as its pools are: `get`, `stats` and `trim` may be called concurrently. The group
-/// owns its pools; buffers may outlive it (as they may outlive a pool).
+/// owns its pools; buffers may outlive it (as they may outlive a pool). Not copyable or movable
+/// (its pools refer to it).
 class pool_group {
  public:
   /// @brief Makes the pools. Each gets `base` with its device and kind set and the name
@@ -33,6 +38,8 @@ class pool_group {
   pool_group(std::shared_ptr<backend> be, std::vector<int> devices,
              std::vector<memory_kind> kinds = {memory_kind::device, memory_kind::pinned_host},
              const pool_options& base = {});
+  pool_group(const pool_group&) = delete;
+  pool_group& operator=(const pool_group&) = delete;
 
   /// @brief The pool of `device` and `kind`. @throws std::invalid_argument, naming both, when the
   /// group has no such pool.
@@ -58,6 +65,9 @@ class pool_group {
   backend& get_backend() const noexcept { return *backend_; }
 
  private:
+  /// Trims the group's pools that draw on the same memory as (device, kind), except that pool.
+  std::size_t trim_sharing_memory_with(int device, memory_kind kind);
+
   std::shared_ptr<backend> backend_;
   std::vector<int> devices_;
   std::vector<memory_kind> kinds_;

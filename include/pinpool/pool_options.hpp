@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace pinpool {
 
@@ -20,6 +21,15 @@ enum class cross_stream_reuse : std::uint8_t {
   at_cap,
   /// Before growing: the least memory, but a stream may wait for another stream's work.
   always,
+};
+
+/// @brief What `pool_options::on_exhausted` is told about an acquisition about to fail.
+struct exhaustion {
+  std::size_t bytes = 0;  ///< the request
+  /// true: the pool is at `max_bytes` and `acquire_timeout` has passed; false: the backend
+  /// refused memory (out_of_memory).
+  bool at_cap = false;
+  unsigned attempt = 1;  ///< 1 for the first call in this acquisition
 };
 
 struct pool_options {
@@ -75,6 +85,15 @@ struct pool_options {
   /// Registration hooks, called once per slab after it is created and before it is freed
   /// (slab_hooks.hpp). Empty: none.
   slab_hooks hooks;
+  /// Out-of-memory policy (docs/design.md, "Out of memory"). Before an acquisition fails (the
+  /// backend refused memory, or the pool is at max_bytes past acquire_timeout), the pool first
+  /// trims its own idle slabs once, then calls `on_exhausted` without its lock: the callback may
+  /// free memory (other pools, caches) and return true to have the acquisition try again, at
+  /// most `max_exhaustion_retries` times; then the acquisition throws as it would have
+  /// (out_of_memory, pool_exhausted). Called on the acquiring thread; it may call other pools
+  /// and this pool's `trim`, but must not acquire from this pool. `try_acquire` never calls it.
+  std::function<bool(const exhaustion&)> on_exhausted;
+  unsigned max_exhaustion_retries = 4;
 };
 
 }  // namespace pinpool

@@ -57,6 +57,7 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   std::chrono::steady_clock::time_point deadline{};
   std::optional<nvtx_range> waiting;  // "pinpool::wait" from the first wait to the return
   const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
+  reclaim_state reclaim;
   for (;;) {
     if (chunk* c = take_reusable(cls, s)) return hand_out(hit(c), bytes, s);
     // Waiting anyway: a device-side wait (one runtime call) costs less than asking first whether
@@ -65,7 +66,14 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
       if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
     if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
-    if (chunk* c = take_new(lock, cls)) return hand_out(c, bytes, s);
+    chunk* fresh = nullptr;
+    try {
+      fresh = take_new(lock, cls);
+    } catch (const out_of_memory&) {
+      if (may_wait && reclaim_before_failing(lock, bytes, false, reclaim)) continue;
+      throw;
+    }
+    if (fresh != nullptr) return hand_out(fresh, bytes, s);
     if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     if (!may_wait) return buffer{};
     const auto now = std::chrono::steady_clock::now();
@@ -74,7 +82,10 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
       ++counters_.waits;
       deadline = now + opt_.acquire_timeout;
     }
-    if (now >= deadline) throw_exhausted(bytes);
+    if (now >= deadline) {
+      if (reclaim_before_failing(lock, bytes, true, reclaim)) continue;
+      throw_exhausted(bytes);
+    }
     ++waiters_;
     released_cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds{1}));
     --waiters_;
@@ -416,6 +427,31 @@ void pool_core::wait_for_fences_at_teardown() noexcept {
     events_.give_back(f.fence);
     f.fence.event = nullptr;
   });
+}
+
+// ---- out of memory (pool_options::on_exhausted) ------------------------------------------------
+
+bool pool_core::reclaim_before_failing(std::unique_lock<std::mutex>& lock, std::size_t bytes,
+                                       bool at_cap, reclaim_state& state) {
+  if (!state.trimmed) {
+    state.trimmed = true;
+    lock.unlock();
+    const std::size_t freed = trim();
+    lock.lock();
+    if (freed != 0) return true;
+  }
+  if (!opt_.on_exhausted || state.asked >= opt_.max_exhaustion_retries) return false;
+  ++state.asked;
+  lock.unlock();
+  bool retry = false;
+  try {
+    retry = opt_.on_exhausted(exhaustion{bytes, at_cap, state.asked});
+  } catch (...) {
+    lock.lock();
+    throw;  // the callback's own error replaces the pool's
+  }
+  lock.lock();
+  return retry;
 }
 
 // ---- trim, stats and teardown -----------------------------------------------------------------

@@ -163,6 +163,16 @@ class pool_core {
   void note_fence_done(std::uint64_t stream_id, std::uint64_t covers) noexcept;
   void wait_for_fences_at_teardown() noexcept;
   [[noreturn]] void throw_exhausted(std::size_t bytes) const;
+  /// Progress of the out-of-memory policy within one acquisition.
+  struct reclaim_state {
+    bool trimmed = false;
+    unsigned asked = 0;
+  };
+  /// Before an acquisition fails: trims this pool's idle slabs (once), then asks
+  /// `on_exhausted` (unlocked; at most max_exhaustion_retries times). Called and returns with
+  /// the lock held. @return true to try again.
+  bool reclaim_before_failing(std::unique_lock<std::mutex>& lock, std::size_t bytes, bool at_cap,
+                              reclaim_state& state);
 
   // Release.
   bool record_events(chunk* c) noexcept;
