@@ -8,6 +8,7 @@
 #include <pinpool/backend.hpp>
 #include <pinpool/log.hpp>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -74,9 +75,9 @@ void fail(const plugin& p, const std::string& call, const char* what) noexcept {
 std::string describe(const char* fn, void* ptr, ssize_t size, int device) {
   std::string s = std::string(fn) + "(";
   if (ptr != nullptr) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%p, ", ptr);
-    s += buf;
+    std::array<char, 32> buf{};
+    std::snprintf(buf.data(), buf.size(), "%p, ", ptr);
+    s += buf.data();
   }
   return s + std::to_string(size) + " bytes, device " + std::to_string(device) + ")";
 }

@@ -5,6 +5,7 @@
 #include <pinpool/pool_stats.hpp>
 #include <pinpool/stream.hpp>
 
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -47,10 +48,17 @@ std::size_t parse_bytes(const char* variable, const char* text) {
     if (n > (max - digit) / 10) bad_value(variable, text, "a byte count that fits in 64 bits");
     n = n * 10 + digit;
   }
-  static constexpr std::pair<const char*, unsigned> suffixes[] = {
-      {"", 0},     {"K", 10},   {"M", 20},   {"G", 30},   {"T", 40},
-      {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40},
-  };
+  static constexpr std::array<std::pair<const char*, unsigned>, 9> suffixes{{
+      {"", 0},
+      {"K", 10},
+      {"M", 20},
+      {"G", 30},
+      {"T", 40},
+      {"KiB", 10},
+      {"MiB", 20},
+      {"GiB", 30},
+      {"TiB", 40},
+  }};
   for (const auto& [suffix, shift] : suffixes) {
     if (std::strcmp(c, suffix) != 0) continue;
     if (n > (max >> shift)) bad_value(variable, text, "a byte count that fits in 64 bits");
@@ -186,9 +194,10 @@ void allocator::write_stats() const noexcept {
     }
     std::ofstream f(cfg_.stats, std::ios::trunc);
     f << json << '\n';
-    if (!f)
+    if (!f) {
       detail::log_message("pinpool torch allocator: could not write stats to '%s'",
                           cfg_.stats.c_str());
+    }
   } catch (const std::exception& e) {
     detail::log_message("pinpool torch allocator: stats not written: %s", e.what());
   }
