@@ -640,6 +640,15 @@ def section_pipeline(d):
         lines.append("")
     return "\n".join(lines)
 
+
+def section_e2e(d):
+    """Suite e2e's section as bench/e2e.py wrote it (e2e.md), or a line saying it did not run."""
+    path = os.path.join(d, "e2e.md")
+    if not os.path.exists(path):
+        return "## Suite e2e: the pipeline end to end against an OpenCV script\n\nNot run.\n"
+    return open(path).read()
+
+
 # ---- suite rmm: pinpool and RMM on the emulated runtime --------------------------------------------------
 
 RMM_BEGIN = "<!-- suite rmm: begin (bench/plot.py rmm-section rewrites only this part) -->"
@@ -910,6 +919,7 @@ def cmd_report(args):
         hot_text,
         section_stream(stream, d, charts),
         section_pipeline(d),
+        section_e2e(d),
         section_gpu(d, gpu),
         section_rmm(d, charts),
         section_memory(memory, d, charts),

@@ -17,8 +17,8 @@
 // usage: pinpool-bench-raw [Google Benchmark flags]
 //        pinpool-bench-raw profile <raw|buffer> <iterations>
 //   The second form runs a fixed loop in one named function for callgrind:
-//     valgrind --tool=callgrind --toggle-collect='pinpool_bench_raw_loop*' \
-//       pinpool-bench-raw profile raw 100000
+//     valgrind --tool=callgrind --toggle-collect=pinpool_bench_raw_loop
+//              pinpool-bench-raw profile raw 100000
 //   instructions / iterations = the cost of one round trip (host, 4 KiB).
 
 #include "bench_util.hpp"

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <sys/mman.h>
@@ -73,6 +74,20 @@ class device_guard {
  private:
   int previous_ = 0;
   bool switched_ = false;
+};
+
+/// For work on a stream: the special handles (null, legacy, per-thread) name the stream of the
+/// current device, so that device is made current for them; any other stream carries its device,
+/// and copies and event records on it work whichever device is current (CUDA Programming Guide,
+/// "Stream and Event Behavior"), so nothing is asked (no cudaGetDevice).
+class stream_device_guard {
+ public:
+  explicit stream_device_guard(const stream_ref& s) {
+    if (is_special_stream(s.native_handle())) guard_.emplace(s.device());
+  }
+
+ private:
+  std::optional<device_guard> guard_;
 };
 
 /// First failure of a host function per stream, reported by the stream's next synchronize.
@@ -236,9 +251,10 @@ class cuda_backend final : public backend {
     }
   }
 
-  /// @note Asynchronous (cudaMemcpyDefault: unified addressing decides the direction).
+  /// @note Asynchronous (cudaMemcpyDefault: unified addressing decides the direction). No
+  /// device switch except for the special handles (stream_device_guard).
   void memcpy_async(stream_ref s, void* dst, const void* src, std::size_t bytes) override {
-    device_guard guard(s.device());
+    stream_device_guard guard(s);
     PINPOOL_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, as_cuda(s)));
   }
 
@@ -284,6 +300,22 @@ class cuda_backend final : public backend {
     return device;
   }
 
+  /// cudaDeviceCanAccessPeer, then cudaDeviceEnablePeerAccess with `device` current; "already
+  /// enabled" (by the application, or another backend) counts as success.
+  bool enable_native_peer_access(int device, int peer) override {
+    int can = 0;
+    PINPOOL_CUDA_TRY(cudaDeviceCanAccessPeer(&can, device, peer));
+    if (can == 0) return false;
+    device_guard guard(device);
+    const cudaError_t status = cudaDeviceEnablePeerAccess(peer, 0);
+    if (status == cudaErrorPeerAccessAlreadyEnabled) {
+      clear_if_last(status);
+      return true;
+    }
+    PINPOOL_CUDA_TRY(status);
+    return true;
+  }
+
   bool is_capturing(stream_ref s) override {
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     PINPOOL_CUDA_TRY(cudaStreamIsCapturing(as_cuda(s), &status));
@@ -303,6 +335,8 @@ class cuda_backend final : public backend {
   }
 
   /// @throws std::invalid_argument when `s` is not a stream of `device` (the event's device).
+  /// @note One runtime call on a stream with its own identity: a record needs its event and
+  /// stream on one device, not that device current (stream_device_guard).
   void record_event(void* event, int device, stream_ref s) override {
     check_device(device);
     if (s.device() != device) {
@@ -310,39 +344,29 @@ class cuda_backend final : public backend {
                                   std::to_string(device) + " recorded on a stream of device " +
                                   std::to_string(s.device()));
     }
-    device_guard guard(device);
+    stream_device_guard guard(s);
     PINPOOL_CUDA_TRY(cudaEventRecord(as_event(event), as_cuda(s)));
   }
 
   /// @note Does not block.
   /// While the calling thread has an unchecked error, answers false without asking: a not-ready
-  /// answer would replace the application's error as the thread's last error.
+  /// answer would replace the application's error as the thread's last error. Runtime calls: 2
+  /// when done, 3 when not (the peek, the query, and clearing the not-ready it left).
   bool event_done(void* event, int /*device*/) override {
     if (cudaPeekAtLastError() != cudaSuccess) return false;
-    const cudaError_t status = cudaEventQuery(as_event(event));
-    if (status == cudaSuccess) return true;
-    if (status != cudaErrorNotReady) {
-      throw_cuda_error(status, "cudaEventQuery(event)", __FILE__, __LINE__);
-    }
-    clear_if_last(status);  // not-ready is no failure: keep it out of later checks
-    return false;
+    return query_answer(cudaEventQuery(as_event(event)), "cudaEventQuery(event)");
   }
 
   /// @note Does not block. As event_done: false while the thread has an unchecked error.
   bool stream_idle(stream_ref s) override {
     if (cudaPeekAtLastError() != cudaSuccess) return false;
-    const cudaError_t status = cudaStreamQuery(as_cuda(s));
-    if (status == cudaSuccess) return true;
-    if (status != cudaErrorNotReady) {
-      throw_cuda_error(status, "cudaStreamQuery(stream)", __FILE__, __LINE__);
-    }
-    clear_if_last(status);
-    return false;
+    return query_answer(cudaStreamQuery(as_cuda(s)), "cudaStreamQuery(stream)");
   }
 
-  /// @note Device-side wait (cross-device allowed); does not block the host.
+  /// @note Device-side wait (cross-device allowed); does not block the host. No device switch
+  /// except for the special handles (stream_device_guard).
   void stream_wait_event(stream_ref s, void* event, int /*device*/) override {
-    device_guard guard(s.device());
+    stream_device_guard guard(s);
     PINPOOL_CUDA_TRY(cudaStreamWaitEvent(as_cuda(s), as_event(event), 0));
   }
 
@@ -356,6 +380,16 @@ class cuda_backend final : public backend {
   }
 
  private:
+  /// The answer of a query made while the thread had no error (its caller peeked): not-ready is
+  /// no failure, so the last error it may have left is cleared at once, with no second peek (no
+  /// application error can be there to keep). Other failures throw.
+  static bool query_answer(cudaError_t status, const char* call) {
+    if (status == cudaSuccess) return true;
+    if (status != cudaErrorNotReady) throw_cuda_error(status, call, __FILE__, __LINE__);
+    static_cast<void>(cudaGetLastError());
+    return false;
+  }
+
   void check_device(int device) const {
     if (device < 0 || device >= device_count_) {
       throw std::invalid_argument("pinpool: cuda backend: device " + std::to_string(device) +

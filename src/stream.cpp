@@ -105,12 +105,12 @@ void backend::retire_stream(void* handle, int device, std::uint64_t id) noexcept
   streams_->closing.erase(id);
 }
 
-backend::fence_result backend::record_fence(void* event, int device, stream_ref s) {
+backend::fence_result backend::record_fence(void* event, int device, stream_ref s, bool ask_idle) {
   std::lock_guard<std::mutex> lock(streams_->mutex);
   const auto it = streams_->closing.find(s.id());
   if (it == streams_->closing.end()) return fence_result::gone;
   if (it->second || is_capturing(s)) return fence_result::not_now;
-  if (stream_idle(s)) return fence_result::idle;
+  if (ask_idle && stream_idle(s)) return fence_result::idle;
   record_event(event, device, s);
   return fence_result::recorded;
 }

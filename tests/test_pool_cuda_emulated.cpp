@@ -173,6 +173,56 @@ TEST_F(emulated_cuda_pool, pinned_staging_records_at_most_one_event_per_release)
   s.synchronize();
 }
 
+// A release on a stream recording an event is one runtime call: a record needs its event and
+// stream on one device, not that device current, so no cudaGetDevice/cudaSetDevice (issue 11:
+// they were 2 of pinned staging's 9.93 calls per op). Recorded on device 1's stream while device
+// 0 is current, with no violation (the emulation checks the event's and stream's devices).
+TEST_F(emulated_cuda_pool, a_release_records_its_event_without_asking_for_the_device) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  auto s = be->create_stream(1);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  { auto warm = h.acquire(4096, s); }  // creates the pool's event of device 1
+  s.synchronize();
+  const auto before = pinpool_emu::get_counters();
+  { auto b = h.acquire(4096, s); }  // the completed chunk back, released on s again
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaEventRecord"], 1u);
+  EXPECT_EQ(calls["cudaGetDevice"], 0u);
+  EXPECT_EQ(calls["cudaSetDevice"], 0u);
+  int current = -1;
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0);
+  s.synchronize();
+}
+
+// A host acquisition asking about a release that has not completed: the peek (the application's
+// error comes first), the query, and one cudaGetLastError clearing the not-ready; no second peek.
+TEST_F(emulated_cuda_pool, a_not_ready_release_costs_a_peek_a_query_and_one_clear) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::pinned_host;
+  pinpool::pool h(be, o);
+  auto s = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    auto b = h.acquire(4096, s);
+    s.launch_host_func([opened] { opened.wait(); });
+  }
+  const auto before = pinpool_emu::get_counters();
+  { auto other = h.acquire(4096); }  // the pending chunk is not ready: a new one is carved
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaPeekAtLastError"], 1u);
+  EXPECT_EQ(calls["cudaEventQuery"], 1u);
+  EXPECT_EQ(calls["cudaGetLastError"], 1u);
+  EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess);  // the not-ready answer was cleared
+  gate.set_value();
+  s.synchronize();
+}
+
 TEST_F(emulated_cuda_pool, cross_stream_device_reuse_waits_on_the_device_not_the_host) {
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
   pinpool::pool_options o;
@@ -197,6 +247,83 @@ TEST_F(emulated_cuda_pool, cross_stream_device_reuse_waits_on_the_device_not_the
   s2.launch_host_func([&] { seen = s1_done.load(); });
   s2.synchronize();
   EXPECT_TRUE(seen);
+}
+
+// A hand-off of a lazily released chunk to another stream: the release stream is busy, so its
+// fence is recorded (one record, one idle check) and not queried in the same call (it could only
+// answer not ready); below the cap the pool grows instead of waiting. Then, at the cap, the
+// device-side wait on that fence makes no cudaGetDevice (the wait needs no current device).
+TEST_F(emulated_cuda_pool, a_fence_recorded_for_a_hand_off_is_not_queried_at_once) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  o.max_bytes = 2 << 16;
+  o.slab_bytes = 2 << 16;
+  pinpool::pool d(be, o);
+  auto s1 = be->create_stream();
+  auto s2 = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    auto b = d.acquire(1 << 16, s1);
+    s1.launch_host_func([opened] { opened.wait(); });
+  }
+  auto before = pinpool_emu::get_counters();
+  auto second = d.acquire(1 << 16, s2);  // carved: the slab has room for a second chunk
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaEventRecord"], 1u);  // the fence
+  EXPECT_EQ(calls["cudaStreamQuery"], 1u);  // s1 is busy
+  EXPECT_EQ(calls["cudaEventQuery"], 0u);   // not asked about the fence just recorded
+  EXPECT_EQ(d.stats().stream_waits, 0u);
+  before = pinpool_emu::get_counters();
+  auto third = d.acquire(1 << 16, s2);  // at the cap: behind a device-side wait on the fence
+  calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaStreamWaitEvent"], 1u);
+  EXPECT_EQ(calls["cudaEventRecord"], 0u);  // the fence recorded before still covers it
+  EXPECT_EQ(calls["cudaGetDevice"], 0u);
+  EXPECT_EQ(d.stats().stream_waits, 1u);
+  gate.set_value();
+  s1.synchronize();
+  s2.synchronize();
+}
+
+// pending_reuse = always: a device chunk pending on another stream is taken behind a
+// device-side wait without asking first whether its release completed (the wait is one call, the
+// question two or three), and the fence is recorded without asking first whether the stream is
+// idle. Two chunks released on a busy stream: the first hand-off records the fence and waits; the
+// second waits on the same fence, with no query and no record.
+TEST_F(emulated_cuda_pool, waiting_before_growing_waits_without_asking_first) {
+  auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
+  pinpool::pool_options o;
+  o.kind = pinpool::memory_kind::device;
+  o.pending_reuse = pinpool::cross_stream_reuse::always;
+  pinpool::pool d(be, o);
+  auto s1 = be->create_stream();
+  auto s2 = be->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  {
+    auto a = d.acquire(1 << 16, s1);
+    auto b = d.acquire(1 << 16, s1);
+    s1.launch_host_func([opened] { opened.wait(); });
+  }
+  auto before = pinpool_emu::get_counters();
+  auto first = d.acquire(1 << 16, s2);  // the fence recorded without asking s1 (busy or not)
+  auto calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaEventRecord"], 1u);
+  EXPECT_EQ(calls["cudaStreamQuery"], 0u);
+  EXPECT_EQ(calls["cudaStreamWaitEvent"], 1u);
+  before = pinpool_emu::get_counters();
+  auto second = d.acquire(1 << 16, s2);
+  calls = calls_between(before, pinpool_emu::get_counters());
+  EXPECT_EQ(calls["cudaStreamWaitEvent"], 1u);
+  EXPECT_EQ(calls["cudaEventQuery"], 0u);
+  EXPECT_EQ(calls["cudaEventRecord"], 0u);
+  EXPECT_EQ(d.stats().stream_waits, 2u);
+  EXPECT_EQ(d.stats().grows, 1u);
+  gate.set_value();
+  s1.synchronize();
+  s2.synchronize();
 }
 
 TEST_F(emulated_cuda_pool, pools_on_the_second_device_record_events_on_its_streams) {

@@ -121,15 +121,17 @@ struct pinpool_peer final : peer {
   std::vector<std::pair<cudaStream_t, pinpool::stream_ref>> refs;
   pinpool_peer(std::shared_ptr<pinpool::backend> b, pinpool::memory_kind kind,
                const std::vector<pinpool::stream>& streams, bool detect_capture = true,
-               bool lazy_release = true)
-      : pool(b, make_options(kind, detect_capture, lazy_release)), be(std::move(b)) {
+               bool lazy_release = true,
+               pinpool::cross_stream_reuse reuse = pinpool::cross_stream_reuse::at_cap)
+      : pool(b, make_options(kind, detect_capture, lazy_release, reuse)), be(std::move(b)) {
     for (const auto& st : streams) {
       refs.emplace_back(static_cast<cudaStream_t>(st.native_handle()), st.ref());
     }
   }
   static pinpool::pool_options make_options(pinpool::memory_kind kind, bool detect_capture,
-                                            bool lazy_release) {
+                                            bool lazy_release, pinpool::cross_stream_reuse reuse) {
     pinpool::pool_options o;
+    o.pending_reuse = reuse;
     o.kind = kind;
     o.detect_capture = detect_capture;
     o.lazy_release = lazy_release;
@@ -391,6 +393,7 @@ struct peers {
   std::unique_ptr<pinpool_peer> pp_dev, pp_pin;
   std::unique_ptr<pinpool_peer> pp_dev_nocapture;  // pool_options::detect_capture = false
   std::unique_ptr<pinpool_peer> pp_dev_eager;      // pool_options::lazy_release = false
+  std::unique_ptr<pinpool_peer> pp_dev_always;     // pending_reuse = always (RMM's order)
   std::unique_ptr<peer> r_dev, r_pin;
   explicit peers(environment& e) : env(e) {
     pp_dev = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams);
@@ -399,6 +402,9 @@ struct peers {
         std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams, false);
     pp_dev_eager = std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams,
                                                   true, false);
+    pp_dev_always =
+        std::make_unique<pinpool_peer>(env.be, pinpool::memory_kind::device, env.streams, true,
+                                       true, pinpool::cross_stream_reuse::always);
     rmm_dev.emplace(emu_upstream{&dev_up}, 0);
     rmm_pin.emplace(emu_upstream{&pin_up}, 0);
     r_dev = std::make_unique<rmm_peer<rmm::mr::pool_memory_resource>>(
@@ -475,6 +481,10 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
                     ? "; RMM: allocate on the default stream + cudaStreamSynchronize(default) "
                       "before the host writes (RMM orders a reused block only device-side)"
                     : "");
+      // After the loop (pinpool's stats() queries events, so it is read once, at the end).
+      r.peak_reserved = pin->reserved();
+      r.peak_live = std::size_t{1} << 20;
+      r.have_peaks = true;
       out.push_back(r);
       env.streams[0].synchronize();
     }
@@ -483,19 +493,31 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
   for (int n : {1, 4}) {  // the sample pipeline, 8 warm-up frames then 32 counted frames
     const std::string w = "pipeline_" + std::to_string(n) + "streams";
     const auto warm = pipeline_trace(n, 8), trace = pipeline_trace(n, 32);
-    {
+    const std::string per_frame =
+        "per frame: 1920x1080 RGB, stages gray/blur/sobel, derived from "
+        "samples/pipeline/pipeline.cpp; peaks over warm-up + counted frames, device + pinned";
+    // pinpool as configured, then two variants of its device pool: an event per release
+    // (lazy_release off: what lazy fences change) and pending_reuse = always (a chunk pending on
+    // another stream is taken behind a device-side wait before the pool grows, RMM's order).
+    struct variant {
+      const char* name;
+      const char* note;
+      pinpool_peer* (*device_pool)(peers&);
+    };
+    const variant variants[] = {
+        {"pinpool", "", [](peers& q) { return q.pp_dev.get(); }},
+        {"pinpool_eager_events", "; pool_options::lazy_release = false",
+         [](peers& q) { return q.pp_dev_eager.get(); }},
+        {"pinpool_wait_before_growing",
+         "; pool_options::pending_reuse = always (device-side waits before growing)",
+         [](peers& q) { return q.pp_dev_always.get(); }}};
+    for (const variant& v : variants) {
       peers p(env);
-      replay(warm, *p.pp_dev, p.pp_pin.get(), h, 8);
-      result r = replay(trace, *p.pp_dev, p.pp_pin.get(), h, 32);
-      r.workload = w, r.peer = "pinpool", r.unit = "frame";
-      out.push_back(r);
-    }
-    {  // the same with an event per release (lazy_release off): what lazy fences change
-      peers p(env);
-      replay(warm, *p.pp_dev_eager, p.pp_pin.get(), h, 8);
-      result r = replay(trace, *p.pp_dev_eager, p.pp_pin.get(), h, 32);
-      r.workload = w, r.peer = "pinpool_eager_events", r.unit = "frame";
-      r.note = "pool_options::lazy_release = false";
+      pinpool_peer& dev = *v.device_pool(p);
+      replay(warm, dev, p.pp_pin.get(), h, 8);
+      result r = replay(trace, dev, p.pp_pin.get(), h, 32);
+      r.workload = w, r.peer = v.name, r.unit = "frame";
+      r.note = per_frame + v.note;
       out.push_back(r);
     }
     {
@@ -503,13 +525,9 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
       replay(warm, *p.r_dev, p.r_pin.get(), h, 8);
       result r = replay(trace, *p.r_dev, p.r_pin.get(), h, 32);
       r.workload = w, r.peer = "rmm_pool", r.unit = "frame";
+      r.note = per_frame;
       out.push_back(r);
     }
-    const std::string per_frame =
-        "per frame: 1920x1080 RGB, stages gray/blur/sobel, derived from "
-        "samples/pipeline/pipeline.cpp; peaks over warm-up + counted frames, device + pinned";
-    out.back().note = out[out.size() - 3].note = per_frame;
-    out[out.size() - 2].note = per_frame + "; pool_options::lazy_release = false";
   }
   {
     const auto t = fragmentation_trace(4000);

@@ -6,6 +6,8 @@
 #include <pinpool/memory_kind.hpp>
 #include <pinpool/stream.hpp>
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -107,6 +109,19 @@ class backend : public std::enable_shared_from_this<backend> {
   /// @brief Blocks the calling host thread until the event has completed.
   virtual void synchronize_event(void* event, int device) = 0;
 
+  // ---- peer access (non-virtual; several devices) -------------------------------------------
+  /// @brief Lets work on streams of `device` use device memory of `peer` (CUDA:
+  /// cudaDeviceCanAccessPeer, then cudaDeviceEnablePeerAccess with `device` current; CPU: all
+  /// memory is host memory, always possible). Idempotent and thread-safe. Device pools accept a
+  /// stream of another device only once this has succeeded for (stream's device, pool's device).
+  /// @return false, enabling nothing, when the hardware cannot.
+  /// @throws std::invalid_argument for a device out of range or `device == peer`; cuda_error
+  /// when the runtime fails. May synchronise nothing; slow path only.
+  bool enable_peer_access(int device, int peer);
+  /// @brief Whether `enable_peer_access(device, peer)` succeeded on this backend. Lock-free;
+  /// false for devices out of range.
+  bool peer_access_enabled(int device, int peer) const noexcept;
+
   // ---- owning streams' lifetimes (non-virtual: the same for every backend) -----------------
   enum class fence_result {
     recorded,  ///< `event` now marks the point after all work enqueued on the stream so far
@@ -119,11 +134,16 @@ class backend : public std::enable_shared_from_this<backend> {
   /// `event` on it. A destroyed stream answers `gone` (an owning `stream` waits for its work
   /// before it goes); one being destroyed or captured into a graph answers `not_now` (a record
   /// there would become a graph node). Serialised with the stream's destruction, so nothing is
-  /// asked of a stream that is gone. @throws as `record_event`.
-  fence_result record_fence(void* event, int device, stream_ref s);
+  /// asked of a stream that is gone. `ask_idle` false: records without asking whether the stream
+  /// is idle (never answers `idle`), for a caller that waits on the fence device-side anyway (the
+  /// question would cost more calls than the record). @throws as `record_event`.
+  fence_result record_fence(void* event, int device, stream_ref s, bool ask_idle = true);
 
  protected:
   backend();
+  /// @brief The backend's part of `enable_peer_access` (arguments already checked): false when
+  /// the hardware cannot. Default: true (nothing to enable).
+  virtual bool enable_native_peer_access(int device, int peer);
 
  private:
   friend class stream;
@@ -131,6 +151,9 @@ class backend : public std::enable_shared_from_this<backend> {
 
   struct stream_registry;  // the owning streams not yet destroyed (stream.cpp)
   std::unique_ptr<stream_registry> streams_;
+  /// Bit `peer` of word `device`: enable_peer_access(device, peer) succeeded (peer_access.cpp).
+  static constexpr int max_peer_devices = 64;
+  std::array<std::atomic<std::uint64_t>, max_peer_devices> peers_{};
 };
 
 /// @brief Makes a backend. `automatic` picks CUDA when a usable device exists, else CPU, and

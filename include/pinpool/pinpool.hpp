@@ -9,6 +9,7 @@
 #include <pinpool/log.hpp>
 #include <pinpool/memory_kind.hpp>
 #include <pinpool/pool.hpp>
+#include <pinpool/pool_group.hpp>
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 #include <pinpool/shared_buffer.hpp>

@@ -40,10 +40,10 @@ std::vector<std::string> expand(const std::string& input) {
   return files;
 }
 
-std::string unique_output(const fs::path& dir, const std::string& stem,
+std::string unique_output(const fs::path& dir, const std::string& stem, const std::string& ext,
                           std::set<std::string>& taken) {
-  std::string name = stem + ".png";
-  for (int n = 2; taken.count(name) != 0; ++n) name = stem + "_" + std::to_string(n) + ".png";
+  std::string name = stem + ext;
+  for (int n = 2; taken.count(name) != 0; ++n) name = stem + "_" + std::to_string(n) + ext;
   taken.insert(name);
   return (dir / name).string();
 }
@@ -54,25 +54,27 @@ std::vector<frame_source> plan_frames(const options& o) {
   std::vector<frame_source> plan;
   const fs::path dir(o.output_dir);
   std::set<std::string> taken;
+  // Every stage writes a grey image: PNM output is PGM.
+  const std::string ext = io::extension_of(o.output_format, 1);
   if (o.inputs.empty()) {
     for (int i = 0; i < o.frames; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "frame_%04d", i);
-      plan.push_back({"synthetic frame " + std::to_string(i), unique_output(dir, name, taken), i});
+      plan.push_back(
+          {"synthetic frame " + std::to_string(i), unique_output(dir, name, ext, taken), i});
     }
     return plan;
   }
   for (const std::string& input : o.inputs) {
     for (const std::string& file : expand(input)) {
-      plan.push_back({file, unique_output(dir, fs::path(file).stem().string(), taken), -1});
+      plan.push_back({file, unique_output(dir, fs::path(file).stem().string(), ext, taken), -1});
     }
   }
   return plan;
 }
 
 bool is_renamed(const frame_source& src) {
-  return src.synthetic < 0 &&
-         fs::path(src.output).filename() != fs::path(src.input).stem().string() + ".png";
+  return src.synthetic < 0 && fs::path(src.output).stem() != fs::path(src.input).stem();
 }
 
 void prepare_output_dir(const std::string& dir) {

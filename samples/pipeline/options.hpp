@@ -1,6 +1,7 @@
 #pragma once
 // Command line of pinpool-pipeline.
 
+#include <pinpool/io/image_io.hpp>
 #include <pinpool/kernels/stage.hpp>
 #include <pinpool/memory_kind.hpp>
 
@@ -24,15 +25,20 @@ struct options {
                                      kernels::stage::sobel};
   float sigma = 1.5f;
   int streams = 3;
+  /// Host threads that decode inputs ahead of the streams and encode results (0: one per core).
+  int threads = 0;
   backend_kind backend = backend_kind::automatic;
   int frames = 64;
   int width = 1920;
   int height = 1080;
   std::string report_path;  ///< empty: no JSON report
+  /// Output files: the format (and so the extension: .png, .jpg, .pgm) and its settings.
+  io::format output_format = io::format::png;
+  io::write_options write;
   std::uint64_t max_pixels = 100'000'000;
   bool quiet = false;
   bool help = false;
-  /// Benchmarks: run everything but the PNG encode and write.
+  /// Benchmarks: run everything but the encode and write.
   bool write_outputs = true;
   /// Benchmarks' baseline without reuse: one backend allocation per buffer, freed after the
   /// frame, and a host synchronisation per frame.

@@ -31,6 +31,11 @@ double seconds_between(clock_type::time_point a, clock_type::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// The waits the summary shows beside the work (names of run_report::stages).
+constexpr const char* wait_free_stream = "wait: free stream";
+constexpr const char* wait_host_decode = "wait: host (decode)";
+constexpr const char* wait_host_encode = "wait: host (encode)";
+
 /// One frame between submission and its write (or its failure). Owned by its slot.
 struct frame_job {
   const frame_source* source = nullptr;
@@ -43,28 +48,42 @@ struct frame_job {
 };
 
 enum class phase {
-  idle,     // no frame
-  running,  // the frame's work is on the stream
-  ready,    // the stream has run it: waiting for a writer
-  writing,  // a writer has it
+  idle,       // no frame
+  claimed,    // a frame is assigned: waiting for a host thread to decode and enqueue it
+  enqueuing,  // a host thread decodes it and enqueues its work on the stream
+  running,    // the frame's work is on the stream
+  ready,      // the stream has run it: waiting for a writer
+  writing,    // a writer has it
 };
 
 /// The state host functions may touch: shared with them, so a host function that runs late
 /// (or never: CUDA drops them after a fault) neither touches a destroyed pipeline nor keeps a
 /// frame or a buffer alive. Everything of the pipeline that threads share is guarded by `mutex`.
 struct shared_state {
-  explicit shared_state(std::size_t slots) : phases(slots, phase::idle), tickets(slots, 0) {}
+  explicit shared_state(std::size_t slots)
+      : phases(slots, phase::idle), tickets(slots, 0), announced(slots, 0), ready_at(slots) {}
   std::mutex mutex;
   std::condition_variable changed;  // a slot changed phase, or the pipeline is stopping
   std::vector<phase> phases;
-  std::vector<std::uint64_t> tickets;  // per slot: the frame in it (a late announcement is stale)
+  std::vector<std::uint64_t> tickets;    // per slot: the frame in it (a late announcement is stale)
+  std::vector<std::uint64_t> announced;  // per slot: the last ticket a host function announced
+  std::vector<clock_type::time_point> ready_at;  // per slot: when its frame became ready
 
-  /// A host function's announcement: the stream has run frame `ticket` of `slot`.
+  /// Under `mutex`: the frame of `slot` has been run by its stream.
+  void make_ready(std::size_t slot) {
+    phases[slot] = phase::ready;
+    ready_at[slot] = clock_type::now();
+  }
+
+  /// A host function's announcement: the stream has run frame `ticket` of `slot`. One that
+  /// comes before the host thread enqueueing the frame has marked it running is kept for it.
   void announce(std::size_t slot, std::uint64_t ticket) {
     {
       std::lock_guard<std::mutex> lock(mutex);
-      if (tickets[slot] != ticket || phases[slot] != phase::running) return;
-      phases[slot] = phase::ready;
+      if (tickets[slot] != ticket) return;
+      announced[slot] = ticket;
+      if (phases[slot] != phase::running) return;
+      make_ready(slot);
     }
     changed.notify_all();
   }
@@ -91,6 +110,9 @@ struct slot_state {
   std::unique_ptr<frame_clock> clock;
   std::unique_ptr<done_event> done;  // recorded after the frame's work
   std::unique_ptr<frame_job> job;
+  const frame_source* claimed = nullptr;  // the frame assigned to the slot, not yet enqueued
+  clock_type::time_point claimed_at;
+  std::uint64_t claim_order = 0;  // frames are enqueued in the order they were claimed
 };
 
 class frame_pipeline {
@@ -98,7 +120,8 @@ class frame_pipeline {
   frame_pipeline(const options& o, std::shared_ptr<backend> be, const progress_fn& progress,
                  std::size_t total);
   ~frame_pipeline();
-  /// False once a stream failed: submit nothing more.
+  /// Assigns `src` to a free stream; a host thread decodes and enqueues it. False once a stream
+  /// failed: submit nothing more.
   bool process(const frame_source& src);
   /// @throws pipeline_failure when a stream failed.
   run_report finish(double seconds);
@@ -109,12 +132,16 @@ class frame_pipeline {
   device_image read_frame(const frame_source& src, stream_ref s, frame_job& job, frame_clock& c);
   device_image run_stages(device_image cur, stream_ref s, frame_job& job, frame_clock& c);
   void enqueue(const frame_source& src, stream_ref s, frame_job& job, frame_clock& c);
+  void start_frame(std::size_t slot);
   template <class Done>
   void wait(lock_type& lock, Done done);
   void poll(lock_type& lock);
   void stream_failed(lock_type& lock, std::size_t slot, const std::string& cause);
-  void writer_loop();
+  void host_loop();
+  std::optional<std::size_t> first_claimed() const;
+  void write_slot(lock_type& lock, std::size_t slot);
   void write_frame(frame_job& job);
+  void add_time_locked(const char* name, double seconds);
   void add_failure_locked(const std::string& input, const std::string& error);
   std::uint64_t backend_allocations() const;
 
@@ -133,12 +160,13 @@ class frame_pipeline {
   bool stopping_ = false;
   std::string failure_;  // the first stream failure: the run stops
   std::size_t submitted_ = 0;
+  std::uint64_t claims_ = 0;
   std::size_t done_ = 0;
   std::uint64_t warm_allocations_ = 0;
   run_report report_;
   std::map<std::string, stage_timing> timings_;
 
-  std::vector<std::thread> writers_;
+  std::vector<std::thread> host_threads_;  // decode, enqueue and write frames
 };
 
 // Per-frame allocation (the benchmarks' baseline): a slab per buffer, no thread caches, and
@@ -150,6 +178,10 @@ pool_options pool_opts(memory_kind kind, const char* name, bool per_frame_alloca
   if (per_frame_allocation) {
     o.slab_bytes = o.alignment;
     o.thread_cache = false;
+  } else {
+    // The first slab up front: host threads acquire concurrently from the first frame on, and two
+    // first acquisitions racing on an empty pool would each grow it (the second slab unused).
+    o.initial_bytes = o.first_slab_bytes;
   }
   return o;
 }
@@ -172,15 +204,17 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
     sl.done = std::make_unique<done_event>(*backend_, streams_.back().device());
     slots_.push_back(std::move(sl));
   }
-  const unsigned writers = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < writers; ++i) {
-    writers_.emplace_back([this, i] {
-      detail::nvtx_name_this_thread(("pinpool-writer-" + std::to_string(i)).c_str());
-      writer_loop();
+  const unsigned threads = o.threads > 0 ? static_cast<unsigned>(o.threads)
+                                         : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) {
+    host_threads_.emplace_back([this, i] {
+      detail::nvtx_name_this_thread(("pinpool-host-" + std::to_string(i)).c_str());
+      host_loop();
     });
   }
   report_.backend = backend_->name();
   report_.streams = o.streams;
+  report_.host_threads = static_cast<int>(threads);
   for (kernels::stage st : o.stages) report_.stage_chain.emplace_back(kernels::to_string(st));
 }
 
@@ -192,7 +226,7 @@ frame_pipeline::~frame_pipeline() {
     stopping_ = true;
   }
   shared_->changed.notify_all();
-  for (std::thread& t : writers_) t.join();
+  for (std::thread& t : host_threads_) t.join();
   for (slot_state& sl : slots_) sl.job.reset();
 }
 
@@ -214,7 +248,7 @@ void frame_pipeline::poll(lock_type& lock) {
     if (shared_->phases[i] != phase::running) continue;
     try {
       if (!slots_[i].done->done()) continue;
-      shared_->phases[i] = phase::ready;
+      shared_->make_ready(i);
       shared_->changed.notify_all();
     } catch (const std::exception& e) {
       stream_failed(lock, i, e.what());
@@ -330,10 +364,39 @@ void frame_pipeline::enqueue(const frame_source& src, stream_ref s, frame_job& j
 }
 
 bool frame_pipeline::process(const frame_source& src) {
+  const auto t0 = clock_type::now();
   const int found = wait_free_slot();
   if (found < 0) return false;
   const auto slot = static_cast<std::size_t>(found);
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    add_time_locked(wait_free_stream, seconds_between(t0, clock_type::now()));
+    slots_[slot].claimed = &src;
+    slots_[slot].claimed_at = clock_type::now();
+    slots_[slot].claim_order = ++claims_;
+    shared_->phases[slot] = phase::claimed;
+  }
+  shared_->changed.notify_all();
+  if (opt_.per_frame_allocation) {  // the baseline: wait for the frame, free its buffers
+    {
+      lock_type lock(shared_->mutex);
+      wait(lock, [&] {
+        const phase p = shared_->phases[slot];
+        return p != phase::claimed && p != phase::enqueuing && p != phase::running;
+      });
+    }
+    pinned_.trim();
+    device_.trim();
+  }
+  return true;
+}
+
+// On a host thread, for the frame claimed in `slot` (phase enqueuing): decodes it, enqueues its
+// work on the slot's stream and records the done event; then the slot is running (or ready, when
+// the host function already announced the frame).
+void frame_pipeline::start_frame(std::size_t slot) {
   slot_state& sl = slots_[slot];
+  const frame_source& src = *sl.claimed;
   stream_ref s = streams_[slot];
   auto job = std::make_unique<frame_job>();
   job->source = &src;
@@ -353,86 +416,138 @@ bool frame_pipeline::process(const frame_source& src) {
       frame.failed = true;  // its slot frees once the stream has run what was enqueued
     }
     sl.job = std::move(job);
+    sl.claimed = nullptr;
     ticket = ++shared_->tickets[slot];
-    shared_->phases[slot] = phase::running;  // polled only by this thread: not before the record
   }
   // The frame is done when its event has completed (polled: always answers, failures included);
-  // the host function after it only says so sooner. It holds no frame and no buffer.
+  // the host function after it only says so sooner. It holds no frame and no buffer. The slot
+  // is marked running only after the record, so that no poll queries an unrecorded event.
   try {
     sl.done->record(s);
     s.launch_host_func([shared = shared_, slot, ticket] { shared->announce(slot, ticket); });
   } catch (const std::exception& e) {
     lock_type lock(shared_->mutex);
     stream_failed(lock, slot, e.what());
-    return false;
+    return;
   }
-  if (opt_.per_frame_allocation) {  // the baseline: wait for the frame, free its buffers
-    {
-      lock_type lock(shared_->mutex);
-      wait(lock, [&] { return shared_->phases[slot] != phase::running; });
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    if (shared_->announced[slot] == ticket) {
+      shared_->make_ready(slot);
+    } else {
+      shared_->phases[slot] = phase::running;
     }
-    pinned_.trim();
-    device_.trim();
+    if (++submitted_ == streams_.size()) warm_allocations_ = backend_allocations();
   }
-  std::lock_guard<std::mutex> lock(shared_->mutex);
-  if (++submitted_ == streams_.size()) warm_allocations_ = backend_allocations();
-  return true;
+  shared_->changed.notify_all();
 }
 
-void frame_pipeline::writer_loop() {
+// Under the lock: the claimed slot claimed first, or none.
+std::optional<std::size_t> frame_pipeline::first_claimed() const {
+  std::optional<std::size_t> first;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (shared_->phases[i] != phase::claimed) continue;
+    if (!first || slots_[i].claim_order < slots_[*first].claim_order) first = i;
+  }
+  return first;
+}
+
+// A host thread: writes frames the streams have run (first: that frees a stream), and decodes
+// and enqueues claimed frames, in the order they were claimed (one host thread enqueues frames
+// in input order). After a stream failure, claimed frames are dropped unprocessed.
+void frame_pipeline::host_loop() {
   lock_type lock(shared_->mutex);
   for (;;) {
-    auto ready = shared_->phases.end();
+    std::size_t slot = 0;
+    phase found = phase::idle;
     shared_->changed.wait(lock, [&] {
-      ready = std::find(shared_->phases.begin(), shared_->phases.end(), phase::ready);
-      return stopping_ || ready != shared_->phases.end();
-    });
-    if (ready == shared_->phases.end()) return;  // stopping, nothing left to write
-    *ready = phase::writing;
-    const auto slot = static_cast<std::size_t>(ready - shared_->phases.begin());
-    frame_job& job = *slots_[slot].job;
-    lock.unlock();
-    // The stream has run the frame; its synchronize reports what failed on it (a stage that
-    // threw, a device fault) and returns at once.
-    std::string stream_error;
-    std::vector<double> steps;
-    try {
-      streams_[slot].synchronize();
-      if (!job.failed) steps = slots_[slot].clock->step_seconds();
-    } catch (const std::exception& e) {
-      stream_error = e.what();
-    }
-    if (stream_error.empty() && !job.failed) write_frame(job);
-    lock.lock();
-    if (!stream_error.empty()) {
-      stream_failed(lock, slot, stream_error);
-      continue;
-    }
-    if (!job.failed) {
-      for (std::size_t i = 0; i < steps.size() && i < job.step_names.size(); ++i) {
-        stage_timing& t = timings_[job.step_names[i]];
-        t.seconds += steps[i];
-        ++t.frames;
+      auto it = std::find(shared_->phases.begin(), shared_->phases.end(), phase::ready);
+      if (it != shared_->phases.end()) {
+        slot = static_cast<std::size_t>(it - shared_->phases.begin());
+        found = phase::ready;
+        return true;
       }
+      if (const std::optional<std::size_t> c = first_claimed()) {
+        slot = *c;
+        found = phase::claimed;
+        return true;
+      }
+      return stopping_;
+    });
+    if (found == phase::ready) {
+      write_slot(lock, slot);
+    } else if (found == phase::claimed) {
+      if (!failure_.empty()) {
+        slots_[slot].claimed = nullptr;
+        shared_->phases[slot] = phase::idle;
+        shared_->changed.notify_all();
+        continue;
+      }
+      shared_->phases[slot] = phase::enqueuing;
+      add_time_locked(wait_host_decode,
+                      seconds_between(slots_[slot].claimed_at, clock_type::now()));
+      lock.unlock();
+      start_frame(slot);
+      lock.lock();
+    } else {
+      return;  // stopping, nothing left to write
     }
-    std::unique_ptr<frame_job> done = std::move(slots_[slot].job);
-    lock.unlock();
-    done.reset();  // releases the output chunk on its stream
-    lock.lock();
-    shared_->phases[slot] = phase::idle;
-    shared_->changed.notify_all();
   }
 }
 
-// Runs on a writer thread once the frame's stream work has completed.
+// Under `lock` (released meanwhile): writes the ready frame of `slot` and frees the slot.
+void frame_pipeline::write_slot(lock_type& lock, std::size_t slot) {
+  shared_->phases[slot] = phase::writing;
+  add_time_locked(wait_host_encode, seconds_between(shared_->ready_at[slot], clock_type::now()));
+  frame_job& job = *slots_[slot].job;
+  lock.unlock();
+  // The stream has run the frame; its synchronize reports what failed on it (a stage that
+  // threw, a device fault) and returns at once.
+  std::string stream_error;
+  std::vector<double> steps;
+  try {
+    streams_[slot].synchronize();
+    if (!job.failed) steps = slots_[slot].clock->step_seconds();
+  } catch (const std::exception& e) {
+    stream_error = e.what();
+  }
+  if (stream_error.empty() && !job.failed) write_frame(job);
+  lock.lock();
+  if (!stream_error.empty()) {
+    stream_failed(lock, slot, stream_error);
+    return;
+  }
+  if (!job.failed) {
+    for (std::size_t i = 0; i < steps.size() && i < job.step_names.size(); ++i) {
+      stage_timing& t = timings_[job.step_names[i]];
+      t.seconds += steps[i];
+      ++t.frames;
+    }
+  }
+  std::unique_ptr<frame_job> done = std::move(slots_[slot].job);
+  lock.unlock();
+  done.reset();  // releases the output chunk on its stream
+  lock.lock();
+  shared_->phases[slot] = phase::idle;
+  shared_->changed.notify_all();
+}
+
+void frame_pipeline::add_time_locked(const char* name, double seconds) {
+  stage_timing& t = timings_[name];
+  t.seconds += seconds;
+  ++t.frames;
+}
+
+// Runs on a host thread once the frame's stream work has completed.
 void frame_pipeline::write_frame(frame_job& job) {
   const auto t0 = clock_type::now();
   std::optional<detail::nvtx_range> writing(std::in_place, "encode+write");
   std::string error;
   try {
     if (opt_.write_outputs) {
-      io::write_png(job.source->output, static_cast<const std::uint8_t*>(job.out.data()), job.width,
-                    job.height, job.channels, static_cast<std::size_t>(job.width) * job.channels);
+      io::write_image(job.source->output, static_cast<const std::uint8_t*>(job.out.data()),
+                      job.width, job.height, job.channels,
+                      static_cast<std::size_t>(job.width) * job.channels, opt_.write);
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -489,7 +604,8 @@ run_report frame_pipeline::finish(double seconds) {
   }
   std::vector<std::string> order{"decode", "copy in"};
   for (const std::string& s : report_.stage_chain) order.push_back(s);
-  order.insert(order.end(), {"copy out", "encode+write"});
+  order.insert(order.end(),
+               {"copy out", "encode+write", wait_free_stream, wait_host_decode, wait_host_encode});
   for (const std::string& name : order) {
     auto it = timings_.find(name);
     if (it != timings_.end())

@@ -19,7 +19,7 @@ std::string mib(std::size_t bytes) {
 std::string run_report::to_json() const {
   std::ostringstream o;
   o << "{\"backend\":" << detail::json_quoted(backend) << ",\"streams\":" << streams
-    << ",\"stage_chain\":[";
+    << ",\"host_threads\":" << host_threads << ",\"stage_chain\":[";
   for (std::size_t i = 0; i < stage_chain.size(); ++i)
     o << (i ? "," : "") << detail::json_quoted(stage_chain[i]);
   o << "],\"frames_ok\":" << frames_ok << ",\"frames_failed\":" << frames_failed
@@ -45,17 +45,54 @@ std::string run_report::to_json() const {
   return o.str();
 }
 
+double run_report::step_seconds(const std::string& name) const {
+  for (const stage_timing& st : stages) {
+    if (st.name == name) return st.seconds;
+  }
+  return 0;
+}
+
+namespace {
+
+const char* where_of(const std::string& step) {
+  if (step == "decode" || step == "encode+write") return "host";
+  if (step.rfind("wait:", 0) == 0) return "";
+  return "stream";
+}
+
+}  // namespace
+
 std::string run_report::summary_table() const {
   std::ostringstream o;
-  char line[160];
+  char line[200];
   std::snprintf(line, sizeof line,
-                "backend %s, %d stream(s): %zu frame(s) ok, %zu failed in %.2f s = %.1f frames/s\n",
-                backend.c_str(), streams, frames_ok, frames_failed, seconds, frames_per_second());
-  o << line << "\n  stage             total s   ms/frame\n";
+                "backend %s, %d stream(s), %d host thread(s): %zu frame(s) ok, %zu failed in "
+                "%.2f s = %.1f frames/s\n",
+                backend.c_str(), streams, host_threads, frames_ok, frames_failed, seconds,
+                frames_per_second());
+  o << line << "\n  where the time goes     total s   ms/frame\n";
+  double host = 0;
+  double stream = 0;
   for (const stage_timing& st : stages) {
-    std::snprintf(line, sizeof line, "  %-16s %8.3f %10.2f\n", st.name.c_str(), st.seconds,
-                  st.frames ? 1000.0 * st.seconds / static_cast<double>(st.frames) : 0.0);
+    const std::string where = where_of(st.name);
+    if (where == "host") host += st.seconds;
+    if (where == "stream") stream += st.seconds;
+    std::snprintf(line, sizeof line, "  %-20s %8.3f %10.2f  %s\n", st.name.c_str(), st.seconds,
+                  st.frames ? 1000.0 * st.seconds / static_cast<double>(st.frames) : 0.0,
+                  where.c_str());
     o << line;
+  }
+  if (seconds > 0) {
+    const double host_busy = host_threads > 0 ? host / (host_threads * seconds) : 0;
+    const double stream_busy = streams > 0 ? stream / (streams * seconds) : 0;
+    std::snprintf(line, sizeof line,
+                  "\n  host threads busy %3.0f%% (decode + encode+write over %d x %.2f s), "
+                  "streams busy %3.0f%% (copies + stages over %d x %.2f s)\n",
+                  100 * host_busy, host_threads, seconds, 100 * stream_busy, streams, seconds);
+    o << line;
+    o << (host_busy >= stream_busy ? "  the host threads (decode, encode) bound this run: "
+                                     "a faster --format or --png-level shortens it\n"
+                                   : "  the streams (copies, stages) bound this run\n");
   }
   o << "\n  pool          reserved     peak in use   hits/acquisitions   backend allocations\n";
   for (const pool_stats& p : pools) {

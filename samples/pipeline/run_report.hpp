@@ -21,15 +21,20 @@ struct written_output {
   std::string output;
 };
 
+/// @brief Time of one step summed over frames (steps of different frames overlap). The steps:
+/// "decode" and "encode+write" (host threads), "copy in", the stages and "copy out" (streams),
+/// and the waits: "wait: free stream" (a frame waited for a stream whose last frame was
+/// written), "wait: host (decode)" and "wait: host (encode)" (a frame waited for a host thread).
 struct stage_timing {
   std::string name;
-  double seconds = 0;  ///< summed over frames (stages of different frames overlap)
+  double seconds = 0;
   std::uint64_t frames = 0;
 };
 
 struct run_report {
   std::string backend;
   int streams = 0;
+  int host_threads = 0;  ///< threads that decode, enqueue and write frames
   std::vector<std::string> stage_chain;
   std::size_t frames_ok = 0;
   std::size_t frames_failed = 0;
@@ -45,7 +50,10 @@ struct run_report {
   double frames_per_second() const { return seconds > 0 ? frames_ok / seconds : 0; }
 
   std::string to_json() const;
-  /// @brief The human summary: frames, seconds, frames/s, time per stage, pool figures.
+  /// @brief Summed seconds of the step `name` (0 when absent).
+  double step_seconds(const std::string& name) const;
+  /// @brief The human summary: frames, seconds, frames/s, where the time goes per frame (host
+  /// work, stream work, waits), how busy the host threads and the streams were, pool figures.
   std::string summary_table() const;
 };
 

@@ -6,7 +6,6 @@
 #include <pinpool/error.hpp>
 #include <pinpool/log.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -26,7 +25,10 @@ void pool_core::reject_stream(const stream_ref& s) const {
     throw std::invalid_argument(pool + "the stream belongs to another backend");
   }
   throw std::invalid_argument(pool + "a stream of device " + std::to_string(s.device()) +
-                              " cannot use device memory of device " + std::to_string(opt_.device));
+                              " cannot use device memory of device " + std::to_string(opt_.device) +
+                              " without peer access (backend::enable_peer_access(" +
+                              std::to_string(s.device()) + ", " + std::to_string(opt_.device) +
+                              "), or pool_group::enable_peer_access)");
 }
 
 void pool_core::reject_foreign_per_thread_stream() const {
@@ -43,31 +45,38 @@ void pool_core::reject_capture() const {
 }
 
 // A release on a stream under capture would record a captured event, which no query may ask
-// about and no replay would complete in order: the chunk is never reused instead.
+// about and no replay would complete in order: the chunk is never reused instead. The answers
+// other than "not captured" are reported out of line (a small frame for the common case).
 bool pool_core::released_outside_capture(chunk* c) noexcept {
   if (!may_capture_) return true;
   try {
-    const bool captured =
-        std::any_of(c->streams.begin(), c->streams.end(),
-                    [this](const stream_ref& s) { return backend_->is_capturing(s); });
-    if (captured) {
-      ::pinpool::detail::log_message(
-          "pinpool: pool '%s': a buffer was released on a stream being captured into a "
-          "CUDA graph; its chunk is never reused (release it after the capture ends)",
-          opt_.name);
+    for (const stream_ref& s : c->streams) {
+      if (backend_->is_capturing(s)) return released_in_capture();
     }
-    return !captured;
+    return true;
   } catch (const std::exception& e) {
-    // The runtime failed: whether the release is ordered cannot be known (a lazy release would
-    // record nothing that could fail later), so the chunk is quarantined and the pool refuses
-    // work, as when recording a release fails.
-    ::pinpool::detail::log_message(
-        "pinpool: pool '%s': cannot check a release for graph capture (%s); chunk quarantined",
-        opt_.name, e.what());
-    std::lock_guard<std::mutex> lock(mutex_);
-    refuse_work(e.what());
-    return false;
+    return capture_check_failed(e);
   }
+}
+
+bool pool_core::released_in_capture() const noexcept {
+  ::pinpool::detail::log_message(
+      "pinpool: pool '%s': a buffer was released on a stream being captured into a "
+      "CUDA graph; its chunk is never reused (release it after the capture ends)",
+      opt_.name);
+  return false;
+}
+
+// The runtime failed: whether the release is ordered cannot be known (a lazy release would
+// record nothing that could fail later), so the chunk is quarantined and the pool refuses work,
+// as when recording a release fails.
+bool pool_core::capture_check_failed(const std::exception& e) noexcept {
+  ::pinpool::detail::log_message(
+      "pinpool: pool '%s': cannot check a release for graph capture (%s); chunk quarantined",
+      opt_.name, e.what());
+  std::lock_guard<std::mutex> lock(mutex_);
+  refuse_work(e.what());
+  return false;
 }
 
 // A chunk used on a per-thread or legacy handle can be released only by the thread whose stream

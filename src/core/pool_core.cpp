@@ -59,10 +59,12 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
   for (;;) {
     if (chunk* c = take_reusable(cls, s)) return hand_out(hit(c), bytes, s);
-    if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
+    // Waiting anyway: a device-side wait (one runtime call) costs less than asking first whether
+    // the release completed (two calls, three when it has not). Device pools and streams only.
     if (wait_before_growing) {
       if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
+    if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
     if (chunk* c = take_new(lock, cls)) return hand_out(c, bytes, s);
     if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     if (!may_wait) return buffer{};
@@ -105,7 +107,9 @@ chunk* pool_core::take_reusable(std::uint32_t cls, const stream_ref* s) {
 // (they are runtime calls), at most one chunk per release stream (the oldest: later releases on
 // a stream cannot be done before it); a chunk taken or re-released meanwhile is left alone. A
 // lazily released chunk is asked about through its stream's fence, recorded first if no record
-// covers it yet (one record per stream, whatever the number of chunks it covers).
+// covers it yet (one record per stream, whatever the number of chunks it covers); a fence this
+// call had to record is not asked about (the stream was busy a moment ago: the answer would be
+// not ready, at three runtime calls), the next acquisition asks.
 chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
   constexpr std::size_t max_probes = 8;
   struct probe {
@@ -131,7 +135,7 @@ chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32
     const fence_state st = fence_for(lock, p.lazy_stream, p.release_seq, fence, p.covers);
     const bool still_there = p.c->release_seq == p.release_seq;
     if (st == fence_state::complete && still_there) return lists_.take_pending(p.c);
-    if (st == fence_state::fenced) p.events.push_back(fence);
+    if (st == fence_state::fenced) p.events.push_back(fence);  // not one recorded just now
   }
   lock.unlock();
   const probe* done = nullptr;
@@ -201,12 +205,13 @@ bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, s
     if (c->lazy) {
       event_slot fence{};
       std::uint64_t covers = 0;
-      const fence_state st = fence_for(lock, c->release_stream, seq, fence, covers);
+      // No idle check first: the wait is one call, the check two (three when busy).
+      const fence_state st = fence_for(lock, c->release_stream, seq, fence, covers, false);
       if (st == fence_state::not_yet) {
         lists_.restore_pending(c);
         return false;
       }
-      if (st == fence_state::fenced) waits.push_back(fence);
+      if (st != fence_state::complete) waits.push_back(fence);
     }
     lock.unlock();
     for (const event_slot& e : waits) backend_->stream_wait_event(s, e.event, e.device);
@@ -263,8 +268,10 @@ void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
   const bool lazy =
       lazy_release_ && c->streams.size() == 1 && c->streams.front().lifetime_tracked();
-  const bool recorded = !ordered || (released_by_owner(c) && released_outside_capture(c) &&
-                                     (lazy || record_events(c)));
+  // The checks' common answers inline (no call): no per-thread owner, capture not checked.
+  const bool recorded =
+      !ordered || ((c->per_thread_owner == std::thread::id{} || released_by_owner(c)) &&
+                   (!may_capture_ || released_outside_capture(c)) && (lazy || record_events(c)));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
   std::unique_lock<std::mutex> lock(mutex_);
   --lists_[c->cls].in_use;
@@ -318,13 +325,15 @@ void pool_core::take_events(chunk* c) {
 // ---- lazy release fences --------------------------------------------------------------------
 
 // Lazy release `seq` on stream `stream_id`: complete (known done, the stream is idle or gone),
-// fenced (`fence`'s latest record covers releases up to `covers`, seq among them), or not yet
+// fenced (`fence`'s latest record covers releases up to `covers`, seq among them), recorded (the
+// same, by a record this call made on the busy stream), or not yet
 // (the stream is being destroyed or captured, the chunk left meanwhile, or a concurrent first
-// record raced). Asks the stream, and records the fence on it if busy (backend::record_fence,
-// without the lock), when no record covers `seq`.
+// record raced). Asks the stream (unless `ask_idle` is false), and records the fence on it if
+// busy (backend::record_fence, without the lock), when no record covers `seq`.
 pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
                                             std::uint64_t stream_id, std::uint64_t seq,
-                                            event_slot& fence, std::uint64_t& covers) {
+                                            event_slot& fence, std::uint64_t& covers,
+                                            bool ask_idle) {
   stream_fence* f = fences_.find(stream_id);
   if (f == nullptr) return fence_state::not_yet;
   if (seq <= f->completed) return fence_state::complete;
@@ -340,7 +349,7 @@ pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
   backend::fence_result r = backend::fence_result::not_now;
   try {
     if (ev.event == nullptr) ev.event = backend_->create_event(ev.device);
-    r = backend_->record_fence(ev.event, ev.device, s);
+    r = backend_->record_fence(ev.event, ev.device, s, ask_idle);
   } catch (...) {
     lock.lock();
     f = fences_.find(stream_id);
@@ -367,7 +376,7 @@ pool_core::fence_state pool_core::fence_for(std::unique_lock<std::mutex>& lock,
   f->recorded = std::max(f->recorded, target);
   fence = f->fence;
   covers = target;
-  return fence_state::fenced;
+  return fence_state::recorded;
 }
 
 // Records a fence on every stream with lazy releases no record covers (stats, trim, and growth at

@@ -37,6 +37,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,10 +82,11 @@ class pool_core {
   backend& get_backend() const noexcept { return *backend_; }
   std::size_t chunk_size_for(std::size_t bytes) const noexcept;
   /// @throws std::invalid_argument when `s` belongs to another backend, or (device pools) to
-  /// another device.
+  /// another device without peer access to the pool's (backend::enable_peer_access).
   void check_stream(const stream_ref& s) const {
     if (&s.get_backend() != backend_.get() ||
-        (opt_.kind == memory_kind::device && s.device() != opt_.device)) {
+        (opt_.kind == memory_kind::device && s.device() != opt_.device &&
+         !backend_->peer_access_enabled(s.device(), opt_.device))) {
       reject_stream(s);
     }
   }
@@ -117,6 +119,8 @@ class pool_core {
   [[noreturn]] void reject_pointer(const void* p, const char* call) const;
   void release_on(chunk* c, const stream_ref& s);
   bool released_outside_capture(chunk* c) noexcept;
+  [[gnu::cold, gnu::noinline]] bool released_in_capture() const noexcept;
+  [[gnu::cold, gnu::noinline]] bool capture_check_failed(const std::exception& e) noexcept;
   /// @brief A release could not be ordered (runtime failure): the pool refuses work from now on,
   /// giving the first such failure as the reason. Called with the lock held.
   void refuse_work(const char* why) noexcept {
@@ -145,9 +149,12 @@ class pool_core {
   void settle_quietly(std::unique_lock<std::mutex>& lock) noexcept;
 
   // Lazy release fences (stream_fences.hpp); each is called and returns with the lock held.
-  enum class fence_state { complete, fenced, not_yet };
+  // fenced: a record made earlier covers the release; recorded: this call just recorded the
+  // fence on a busy stream (asking it at once would almost always answer not ready).
+  enum class fence_state { complete, fenced, recorded, not_yet };
   fence_state fence_for(std::unique_lock<std::mutex>& lock, std::uint64_t stream_id,
-                        std::uint64_t seq, event_slot& fence, std::uint64_t& covers);
+                        std::uint64_t seq, event_slot& fence, std::uint64_t& covers,
+                        bool ask_idle = true);
   void fence_all(std::unique_lock<std::mutex>& lock);
   void note_fence_done(std::uint64_t stream_id, std::uint64_t covers) noexcept;
   void wait_for_fences_at_teardown() noexcept;

@@ -12,6 +12,7 @@ unsigned log2_of(std::size_t power_of_two) noexcept {
 }
 }  // namespace
 
+static_assert(raw_index::levels == 4, "existing_entry walks four levels, unrolled");
 static_assert(raw_index::level_bits * raw_index::levels + 4 >= raw_index::address_bits,
               "the levels cover the address bits above the smallest alignment (16)");
 
@@ -32,51 +33,28 @@ void raw_index::destroy(node* n, unsigned depth) noexcept {
   delete n;
 }
 
-// Walks (and with `create`, builds) the path of `p`'s key, top level first. A node is installed
+// Walks the path of `p`'s key, top level first, building what is missing. A node is installed
 // with a compare-exchange: a thread that loses the race frees its own and follows the winner's.
-std::atomic<void*>* raw_index::entry(const void* p, bool create) const {
+std::atomic<void*>* raw_index::new_entry(const void* p) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   if ((address & misaligned_) != 0 || (address >> address_bits) != 0) return nullptr;
   const std::uintptr_t key = address >> shift_;
   std::atomic<void*>* s = &root_;
   for (unsigned depth = 0; depth < levels; ++depth) {
-    void* child = s->load(std::memory_order_acquire);
-    if (child == nullptr) {
-      if (!create) return nullptr;
+    void* next = s->load(std::memory_order_acquire);
+    if (next == nullptr) {
       node* fresh = new node();
-      if (s->compare_exchange_strong(child, fresh, std::memory_order_acq_rel,
+      if (s->compare_exchange_strong(next, fresh, std::memory_order_acq_rel,
                                      std::memory_order_acquire)) {
-        child = fresh;
+        next = fresh;
       } else {
-        delete fresh;  // another thread installed one: `child` holds it
+        delete fresh;  // another thread installed one: `next` holds it
       }
     }
     const unsigned below = level_bits * (levels - 1 - depth);
-    s = &static_cast<node*>(child)->slot[(key >> below) & (fanout - 1)];
+    s = &static_cast<node*>(next)->slot[(key >> below) & mask];
   }
   return s;
-}
-
-bool raw_index::insert(const void* p, chunk* c) {
-  std::atomic<void*>* e = entry(p, true);
-  if (e == nullptr) return false;
-  e->store(c, std::memory_order_release);
-  return true;
-}
-
-chunk* raw_index::find(const void* p) const noexcept {
-  std::atomic<void*>* e = entry(p, false);
-  return e != nullptr ? static_cast<chunk*>(e->load(std::memory_order_acquire)) : nullptr;
-}
-
-chunk* raw_index::take(const void* p) noexcept {
-  std::atomic<void*>* e = entry(p, false);
-  if (e == nullptr || e->load(std::memory_order_relaxed) == nullptr) return nullptr;
-  return static_cast<chunk*>(e->exchange(nullptr, std::memory_order_acq_rel));
-}
-
-void raw_index::restore(const void* p, chunk* c) noexcept {
-  if (std::atomic<void*>* e = entry(p, false)) e->store(c, std::memory_order_release);
 }
 
 }  // namespace pinpool::detail

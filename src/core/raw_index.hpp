@@ -45,14 +45,28 @@ class raw_index {
   /// @brief Maps `p` (a multiple of the alignment, inside `c`, not mapped now) to `c`.
   /// @return false when `p` is beyond the 48-bit range the index covers.
   /// @throws std::bad_alloc when a node cannot be allocated.
-  bool insert(const void* p, chunk* c);
+  bool insert(const void* p, chunk* c) {
+    std::atomic<void*>* e = existing_entry(p);
+    if (e == nullptr) e = new_entry(p);
+    if (e == nullptr) return false;
+    e->store(c, std::memory_order_release);
+    return true;
+  }
   /// @brief The chunk `p` is mapped to, or null (never mapped, taken, misaligned, out of range).
-  chunk* find(const void* p) const noexcept;
+  chunk* find(const void* p) const noexcept {
+    std::atomic<void*>* e = existing_entry(p);
+    return e != nullptr ? static_cast<chunk*>(e->load(std::memory_order_acquire)) : nullptr;
+  }
   /// @brief Unmaps `p` and returns its chunk; null when `p` is not mapped (one winner per insert).
-  chunk* take(const void* p) noexcept;
-  /// @brief Maps `p` to `c` again after a `take` whose caller could not go on. @pre as insert's,
-  /// and the path exists (it did at the take).
-  void restore(const void* p, chunk* c) noexcept;
+  chunk* take(const void* p) noexcept {
+    std::atomic<void*>* e = existing_entry(p);
+    if (e == nullptr || e->load(std::memory_order_relaxed) == nullptr) return nullptr;
+    return static_cast<chunk*>(e->exchange(nullptr, std::memory_order_acq_rel));
+  }
+  /// @brief Maps `p` to `c` again after a `take` whose caller could not go on. @pre as insert's.
+  void restore(const void* p, chunk* c) noexcept {
+    if (std::atomic<void*>* e = existing_entry(p)) e->store(c, std::memory_order_release);
+  }
 
   static constexpr unsigned level_bits = 11;
   static constexpr unsigned levels = 4;
@@ -60,12 +74,31 @@ class raw_index {
 
  private:
   static constexpr std::size_t fanout = std::size_t{1} << level_bits;
+  static constexpr std::uintptr_t mask = fanout - 1;
   struct node {
     std::array<std::atomic<void*>, fanout> slot{};
   };
-  /// @brief The leaf entry of `p`: null when out of range or misaligned, or (`create` false)
-  /// when the path does not exist.
-  std::atomic<void*>* entry(const void* p, bool create) const;
+  static node* child(std::atomic<void*>& s) noexcept {
+    return static_cast<node*>(s.load(std::memory_order_acquire));
+  }
+  /// @brief The leaf entry of `p`, or null when out of range, misaligned or not built. The hot
+  /// path: four dependent loads, unrolled.
+  std::atomic<void*>* existing_entry(const void* p) const noexcept {
+    const auto address = reinterpret_cast<std::uintptr_t>(p);
+    if ((address & misaligned_) != 0 || (address >> address_bits) != 0) return nullptr;
+    const std::uintptr_t key = address >> shift_;
+    node* n = child(root_);
+    if (n == nullptr) return nullptr;
+    n = child(n->slot[(key >> (3 * level_bits)) & mask]);
+    if (n == nullptr) return nullptr;
+    n = child(n->slot[(key >> (2 * level_bits)) & mask]);
+    if (n == nullptr) return nullptr;
+    n = child(n->slot[(key >> level_bits) & mask]);
+    if (n == nullptr) return nullptr;
+    return &n->slot[key & mask];
+  }
+  /// @brief existing_entry, building the missing nodes (slow path, out of line).
+  std::atomic<void*>* new_entry(const void* p);
   static void destroy(node* n, unsigned depth) noexcept;
 
   const unsigned shift_;

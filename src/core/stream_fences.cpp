@@ -4,20 +4,13 @@
 
 namespace pinpool::detail {
 
-void stream_fences::note_release(const stream_ref& s, std::uint64_t seq, event_pool& events) {
-  auto it = streams_.find(s.id());
-  if (it == streams_.end()) {
-    if (streams_.size() >= prune_above_) prune(events);
-    it = streams_.emplace(s.id(), stream_fence{s}).first;
-    it->second.fence.event = events.take(s.device());
-  }
-  stream_fence& f = it->second;
-  f.last = seq;
-  ++f.pending;
-}
-
-void stream_fences::left_pending(std::uint64_t stream_id) noexcept {
-  if (stream_fence* f = find(stream_id)) --f->pending;
+// A stream's first lazy release since its record was pruned (or ever): a new record, holding an
+// idle event for its fence when the pool has one.
+stream_fence& stream_fences::add(const stream_ref& s, event_pool& events) {
+  if (streams_.size() >= prune_above_) prune(events);
+  stream_fence& f = streams_.emplace(s.id(), stream_fence{s}).first->second;
+  f.fence.event = events.take(s.device());
+  return f;
 }
 
 void stream_fences::restored(std::uint64_t stream_id, std::uint64_t seq) noexcept {
@@ -27,6 +20,7 @@ void stream_fences::restored(std::uint64_t stream_id, std::uint64_t seq) noexcep
 // Records with nothing pending go (a stream that is used again gets a new one); the threshold
 // doubles while many streams stay busy, so pruning is amortised.
 void stream_fences::prune(event_pool& events) {
+  last_ = nullptr;
   for (auto it = streams_.begin(); it != streams_.end();) {
     if (it->second.pending == 0) {
       events.give_back(it->second.fence);

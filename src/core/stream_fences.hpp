@@ -44,18 +44,34 @@ class stream_fences {
 
   /// @brief A chunk released lazily on `s` as release `seq`. May drop the records of streams
   /// with nothing pending, their events going back to `events`.
-  void note_release(const stream_ref& s, std::uint64_t seq, event_pool& events);
+  void note_release(const stream_ref& s, std::uint64_t seq, event_pool& events) {
+    stream_fence* f = find(s.id());
+    if (f == nullptr) f = &add(s, events);
+    f->last = seq;
+    ++f->pending;
+  }
   /// @brief A lazily released chunk was reused or settled (it is no longer pending).
-  void left_pending(std::uint64_t stream_id) noexcept;
+  void left_pending(std::uint64_t stream_id) noexcept {
+    if (stream_fence* f = find(stream_id)) --f->pending;
+  }
   /// @brief A chunk taken for a device-side wait went back to its pending list as release `seq`
   /// (it still counted as pending meanwhile).
   void restored(std::uint64_t stream_id, std::uint64_t seq) noexcept;
 
   /// @brief The record of stream `id`; null when none (nothing released lazily on it pending).
+  /// The last record found is remembered (a pool mostly works on one stream at a time: a
+  /// same-stream round trip asks twice), so it costs no hash lookup; records are erased only by
+  /// `prune`, which forgets it.
   stream_fence* find(std::uint64_t id) noexcept {
+    if (last_ != nullptr && last_id_ == id) return last_;
     const auto it = streams_.find(id);
-    return it == streams_.end() ? nullptr : &it->second;
+    if (it == streams_.end()) return nullptr;
+    last_id_ = id;
+    last_ = &it->second;  // unordered_map nodes keep their address until erased
+    return last_;
   }
+  /// @brief Streams with a record (tests).
+  std::size_t size() const noexcept { return streams_.size(); }
   /// @brief Whether the lazy release `c` is known to have completed (no backend call).
   bool completed(const chunk& c) noexcept {
     const stream_fence* f = find(c.release_stream);
@@ -74,9 +90,12 @@ class stream_fences {
   }
 
  private:
+  stream_fence& add(const stream_ref& s, event_pool& events);
   void prune(event_pool& events);
 
   std::unordered_map<std::uint64_t, stream_fence> streams_;
+  stream_fence* last_ = nullptr;  // the record `find` returned last (null after `prune`)
+  std::uint64_t last_id_ = 0;
   std::size_t prune_above_ = 64;  // prune when this many streams have records
 };
 

@@ -22,6 +22,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <sys/mman.h>
 #include <thread>
@@ -75,11 +77,21 @@ struct marker {
   }
 };
 
+struct capture_sequence;
+class emu_stream;
+
+/// What a stream of a capture has submitted (`submitted` nodes) and, for each other stream of the
+/// capture, how many of that stream's nodes its own later work depends on (a vector clock).
+using capture_clock = std::map<const emu_stream*, std::size_t>;
+
 struct emu_event {
   explicit emu_event(int d) : device(d) {}
   const int device;
   std::mutex mutex;
   std::shared_ptr<marker> latest;  // the last record; null: never recorded (counts as done)
+  // When the last record was made in a capture: that capture, and what the record covers.
+  std::shared_ptr<capture_sequence> captured_in;
+  capture_clock clock;
 
   std::shared_ptr<marker> current() {
     lock_guard lock(mutex);
@@ -153,9 +165,11 @@ class emu_stream {
   flavor kind() const { return flavor_; }
   /// cudaStreamGetId: unique for the process's lifetime, whatever handle value names it.
   unsigned long long id() const { return id_; }
-  /// Between cudaStreamBeginCapture and cudaStreamEndCapture (nothing is recorded into a graph:
-  /// the flag lets the code under test detect capture; see the header's gaps).
+  /// Between joining a capture (cudaStreamBeginCapture, or waiting on an event recorded in one)
+  /// and its cudaStreamEndCapture: set with `capture`, read without the lock.
   std::atomic<bool> capturing{false};
+  /// The capture this stream's work goes to instead of its queue. Guarded by the state's mutex.
+  std::shared_ptr<capture_sequence> capture;
 
   /// @return the task's ticket, for wait_until().
   std::uint64_t push(task t) {
@@ -241,6 +255,29 @@ class emu_stream {
   std::thread worker_;  // last: starts once the rest is built
 };
 
+/// One stream capture, from cudaStreamBeginCapture on its origin stream to cudaStreamEndCapture:
+/// the copies and host functions its streams submitted, in submission order (a valid order of
+/// the graph: every dependency points backwards), and each member stream's clock, so that
+/// EndCapture can tell work that was never joined back into the origin. Event records and waits
+/// inside the capture become dependencies only. Guarded by the state's mutex.
+struct capture_sequence {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+  std::thread::id thread;  // the thread that began it
+  const emu_stream* origin = nullptr;
+  std::vector<task> nodes;
+  std::map<const emu_stream*, capture_clock> members;  // each member's clock (origin included)
+  std::vector<std::shared_ptr<emu_stream>> streams;    // the members, kept alive
+  std::string invalidated;                             // why, once invalidated
+  bool ended = false;
+};
+
+/// A graph (cudaStreamEndCapture) or an executable graph (cudaGraphInstantiate): its nodes, run
+/// in order on the launch stream by cudaGraphLaunch.
+struct emu_graph {
+  int device = 0;
+  std::vector<task> nodes;
+};
+
 thread_local bool t_in_callback = false;
 
 /// The runtime's callback thread of one device: host functions of all its streams run here, one
@@ -300,6 +337,8 @@ struct state {
   std::map<std::uintptr_t, std::shared_ptr<emu_stream>> streams;      // by handle, implicit too
   std::map<std::uintptr_t, std::shared_ptr<emu_event>> events;        // by handle
   std::map<int, std::uintptr_t> legacy_streams;                       // by device
+  std::map<std::uintptr_t, std::shared_ptr<emu_graph>> graphs;        // by handle, executables too
+  std::vector<std::shared_ptr<capture_sequence>> captures;            // under way
   std::map<int, std::unique_ptr<callback_thread>> callback_threads;   // by device, never freed
   // Destroyed streams still running their queued work (cudaStreamDestroy does not wait), and
   // their handle values, which the next cudaStreamCreateWithFlags reuses (last freed first), as
@@ -314,6 +353,8 @@ struct state {
   std::array<std::atomic<bool>, max_devices> sticky{};  // per device context
   std::atomic<long long> block_timeout_ms{default_block_timeout.count()};
   std::atomic<bool> serialized_host_functions{false};  // on the device's callback thread
+  std::set<std::pair<int, int>> peer_access;           // (device, peer) enabled
+  bool peers_capable = true;                           // cudaDeviceCanAccessPeer's answer
 
   std::mutex calls_mutex;  // counters.calls (every entry point counts there)
 
@@ -505,25 +546,45 @@ std::shared_ptr<emu_event> find_event(cudaEvent_t e, const char* call) {
   return nullptr;
 }
 
-/// The allocation `[p, p + bytes)` lies in, counted as used by one more queued copy; null for
-/// untracked memory. Caller holds the state's mutex.
-std::shared_ptr<allocation> use_locked(const void* p, std::size_t bytes, const char* role) {
+/// The allocation `p` lies in; null for untracked (pageable) memory. Caller holds the state's
+/// mutex.
+std::shared_ptr<allocation> allocation_at_locked(const void* p) {
   state& st = g();
   auto it = st.allocations.upper_bound(address(p));
   if (it == st.allocations.begin()) return nullptr;
   --it;
-  allocation& a = *it->second;
-  if (address(p) >= it->first + a.bytes) return nullptr;
+  return address(p) < it->first + it->second->bytes ? it->second : nullptr;
+}
+
+/// The allocation `[p, p + bytes)` lies in, counted as used by one more queued copy; null for
+/// untracked memory. Caller holds the state's mutex.
+std::shared_ptr<allocation> use_locked(const void* p, std::size_t bytes, const char* role) {
+  std::shared_ptr<allocation> found = allocation_at_locked(p);
+  if (!found) return nullptr;
+  const allocation& a = *found;
+  const std::uintptr_t start = address(a.ptr);
   if (a.freed)
     violation(std::string("cudaMemcpyAsync: ") + role + " " + hex(address(p)) +
               " is in freed memory");
-  if (address(p) + bytes > it->first + a.bytes) {
+  if (address(p) + bytes > start + a.bytes) {
     violation(std::string("cudaMemcpyAsync: ") + role + " " + hex(address(p)) + " + " +
               std::to_string(bytes) + " bytes runs past the end of a " + std::to_string(a.bytes) +
-              "-byte allocation at " + hex(it->first));
+              "-byte allocation at " + hex(start));
   }
-  ++a.pending;
-  return it->second;
+  ++found->pending;
+  return found;
+}
+
+/// Takes the uses of copy `t` (its tracked ends) and clips it where the memory ends (reported
+/// by use_locked). Caller holds the state's mutex.
+void use_copy_ends_locked(task& t) {
+  t.uses[0] = use_locked(t.dst, t.bytes, "destination");
+  t.uses[1] = use_locked(t.src, t.bytes, "source");
+  for (int i = 0; i < 2; ++i) {
+    if (!t.uses[i]) continue;
+    const std::size_t offset = address(i == 0 ? t.dst : t.src) - address(t.uses[i]->ptr);
+    t.bytes = std::min(t.bytes, t.uses[i]->capacity - offset);
+  }
 }
 
 /// The streams of `device` still running work (destroyed ones included). `flavors`: which.
@@ -588,6 +649,205 @@ void synchronize_device_for(int device, const char* call) {
   }
 }
 
+// ---- stream capture ---------------------------------------------------------------------------
+
+/// The calling thread's capture interaction mode (cudaThreadExchangeStreamCaptureMode).
+thread_local cudaStreamCaptureMode t_capture_mode = cudaStreamCaptureModeGlobal;
+
+/// Marks `c` invalidated: its EndCapture fails. The first reason is kept. Caller holds the
+/// state's mutex.
+void invalidate_locked(capture_sequence& c, const char* why) {
+  if (c.invalidated.empty()) c.invalidated = why;
+}
+
+/// A potentially unsafe call (cudaMalloc, cudaHostAlloc, cudaFree, cudaFreeHost,
+/// cudaDeviceSynchronize, cudaStreamSynchronize, cudaStreamQuery, cudaEventQuery,
+/// cudaEventSynchronize) while a capture forbids it fails with cudaErrorStreamCaptureUnsupported
+/// and invalidates that capture. Whether one forbids it follows the calling thread's mode: global
+/// (the default) is forbidden by the thread's own non-relaxed captures and by any thread's global
+/// ones, thread-local by its own non-relaxed ones, relaxed by none.
+cudaError_t refuse_if_capture_forbids(const char* call) {
+  if (t_capture_mode == cudaStreamCaptureModeRelaxed) return cudaSuccess;
+  const std::thread::id me = std::this_thread::get_id();
+  bool forbidden = false;
+  {
+    lock_guard lock(g().mutex);
+    for (const auto& c : g().captures) {
+      const bool own = c->thread == me && c->mode != cudaStreamCaptureModeRelaxed;
+      const bool global =
+          t_capture_mode == cudaStreamCaptureModeGlobal && c->mode == cudaStreamCaptureModeGlobal;
+      if (!own && !global) continue;
+      invalidate_locked(*c, call);
+      forbidden = true;
+    }
+  }
+  if (!forbidden) return cudaSuccess;
+  violation(std::string(call) + " while a stream capture forbids it (the capture is invalidated)");
+  return fail(cudaErrorStreamCaptureUnsupported);
+}
+
+/// When `s` is being captured, appends `t` (a host function) to its capture as `s`'s next node.
+/// @return false, leaving `t`, when it is not.
+bool capture_node(emu_stream& s, task& t) {
+  lock_guard lock(g().mutex);
+  if (!s.capture) return false;
+  capture_sequence& c = *s.capture;
+  ++c.members[&s][&s];
+  c.nodes.push_back(std::move(t));
+  return true;
+}
+
+/// cudaMemcpyAsync on a capturing stream becomes a node (no use is taken: a replay takes its
+/// own). Both ends must be memory the runtime knows (cudaMalloc, cudaHostAlloc): a pageable end
+/// cannot be captured (cudaErrorStreamCaptureUnsupported; the capture is invalidated).
+/// @return nothing, leaving `t`, when `s` is not being captured.
+std::optional<cudaError_t> capture_copy(emu_stream& s, task& t) {
+  {
+    lock_guard lock(g().mutex);
+    if (!s.capture) return std::nullopt;
+    if (allocation_at_locked(t.dst) && allocation_at_locked(t.src)) {
+      capture_sequence& c = *s.capture;
+      ++c.members[&s][&s];
+      c.nodes.push_back(std::move(t));
+      return cudaSuccess;
+    }
+    invalidate_locked(*s.capture, "cudaMemcpyAsync of pageable memory");
+  }
+  violation(
+      "cudaMemcpyAsync: pageable host memory in a captured copy (the capture is "
+      "invalidated)");
+  return fail(cudaErrorStreamCaptureUnsupported);
+}
+
+/// cudaEventRecord on a capturing stream: the event stands for the stream's captured work so far,
+/// for waits in the same capture; it is no longer recorded outside one.
+/// @return false when `s` is not being captured.
+bool capture_record(emu_stream& s, emu_event& e) {
+  lock_guard lock(g().mutex);
+  if (!s.capture) return false;
+  capture_clock clock = s.capture->members[&s];
+  lock_guard event_lock(e.mutex);
+  e.latest = nullptr;
+  e.captured_in = s.capture;
+  e.clock = std::move(clock);
+  return true;
+}
+
+/// cudaStreamWaitEvent where a capture is involved. A capturing stream may wait only on an event
+/// last recorded in its own capture (a dependency); an event recorded outside it is
+/// cudaErrorStreamCaptureIsolation and invalidates the capture. A stream not capturing that waits
+/// on an event recorded in a capture under way joins that capture.
+/// @return nothing when no capture is involved.
+std::optional<cudaError_t> capture_wait(const std::shared_ptr<emu_stream>& s, emu_event& e) {
+  std::shared_ptr<capture_sequence> from;
+  capture_clock clock;
+  bool recorded = false;
+  {
+    lock_guard event_lock(e.mutex);
+    from = e.captured_in;
+    clock = e.clock;
+    recorded = e.latest != nullptr;
+  }
+  const char* broken = nullptr;
+  {
+    lock_guard lock(g().mutex);
+    if (!s->capture && !from) return std::nullopt;
+    if (s->capture && from == s->capture) {
+      capture_clock& mine = s->capture->members[s.get()];
+      for (const auto& [stream, n] : clock) mine[stream] = std::max(mine[stream], n);
+      return cudaSuccess;
+    }
+    if (s->capture && !from && !recorded) return cudaSuccess;  // never recorded: no work
+    if (!s->capture && !from->ended) {                         // joins the capture
+      s->capture = from;
+      s->capturing = true;
+      from->members[s.get()] = std::move(clock);
+      from->streams.push_back(s);
+      return cudaSuccess;
+    }
+    broken = s->capture ? "cudaStreamWaitEvent on an event recorded outside the capture"
+                        : "cudaStreamWaitEvent on an event last recorded in a capture that ended";
+    if (s->capture) invalidate_locked(*s->capture, broken);
+  }
+  violation(std::string(broken) + (s->capturing ? " (the capture is invalidated)" : ""));
+  return fail(s->capturing ? cudaErrorStreamCaptureIsolation : cudaErrorCapturedEvent);
+}
+
+/// cudaEventQuery/cudaEventSynchronize of an event last recorded in a capture:
+/// cudaErrorCapturedEvent (a violation: there is no work to ask about).
+cudaError_t refuse_captured(emu_event& e, const char* call) {
+  {
+    lock_guard event_lock(e.mutex);
+    if (!e.captured_in) return cudaSuccess;
+  }
+  violation(std::string(call) + " of an event last recorded in a stream capture");
+  return fail(cudaErrorCapturedEvent);
+}
+
+/// Whether every stream's captured work is joined back into the origin: the origin's clock
+/// covers each member's nodes.
+bool all_joined(const capture_sequence& c) {
+  const capture_clock& origin = c.members.at(c.origin);
+  for (const auto& [member, clock] : c.members) {
+    auto own = clock.find(member);
+    auto seen = origin.find(member);
+    const std::size_t submitted = own == clock.end() ? 0 : own->second;
+    if (submitted > (seen == origin.end() ? 0 : seen->second)) return false;
+  }
+  return true;
+}
+
+std::uintptr_t register_graph(std::shared_ptr<emu_graph> graph) {
+  lock_guard lock(g().mutex);
+  const std::uintptr_t h = g().new_handle();
+  g().graphs[h] = std::move(graph);
+  return h;
+}
+
+std::shared_ptr<emu_graph> find_graph(const void* handle, const char* call) {
+  {
+    lock_guard lock(g().mutex);
+    auto it = g().graphs.find(address(handle));
+    if (it != g().graphs.end()) return it->second;
+  }
+  violation(std::string(call) + ": use of " + g().missing("graph", address(handle)));
+  return nullptr;
+}
+
+/// cudaGraphLaunch: the graph's nodes, in order, on `s`. A copy whose memory is gone since the
+/// capture (freed) is a violation and is skipped.
+cudaError_t graph_launch(cudaGraphExec_t exec, cudaStream_t s, bool ptsz) {
+  if (cudaError_t e = enter("cudaGraphLaunch")) return e;
+  std::shared_ptr<emu_graph> graph = find_graph(exec, "cudaGraphLaunch");
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaGraphLaunch", ptsz);
+  if (!graph || !stream) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = check_context(*stream)) return e;
+  if (stream->capturing) return fail(cudaErrorStreamCaptureUnsupported);  // a gap: child graphs
+  for (task t : graph->nodes) {
+    if (t.what == task::kind::copy) {
+      lock_guard lock(g().mutex);
+      if (!allocation_at_locked(t.dst) || !allocation_at_locked(t.src)) {
+        violation("cudaGraphLaunch: a captured copy " + hex(address(t.src)) + " -> " +
+                  hex(address(t.dst)) + " touches memory freed since the capture (skipped)");
+        continue;
+      }
+      use_copy_ends_locked(t);
+    }
+    enqueue(stream, std::move(t));
+  }
+  return cudaSuccess;
+}
+
+cudaError_t destroy_graph(const void* handle, const char* call) {
+  if (cudaError_t e = enter(call)) return e;
+  {
+    lock_guard lock(g().mutex);
+    if (g().graphs.erase(address(handle)) != 0) return cudaSuccess;
+  }
+  violation(std::string(call) + ": destroying " + g().missing("graph", address(handle)));
+  return fail(cudaErrorInvalidResourceHandle);
+}
+
 // ---- implementations (shared by the plain and _ptsz entry points) ----------------------------
 
 // Fault injection: true when this call is the injected failure (under the state's mutex).
@@ -599,6 +859,7 @@ cudaError_t allocate(void** ptr, std::size_t bytes, bool pinned, const char* cal
   if (cudaError_t e = enter(call)) return e;
   if (ptr == nullptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
+  if (cudaError_t e = refuse_if_capture_forbids(call)) return e;
   state& st = g();
   lock_guard lock(st.mutex);
   ++(pinned ? st.counters.host_alloc_calls : st.counters.malloc_calls);
@@ -632,6 +893,9 @@ cudaError_t allocate(void** ptr, std::size_t bytes, bool pinned, const char* cal
 cudaError_t release(void* ptr, bool pinned, const char* call) {
   const cudaError_t e = enter(call);
   if (e == cudaErrorNotPermitted || e == cudaErrorCudartUnloading) return e;
+  if (e == cudaSuccess) {
+    if (cudaError_t refused = refuse_if_capture_forbids(call)) return refused;  // nothing freed
+  }
   state& st = g();
   if (e == cudaSuccess && ptr != nullptr) {  // the implicit device synchronisation
     int device = t_device;                   // cudaFreeHost: the current device's context
@@ -683,15 +947,10 @@ cudaError_t memcpy_async(void* dst, const void* src, std::size_t bytes, cudaStre
   t.dst = dst;
   t.src = src;
   t.bytes = bytes;
+  if (std::optional<cudaError_t> captured = capture_copy(*stream, t)) return *captured;
   {
     lock_guard lock(g().mutex);
-    t.uses[0] = use_locked(dst, bytes, "destination");
-    t.uses[1] = use_locked(src, bytes, "source");
-  }
-  for (int i = 0; i < 2; ++i) {  // past the end (reported): stop where the memory ends
-    if (!t.uses[i]) continue;
-    const std::size_t offset = address(i == 0 ? dst : src) - address(t.uses[i]->ptr);
-    t.bytes = std::min(t.bytes, t.uses[i]->capacity - offset);
+    use_copy_ends_locked(t);
   }
   const bool dst_device = t.uses[0] && !t.uses[0]->pinned;
   const bool src_device = t.uses[1] && !t.uses[1]->pinned;
@@ -722,7 +981,7 @@ cudaError_t launch_host_func(cudaStream_t s, cudaHostFn_t fn, void* user_data, b
   t.what = task::kind::host_func;
   t.fn = fn;
   t.user_data = user_data;
-  enqueue(stream, std::move(t));
+  if (!capture_node(*stream, t)) enqueue(stream, std::move(t));
   return cudaSuccess;
 }
 
@@ -734,7 +993,12 @@ cudaError_t stream_for_work_call(cudaStream_t s, const char* call, bool ptsz,
   if (cudaError_t e = enter(call)) return e;
   stream = find_stream(s, call, ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = refuse_if_capture_forbids(call)) return e;
   if (stream->capturing) {
+    {
+      lock_guard lock(g().mutex);
+      if (stream->capture) invalidate_locked(*stream->capture, call);
+    }
     violation(std::string(call) + ": the stream is being captured (the capture is invalidated)");
     return fail(cudaErrorStreamCaptureUnsupported);
   }
@@ -754,15 +1018,60 @@ cudaError_t stream_query(cudaStream_t s, bool ptsz) {
   return stream->idle() ? cudaSuccess : fail(cudaErrorNotReady);
 }
 
-/// Begin/end set the stream's capture flag; capturing twice or ending a capture never begun is
-/// cudaErrorIllegalState. EndCapture gives no graph (null).
-cudaError_t stream_capture(cudaStream_t s, bool begin, cudaGraph_t* graph, bool ptsz) {
-  const char* call = begin ? "cudaStreamBeginCapture" : "cudaStreamEndCapture";
-  if (cudaError_t e = enter(call)) return e;
-  std::shared_ptr<emu_stream> stream = find_stream(s, call, ptsz);
+cudaError_t begin_capture(cudaStream_t s, cudaStreamCaptureMode mode, bool ptsz) {
+  if (cudaError_t e = enter("cudaStreamBeginCapture")) return e;
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamBeginCapture", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
-  if (stream->capturing.exchange(begin) == begin) return fail(cudaErrorIllegalState);
-  if (graph != nullptr) *graph = nullptr;
+  if (stream->kind() == flavor::legacy) return fail(cudaErrorStreamCaptureUnsupported);
+  lock_guard lock(g().mutex);
+  if (stream->capture) return fail(cudaErrorIllegalState);
+  auto c = std::make_shared<capture_sequence>();
+  c->mode = mode;
+  c->thread = std::this_thread::get_id();
+  c->origin = stream.get();
+  c->members[stream.get()];
+  c->streams.push_back(stream);
+  stream->capture = c;
+  stream->capturing = true;
+  g().captures.push_back(std::move(c));
+  return cudaSuccess;
+}
+
+/// Ends the capture begun on `s` for all its streams. Fails, giving no graph, when the capture
+/// was invalidated or a stream's work was never joined back into `s`.
+cudaError_t end_capture(cudaStream_t s, cudaGraph_t* graph, bool ptsz) {
+  if (cudaError_t e = enter("cudaStreamEndCapture")) return e;
+  if (graph == nullptr) return fail(cudaErrorInvalidValue);
+  *graph = nullptr;
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamEndCapture", ptsz);
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  std::shared_ptr<capture_sequence> c;
+  {
+    lock_guard lock(g().mutex);
+    c = stream->capture;
+    if (!c) return fail(cudaErrorIllegalState);
+    if (c->origin != stream.get()) return fail(cudaErrorStreamCaptureUnmatched);
+    if (c->mode != cudaStreamCaptureModeRelaxed && c->thread != std::this_thread::get_id())
+      return fail(cudaErrorStreamCaptureWrongThread);
+    for (const auto& member : c->streams) {
+      member->capture = nullptr;
+      member->capturing = false;
+    }
+    c->ended = true;
+    auto& under_way = g().captures;
+    under_way.erase(std::find(under_way.begin(), under_way.end(), c));
+  }
+  if (!c->invalidated.empty()) return fail(cudaErrorStreamCaptureInvalidated);
+  if (!all_joined(*c)) {
+    violation(
+        "cudaStreamEndCapture: work captured on another stream was never joined back into "
+        "the origin stream (cudaEventRecord there, cudaStreamWaitEvent on the origin)");
+    return fail(cudaErrorStreamCaptureUnjoined);
+  }
+  auto made = std::make_shared<emu_graph>();
+  made->device = stream->device();
+  made->nodes = std::move(c->nodes);
+  *graph = reinterpret_cast<cudaGraph_t>(register_graph(std::move(made)));
   return cudaSuccess;
 }
 
@@ -771,7 +1080,13 @@ cudaError_t stream_is_capturing(cudaStream_t s, cudaStreamCaptureStatus* status,
   if (status == nullptr) return fail(cudaErrorInvalidValue);
   std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamIsCapturing", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
-  *status = stream->capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  lock_guard lock(g().mutex);
+  if (!stream->capture) {
+    *status = cudaStreamCaptureStatusNone;
+  } else {
+    *status = stream->capture->invalidated.empty() ? cudaStreamCaptureStatusActive
+                                                   : cudaStreamCaptureStatusInvalidated;
+  }
   return cudaSuccess;
 }
 
@@ -809,12 +1124,15 @@ cudaError_t event_record(cudaEvent_t e, cudaStream_t s, bool ptsz) {
     return fail(cudaErrorInvalidResourceHandle);
   }
   if (cudaError_t err = check_context(*stream)) return err;
+  if (capture_record(*stream, *event)) return cudaSuccess;
   task t;
   t.what = task::kind::signal;
   t.mark = std::make_shared<marker>();
   {
     lock_guard lock(event->mutex);
     event->latest = t.mark;
+    event->captured_in = nullptr;
+    event->clock.clear();
   }
   enqueue(stream, std::move(t));
   return cudaSuccess;
@@ -827,6 +1145,7 @@ cudaError_t stream_wait_event(cudaStream_t s, cudaEvent_t e, unsigned int /*flag
   std::shared_ptr<emu_event> event = find_event(e, "cudaStreamWaitEvent");
   if (!event || !stream) return fail(cudaErrorInvalidResourceHandle);
   if (cudaError_t err = check_context(*stream)) return err;
+  if (std::optional<cudaError_t> captured = capture_wait(stream, *event)) return *captured;
   task t;
   t.what = task::kind::wait;
   t.mark = event->current();  // the record as of now: later re-records do not affect the wait
@@ -859,6 +1178,22 @@ constexpr error_text error_texts[] = {
      "operation not permitted when stream is capturing"},
     {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
      "operation not permitted when stream is capturing"},
+    {cudaErrorPeerAccessAlreadyEnabled, "cudaErrorPeerAccessAlreadyEnabled",
+     "peer access is already enabled"},
+    {cudaErrorPeerAccessUnsupported, "cudaErrorPeerAccessUnsupported",
+     "peer access is not supported between these two devices"},
+    {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
+     "operation failed due to a previous error during capture"},
+    {cudaErrorStreamCaptureUnjoined, "cudaErrorStreamCaptureUnjoined",
+     "capture sequence contains a fork that was not joined to the primary stream"},
+    {cudaErrorStreamCaptureIsolation, "cudaErrorStreamCaptureIsolation",
+     "dependency created on uncaptured work in another stream"},
+    {cudaErrorStreamCaptureUnmatched, "cudaErrorStreamCaptureUnmatched",
+     "capture was not initiated in this stream"},
+    {cudaErrorStreamCaptureWrongThread, "cudaErrorStreamCaptureWrongThread",
+     "attempt to terminate a thread-local capture sequence from another thread"},
+    {cudaErrorCapturedEvent, "cudaErrorCapturedEvent",
+     "operation not permitted on an event last recorded in a capturing stream"},
 };
 
 const error_text* find_error_text(cudaError_t code) {
@@ -921,8 +1256,36 @@ cudaError_t CUDARTAPI cudaSetDevice(int device) {
 
 cudaError_t CUDARTAPI cudaDeviceSynchronize(void) {
   if (cudaError_t e = enter("cudaDeviceSynchronize")) return e;
+  if (cudaError_t e = refuse_if_capture_forbids("cudaDeviceSynchronize")) return e;
   for (const auto& s : streams_of(t_device, false)) s->synchronize();
   return g().faulted(t_device) ? fail(cudaErrorIllegalAddress) : cudaSuccess;
+}
+
+/// Any two distinct devices can, unless set_peer_access_capable(false).
+cudaError_t CUDARTAPI cudaDeviceCanAccessPeer(int* can, int device, int peer) {
+  if (cudaError_t e = enter("cudaDeviceCanAccessPeer")) return e;
+  if (can == nullptr) return fail(cudaErrorInvalidValue);
+  lock_guard lock(g().mutex);
+  const int n = g().device_count;
+  if (device < 0 || device >= n || peer < 0 || peer >= n) return fail(cudaErrorInvalidDevice);
+  *can = device != peer && g().peers_capable ? 1 : 0;
+  return cudaSuccess;
+}
+
+/// From the current device to `peer`: cudaErrorPeerAccessAlreadyEnabled the second time,
+/// cudaErrorPeerAccessUnsupported when the devices cannot.
+cudaError_t CUDARTAPI cudaDeviceEnablePeerAccess(int peer, unsigned int flags) {
+  if (cudaError_t e = enter("cudaDeviceEnablePeerAccess")) return e;
+  if (flags != 0) return fail(cudaErrorInvalidValue);
+  lock_guard lock(g().mutex);
+  if (peer < 0 || peer >= g().device_count || peer == t_device) {
+    return fail(cudaErrorInvalidDevice);
+  }
+  if (!g().peers_capable) return fail(cudaErrorPeerAccessUnsupported);
+  if (!g().peer_access.emplace(t_device, peer).second) {
+    return fail(cudaErrorPeerAccessAlreadyEnabled);
+  }
+  return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaMalloc(void** ptr, size_t size) {
@@ -989,17 +1352,47 @@ cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
 cudaError_t CUDARTAPI cudaStreamGetDevice(cudaStream_t stream, int* device) {
   return stream_get_device(stream, device, false);
 }
-cudaError_t CUDARTAPI cudaStreamBeginCapture(cudaStream_t stream,
-                                             enum cudaStreamCaptureMode /*mode*/) {
-  return stream_capture(stream, true, nullptr, false);
+cudaError_t CUDARTAPI cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode) {
+  return begin_capture(stream, mode, false);
 }
 cudaError_t CUDARTAPI cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
-  return stream_capture(stream, false, graph, false);
+  return end_capture(stream, graph, false);
 }
 cudaError_t CUDARTAPI cudaStreamIsCapturing(cudaStream_t stream,
                                             enum cudaStreamCaptureStatus* status) {
   return stream_is_capturing(stream, status, false);
 }
+cudaError_t CUDARTAPI cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode* mode) {
+  if (cudaError_t e = enter("cudaThreadExchangeStreamCaptureMode", false)) return e;
+  if (mode == nullptr) return fail(cudaErrorInvalidValue);
+  std::swap(*mode, t_capture_mode);
+  return cudaSuccess;
+}
+
+/// The executable is a copy of the graph's nodes: destroying the graph afterwards is allowed.
+cudaError_t CUDARTAPI cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
+                                           unsigned long long /*flags*/) {
+  if (cudaError_t e = enter("cudaGraphInstantiate")) return e;
+  if (exec == nullptr) return fail(cudaErrorInvalidValue);
+  std::shared_ptr<emu_graph> from = find_graph(graph, "cudaGraphInstantiate");
+  if (!from) return fail(cudaErrorInvalidResourceHandle);
+  *exec = reinterpret_cast<cudaGraphExec_t>(register_graph(std::make_shared<emu_graph>(*from)));
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  return graph_launch(exec, stream, false);
+}
+
+cudaError_t CUDARTAPI cudaGraphDestroy(cudaGraph_t graph) {
+  return destroy_graph(graph, "cudaGraphDestroy");
+}
+
+/// Launches already queued still run (their nodes were copied into the stream).
+cudaError_t CUDARTAPI cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  return destroy_graph(exec, "cudaGraphExecDestroy");
+}
+
 cudaError_t CUDARTAPI cudaStreamGetId(cudaStream_t stream, unsigned long long* id) {
   return stream_get_id(stream, id, false);
 }
@@ -1045,8 +1438,10 @@ cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 
 cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t event) {
   if (cudaError_t e = enter("cudaEventQuery")) return e;
+  if (cudaError_t e = refuse_if_capture_forbids("cudaEventQuery")) return e;
   std::shared_ptr<emu_event> ev = find_event(event, "cudaEventQuery");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = refuse_captured(*ev, "cudaEventQuery")) return e;
   std::shared_ptr<marker> m = ev->current();
   // As the runtime: not ready becomes the thread's last error too (PyTorch clears it after
   // queries for this reason).
@@ -1055,8 +1450,10 @@ cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t event) {
 
 cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t event) {
   if (cudaError_t e = enter("cudaEventSynchronize")) return e;
+  if (cudaError_t e = refuse_if_capture_forbids("cudaEventSynchronize")) return e;
   std::shared_ptr<emu_event> ev = find_event(event, "cudaEventSynchronize");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
+  if (cudaError_t e = refuse_captured(*ev, "cudaEventSynchronize")) return e;
   if (std::shared_ptr<marker> m = ev->current()) m->wait();
   return cudaSuccess;
 }
@@ -1072,15 +1469,18 @@ cudaError_t CUDARTAPI cudaStreamSynchronize_ptsz(cudaStream_t stream) {
   return stream_synchronize(stream, true);
 }
 cudaError_t CUDARTAPI cudaStreamBeginCapture_ptsz(cudaStream_t stream,
-                                                  enum cudaStreamCaptureMode /*mode*/) {
-  return stream_capture(stream, true, nullptr, true);
+                                                  enum cudaStreamCaptureMode mode) {
+  return begin_capture(stream, mode, true);
 }
 cudaError_t CUDARTAPI cudaStreamEndCapture_ptsz(cudaStream_t stream, cudaGraph_t* graph) {
-  return stream_capture(stream, false, graph, true);
+  return end_capture(stream, graph, true);
 }
 cudaError_t CUDARTAPI cudaStreamIsCapturing_ptsz(cudaStream_t stream,
                                                  enum cudaStreamCaptureStatus* status) {
   return stream_is_capturing(stream, status, true);
+}
+cudaError_t CUDARTAPI cudaGraphLaunch_ptsz(cudaGraphExec_t exec, cudaStream_t stream) {
+  return graph_launch(exec, stream, true);
 }
 cudaError_t CUDARTAPI cudaStreamGetId_ptsz(cudaStream_t stream, unsigned long long* id) {
   return stream_get_id(stream, id, true);
@@ -1137,7 +1537,17 @@ void reset(int device_count) {
       st.streams.erase(it);
     }
     st.legacy_streams.clear();
+    for (const auto& c : st.captures) {  // captures under way end with the machine
+      for (const auto& member : c->streams) {
+        member->capture = nullptr;
+        member->capturing = false;
+      }
+      c->ended = true;
+    }
+    st.captures.clear();
+    st.graphs.clear();
   }
+  t_capture_mode = cudaStreamCaptureModeGlobal;
   retired.clear();  // joins their workers (outside the lock: their copies take it)
   lock_guard lock(st.mutex);
   if (!st.streams.empty()) {
@@ -1160,6 +1570,8 @@ void reset(int device_count) {
   st.fail_stream_countdown = 0;
   st.block_timeout_ms = default_block_timeout.count();
   st.serialized_host_functions = false;
+  st.peer_access.clear();
+  st.peers_capable = true;
   state::g_unloading() = false;
   {
     lock_guard violations_lock(st.violations_mutex);
@@ -1232,6 +1644,16 @@ void simulate_unloading(bool unloading) {
 
 void serialize_host_functions(bool on) {
   g().serialized_host_functions = on;
+}
+
+bool peer_access_enabled(int device, int peer) {
+  lock_guard lock(g().mutex);
+  return g().peer_access.count({device, peer}) != 0;
+}
+
+void set_peer_access_capable(bool capable) {
+  lock_guard lock(g().mutex);
+  g().peers_capable = capable;
 }
 
 void set_blocking_timeout(std::chrono::milliseconds timeout) {

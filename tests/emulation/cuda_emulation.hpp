@@ -13,7 +13,10 @@
 // cudaFree, cudaHostAlloc, cudaFreeHost, cudaStreamCreateWithFlags, cudaStreamDestroy,
 // cudaStreamSynchronize, cudaStreamGetDevice, cudaStreamGetId, cudaMemcpyAsync, cudaLaunchHostFunc,
 // cudaEventCreateWithFlags, cudaEventDestroy, cudaEventRecord, cudaEventQuery,
-// cudaEventSynchronize, cudaStreamWaitEvent; plus the _ptsz names that per-thread-default-stream
+// cudaEventSynchronize, cudaStreamWaitEvent, cudaStreamBeginCapture, cudaStreamEndCapture,
+// cudaStreamIsCapturing, cudaThreadExchangeStreamCaptureMode, cudaGraphInstantiate,
+// cudaGraphLaunch, cudaGraphDestroy, cudaGraphExecDestroy, cudaDeviceCanAccessPeer,
+// cudaDeviceEnablePeerAccess; plus the _ptsz names that per-thread-default-stream
 // builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the stream-taking ones. Every call
 // is counted by name (counters::calls; a _ptsz call counts under the plain name).
 //
@@ -72,18 +75,37 @@
 //   the emulation starts, as the runtime registers its teardown), or under simulate_unloading().
 //   Destroy and free calls then release nothing.
 //
-// - Stream capture, the flag only: cudaStreamBeginCapture/EndCapture set and clear it (EndCapture
-//   gives a null graph), cudaStreamIsCapturing reads it, cudaStreamSynchronize on a capturing
-//   stream is a violation (it invalidates the capture).
+// - Stream capture and graphs (issue 12): between cudaStreamBeginCapture and
+//   cudaStreamEndCapture a stream's copies and host functions are captured, not run; a stream
+//   that waits on an event recorded in the capture joins it, and every joined stream's work must
+//   be joined back into the origin (else EndCapture fails, cudaErrorStreamCaptureUnjoined). Event
+//   records and waits inside a capture are dependencies (vector clocks); EndCapture gives a graph
+//   of the captured nodes in submission order, cudaGraphInstantiate an executable copy, and
+//   cudaGraphLaunch runs the nodes in that order on its stream (a replay counts no
+//   cudaMemcpyAsync; a replayed copy whose memory was freed since is a violation and skipped).
+//   What breaks a capture on a GPU fails and invalidates it (EndCapture then fails,
+//   cudaErrorStreamCaptureInvalidated; cudaStreamIsCapturing says Invalidated), each a
+//   violation: waiting on an event recorded outside it (cudaErrorStreamCaptureIsolation); a copy
+//   with pageable memory; synchronising or querying a capturing stream; and the potentially
+//   unsafe calls (cudaMalloc, cudaHostAlloc, cudaFree, cudaFreeHost, cudaDeviceSynchronize,
+//   cudaStreamSynchronize, cudaStreamQuery, cudaEventQuery, cudaEventSynchronize) when the
+//   calling thread's mode (cudaThreadExchangeStreamCaptureMode) forbids them: global (the
+//   default) by its own non-relaxed captures and any thread's global ones, thread-local by its
+//   own, relaxed never. Querying or synchronising an event last recorded in a capture is
+//   cudaErrorCapturedEvent. EndCapture must come from the origin stream
+//   (cudaErrorStreamCaptureUnmatched) and, unless relaxed, from the thread that began it.
 //
-// Gaps (not modelled): kernels; graphs (nothing is recorded into one during capture, no
-// instantiate or launch); cudaMalloc/cudaHostAlloc do not synchronise; peer access is not checked
-// (any device memory may be copied on any device's stream); event handles are never reused; event
-// timing; cudaMemcpy (synchronous), cudaMallocAsync and memory pools; in the
-// sticky-error state, queued copies still run, and destroy and free calls still release their
-// resource (and return the error); chaos delays the start of each task, not the progress of
-// a copy (a copy is one memmove); the callback thread per device is this emulation's choice,
-// not a documented guarantee.
+// Gaps (not modelled): kernels; in graphs: replays run the nodes one after another on the launch
+// stream (real graphs may run independent branches concurrently), launching into a capturing
+// stream (child graphs), external event nodes (cudaEventWaitExternal), graph updates, and
+// cudaStreamGetCaptureInfo; cudaMalloc/cudaHostAlloc do not synchronise; peer access is recorded
+// (cudaDeviceEnablePeerAccess) but not checked (copies between devices need none on CUDA
+// either, only kernels would: any device memory may be copied on any device's stream); event
+// handles are never reused; event timing; cudaMemcpy (synchronous), cudaMallocAsync and memory
+// pools; in the sticky-error state, queued copies still run, and destroy and free calls still
+// release their resource (and return the error); chaos delays the start of each task, not the
+// progress of a copy (a copy is one memmove); the callback thread per device is this
+// emulation's choice, not a documented guarantee.
 
 #include <chrono>
 #include <cstddef>
@@ -133,6 +155,12 @@ counters get_counters();
 std::size_t live_allocations();
 /// @brief Live streams, implicit ones included.
 std::size_t live_streams();
+
+/// @brief Whether cudaDeviceEnablePeerAccess(peer) succeeded with `device` current.
+bool peer_access_enabled(int device, int peer);
+/// @brief What cudaDeviceCanAccessPeer answers for two distinct devices (default true; reset()
+/// restores it); false makes cudaDeviceEnablePeerAccess fail with cudaErrorPeerAccessUnsupported.
+void set_peer_access_capable(bool capable);
 
 /// @brief The `n`th cudaMalloc/cudaHostAlloc call from now (1 = the next) fails with
 /// cudaErrorMemoryAllocation (not sticky). 0 cancels.

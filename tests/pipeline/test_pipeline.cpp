@@ -97,6 +97,47 @@ TEST(pipeline, outputs_equal_a_sequential_reference) {
   }
 }
 
+// --format and --png-level change the file, never the pixels: PGM and every PNG level decode
+// to the sequential reference exactly, JPEG within a tolerance; host thread counts change
+// nothing either.
+TEST(pipeline, output_formats_and_png_levels_hold_the_same_pixels) {
+  temp_dir dir;
+  struct variant {
+    const char* name;
+    pinpool::io::format fmt;
+    int png_level;
+    int threads;
+    const char* ext;
+  };
+  for (const variant& v : {variant{"png0", pinpool::io::format::png, 0, 1, ".png"},
+                           variant{"png9", pinpool::io::format::png, 9, 3, ".png"},
+                           variant{"pgm", pinpool::io::format::pnm, 1, 2, ".pgm"},
+                           variant{"jpeg", pinpool::io::format::jpeg, 1, 0, ".jpg"}}) {
+    auto o = synthetic(dir.path / v.name, 2, 3);
+    o.output_format = v.fmt;
+    o.write.png_level = v.png_level;
+    o.threads = v.threads;
+    const auto report = run(o);
+    ASSERT_EQ(report.frames_ok, 3u) << v.name;
+    for (int f = 0; f < 3; ++f) {
+      bytes rgb(static_cast<std::size_t>(o.width) * o.height * 3);
+      pinpool::io::generate_test_pattern(rgb.data(), o.width, o.height, f);
+      const bytes want = sequential_reference(rgb, o.width, o.height, o.sigma);
+      char name[32];
+      std::snprintf(name, sizeof name, "frame_%04d%s", f, v.ext);
+      const bytes got = read_png(dir.path / v.name / name);
+      ASSERT_EQ(got.size(), want.size()) << v.name << " " << name;
+      if (v.fmt != pinpool::io::format::jpeg) {
+        EXPECT_EQ(got, want) << v.name << " " << name;
+        continue;
+      }
+      double sum = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) sum += std::abs(int{got[i]} - int{want[i]});
+      EXPECT_LT(sum / static_cast<double>(got.size()), 6.0) << name;  // edges: JPEG's worst case
+    }
+  }
+}
+
 TEST(pipeline, one_and_four_streams_give_identical_outputs) {
   temp_dir one, four;
   auto a = synthetic(one.path, 1, 9);
@@ -145,7 +186,10 @@ TEST(pipeline, per_stage_timings_keep_their_names_order_and_counts) {
     EXPECT_GE(st.seconds, 0.0) << st.name;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"decode", "copy in", "gray", "equalize", "sobel",
-                                             "copy out", "encode+write"}));
+                                             "copy out", "encode+write", "wait: free stream",
+                                             "wait: host (decode)", "wait: host (encode)"}));
+  EXPECT_EQ(report.host_threads,
+            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const std::string js = report.to_json();
   EXPECT_NE(js.find("\"stages\":[{\"name\":\"decode\",\"seconds\":"), std::string::npos) << js;
 }
@@ -318,6 +362,7 @@ TEST(pipeline_fault, a_device_fault_with_frames_on_every_stream_ends_the_run) {
   temp_dir dir;
   auto o = synthetic(dir.path, 3, 60);
   o.stages = {pinpool::kernels::stage::gray, pinpool::kernels::stage::blur};
+  o.threads = 1;  // frames enqueued in input order: the 10th copy is frame 4's copy out
   auto be = std::make_shared<device_fault_backend>(10, std::chrono::milliseconds(0));
   const fault_outcome r = run_with_fault(o, be);
   EXPECT_TRUE(be->faulted());
@@ -430,6 +475,50 @@ TEST(pipeline_cli, help_usage_errors_and_exit_codes) {
                        (dir.path / "nope.png").string());
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.output.find("nope.png: cannot open"), std::string::npos) << bad.output;
+}
+
+TEST(pipeline_cli, output_flags_are_checked_and_named_in_their_errors) {
+  for (const auto& [args, message] :
+       {std::pair{"--png-level 10", "--png-level: expected an integer in [0, 9], got '10'"},
+        std::pair{"--png-level -1", "--png-level: expected an integer in [0, 9], got '-1'"},
+        std::pair{"--png-level fast", "--png-level: expected an integer in [0, 9], got 'fast'"},
+        std::pair{"--format gif", "--format: expected png, jpeg (jpg) or pnm (pgm), got 'gif'"},
+        std::pair{"--jpeg-quality 0", "--jpeg-quality: expected an integer in [1, 100], got '0'"},
+        std::pair{"--threads -1", "--threads: expected an integer in [0, 256], got '-1'"},
+        std::pair{"--png-level", "--png-level: missing value"}}) {
+    const auto r = cli(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << ": " << r.output;
+  }
+  const auto help = cli("--help");
+  for (const char* flag : {"--png-level N", "--format F", "--jpeg-quality Q", "--threads N"}) {
+    EXPECT_NE(help.output.find(flag), std::string::npos) << flag;
+  }
+  for (const auto& [args, file] :
+       {std::pair{"--format jpeg", "frame_0001.jpg"}, std::pair{"--format jpg", "frame_0001.jpg"},
+        std::pair{"--format pnm", "frame_0001.pgm"}, std::pair{"--format pgm", "frame_0001.pgm"},
+        std::pair{"--format png --png-level 0", "frame_0001.png"}}) {
+    temp_dir dir;
+    const auto r = cli(std::string("--quiet --backend cpu --frames 2 --width 40 --height 30 ") +
+                       args + " --output " + dir.path.string());
+    EXPECT_EQ(r.status, 0) << args << ": " << r.output;
+    EXPECT_EQ(read_png(dir.path / file).size(), 40u * 30u) << args;
+  }
+}
+
+// The summary shows where the time goes per frame: decode, the stream steps, encode, the waits,
+// and how busy the host threads and the streams were.
+TEST(pipeline_cli, the_summary_breaks_the_time_down_per_frame) {
+  temp_dir dir;
+  const auto r = cli("--backend cpu --frames 4 --width 64 --height 48 --threads 2 --output " +
+                     dir.path.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* part :
+       {"2 host thread(s)", "where the time goes", "ms/frame", "decode", "copy in", "gray", "blur",
+        "sobel", "copy out", "encode+write", "wait: free stream", "wait: host (decode)",
+        "wait: host (encode)", "host threads busy", "streams busy", "bound this run"}) {
+    EXPECT_NE(r.output.find(part), std::string::npos) << part << " not in:\n" << r.output;
+  }
 }
 
 // A directory with no image file is a usage error naming the directory and what was looked for,

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pinpool::io::detail {
 
@@ -54,5 +55,20 @@ image_info decode_jpeg(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
 image_info probe_pnm(std::FILE* f, std::uint64_t max_pixels);
 image_info decode_pnm(std::FILE* f, std::uint8_t* dst, std::size_t capacity,
                       std::uint64_t max_pixels);
+
+// Writing. Each encoder appends a whole file's bytes to `out` (cleared first; the caller reuses
+// it, so steady-state encoding allocates nothing) and throws image_error with the reason alone.
+// Arguments are checked by write_image() before.
+using byte_buffer = std::vector<std::uint8_t>;
+void encode_png(byte_buffer& out, const std::uint8_t* pixels, int width, int height, int channels,
+                std::size_t pitch, int level);
+void encode_jpeg(byte_buffer& out, const std::uint8_t* pixels, int width, int height, int channels,
+                 std::size_t pitch, int quality);
+void encode_pnm(byte_buffer& out, const std::uint8_t* pixels, int width, int height, int channels,
+                std::size_t pitch);
+
+/// @brief Writes `n` bytes as the file `path`, atomically (a temporary file renamed over it).
+/// @throws image_error "cannot write <path>: <reason>"; no partial file is left then.
+void write_file_atomically(const std::string& path, const std::uint8_t* data, std::size_t n);
 
 }  // namespace pinpool::io::detail

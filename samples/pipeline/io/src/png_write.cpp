@@ -1,208 +1,127 @@
-// PNG writing with libpng, atomically: a temporary file in the target's directory, renamed over
-// the target once written and closed without error.
-//
-// As in png_read.cpp, libpng's longjmp lands in run_guarded(), the only setjmp of this file, and
-// crosses only frames with trivially destructible locals.
+// PNG writing: the file is assembled here (signature, IHDR, one IDAT, IEND; CRCs from zlib), the
+// rows filtered here, and the zlib stream compressed in one call by libdeflate (zlib's deflate
+// when the build has no libdeflate). No libpng: its row-by-row deflate and per-row filtering
+// cost more than the whole compression does (bench/run --suites e2e, PNG settings table).
 #include "io_detail.hpp"
 
-#include <atomic>
-#include <cerrno>
-#include <csetjmp>
-#include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
-#include <new>
-#include <png.h>
-#include <stdexcept>
-#include <string>
-#include <unistd.h>
+#include <memory>
 #include <zlib.h>
 
-namespace pinpool::io {
+#if PINPOOL_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
+namespace pinpool::io::detail {
 namespace {
 
-// The temporary file of one write_png(): removed on destruction unless renamed into place.
-class temp_file {
- public:
-  explicit temp_file(const std::string& target) : target_(target) {
-    static std::atomic<unsigned> counter{0};
-    const std::filesystem::path t(target);
-    path_ = (t.parent_path() / ("." + t.filename().string() + ".tmp." + std::to_string(getpid()) +
-                                "." + std::to_string(counter++)))
-                .string();
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) fail_errno(errno);
-    file_ = fdopen(fd, "wb");
-    if (file_ == nullptr) {
-      const int err = errno;
-      ::close(fd);
-      std::remove(path_.c_str());
-      fail_errno(err);
+constexpr std::uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+// The PNG row filter used at levels >= 1: Up (each byte minus the byte above). On edge images
+// of photographs (the pipeline's default output) it gave the smallest files at the same time
+// as None and Sub (bench/e2e_png.py). Level 0 stores rows unfiltered.
+constexpr std::uint8_t filter_none = 0;
+constexpr std::uint8_t filter_up = 2;
+
+void put_u32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+// Completes the chunk whose length field starts at `chunk` and whose `n` data bytes follow its
+// 4-byte type: writes the length and appends the CRC of type and data. Returns the end.
+std::uint8_t* finish_chunk(std::uint8_t* chunk, std::size_t n) {
+  put_u32(chunk, static_cast<std::uint32_t>(n));
+  const uLong crc = crc32(crc32(0, nullptr, 0), chunk + 4, static_cast<uInt>(n + 4));
+  put_u32(chunk + 8 + n, static_cast<std::uint32_t>(crc));
+  return chunk + 12 + n;
+}
+
+// Writes the filtered image data: per row, its filter byte, then the filtered bytes.
+void filter_rows(std::uint8_t* dst, const std::uint8_t* pixels, std::size_t row, int height,
+                 std::size_t pitch, std::uint8_t filter) {
+  for (int y = 0; y < height; ++y) {
+    const std::uint8_t* cur = pixels + static_cast<std::size_t>(y) * pitch;
+    *dst++ = filter;
+    if (filter == filter_none || y == 0) {
+      std::memcpy(dst, cur, row);
+    } else {
+      const std::uint8_t* above = cur - pitch;
+      for (std::size_t i = 0; i < row; ++i) dst[i] = static_cast<std::uint8_t>(cur[i] - above[i]);
     }
+    dst += row;
   }
-  ~temp_file() {
-    if (file_ != nullptr) std::fclose(file_);
-    if (!renamed_) std::remove(path_.c_str());
-  }
-  temp_file(const temp_file&) = delete;
-  temp_file& operator=(const temp_file&) = delete;
+}
 
-  std::FILE* get() const { return file_; }
-
-  // Flushes and closes the file; a write error reported only now (full disk, quota) throws.
-  void close() {
-    int err = 0;
-    if (std::fflush(file_) != 0 || std::ferror(file_) != 0) err = errno != 0 ? errno : EIO;
-    if (std::fclose(file_) != 0 && err == 0) err = errno != 0 ? errno : EIO;
-    file_ = nullptr;
-    if (err != 0) fail_errno(err);
-  }
-
-  void rename_to_target() {
-    if (std::rename(path_.c_str(), target_.c_str()) != 0) fail_errno(errno);
-    renamed_ = true;
-  }
-
-  [[noreturn]] void fail_errno(int err) const { fail(std::strerror(err)); }
-  [[noreturn]] void fail(const std::string& reason) const {
-    throw image_error("cannot write " + target_ + ": " + reason);
-  }
-
- private:
-  std::string target_;
-  std::string path_;
-  std::FILE* file_ = nullptr;
-  bool renamed_ = false;
+#if PINPOOL_HAVE_LIBDEFLATE
+struct compressor_free {
+  void operator()(libdeflate_compressor* c) const noexcept { libdeflate_free_compressor(c); }
 };
 
-// State shared by the guarded steps and the libpng callbacks. Trivially destructible.
-struct png_write_state {
-  png_structp png;
-  png_infop info;
-  std::FILE* file;
-  const std::uint8_t* pixels;
-  std::size_t pitch;
-  int width;
-  int height;
-  int channels;
-  std::jmp_buf jmp;
-  char message[256];
-};
-
-[[noreturn]] void on_png_error(png_structp png, png_const_charp msg) {
-  auto* st = static_cast<png_write_state*>(png_get_error_ptr(png));
-  if (st->message[0] == '\0') std::snprintf(st->message, sizeof st->message, "%s", msg);
-  std::longjmp(st->jmp, 1);
+// This thread's compressor for `level` (kept: allocating one costs more than a small image).
+libdeflate_compressor* compressor_for(int level) {
+  thread_local std::unique_ptr<libdeflate_compressor, compressor_free> cache[max_png_level + 1];
+  auto& c = cache[level];
+  if (!c) c.reset(libdeflate_alloc_compressor(level));
+  if (!c) throw image_error("out of memory for the PNG compressor");
+  return c.get();
 }
 
-// libpng warns only about the caller's misuse here, which check_arguments() rules out.
-void on_png_warning(png_structp /*png*/, png_const_charp /*msg*/) {}
-
-[[noreturn]] void fail_io(png_structp png, int err) {
-  auto* st = static_cast<png_write_state*>(png_get_io_ptr(png));
-  std::snprintf(st->message, sizeof st->message, "%s", std::strerror(err != 0 ? err : EIO));
-  png_error(png, st->message);
+std::size_t compress_bound(int level, std::size_t n) {
+  return libdeflate_zlib_compress_bound(compressor_for(level), n);
 }
 
-void write_png_bytes(png_structp png, png_bytep data, std::size_t n) {
-  auto* st = static_cast<png_write_state*>(png_get_io_ptr(png));
-  if (std::fwrite(data, 1, n, st->file) != n) fail_io(png, errno);
+std::size_t compress(int level, const std::uint8_t* src, std::size_t n, std::uint8_t* dst,
+                     std::size_t capacity) {
+  const std::size_t written =
+      libdeflate_zlib_compress(compressor_for(level), src, n, dst, capacity);
+  if (written == 0) throw image_error("PNG compression failed");
+  return written;
+}
+#else
+std::size_t compress_bound(int /*level*/, std::size_t n) {
+  return compressBound(static_cast<uLong>(n));
 }
 
-void flush_png(png_structp png) {
-  auto* st = static_cast<png_write_state*>(png_get_io_ptr(png));
-  if (std::fflush(st->file) != 0) fail_io(png, errno);
-}
-
-// Runs `step` with libpng errors caught: false when libpng raised one (details in `st`).
-bool run_guarded(png_write_state& st, void (*step)(png_write_state&)) {
-  if (setjmp(st.jmp) != 0) return false;
-  step(st);
-  return true;
-}
-
-void create_step(png_write_state& st) {
-  st.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, on_png_error, on_png_warning);
-  if (st.png != nullptr) st.info = png_create_info_struct(st.png);
-}
-
-// Fast settings, as the pipeline writes many frames: the Up filter with zlib's run-length
-// strategy. On a 1920x1080 blurred sobel of the test pattern: 22 ms and 845 KB, against 330 ms
-// and 887 KB with libpng's defaults (adaptive filters, zlib level 6).
-void write_step(png_write_state& st) {
-  png_structp png = st.png;
-  png_set_write_fn(png, &st, write_png_bytes, flush_png);
-  png_set_IHDR(png, st.info, static_cast<png_uint_32>(st.width),
-               static_cast<png_uint_32>(st.height), 8,
-               st.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_set_compression_strategy(png, Z_RLE);
-  png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
-  png_write_info(png, st.info);
-  for (int y = 0; y < st.height; ++y) {
-    png_write_row(png, st.pixels + static_cast<std::size_t>(y) * st.pitch);
+std::size_t compress(int level, const std::uint8_t* src, std::size_t n, std::uint8_t* dst,
+                     std::size_t capacity) {
+  uLongf written = static_cast<uLongf>(capacity);
+  if (compress2(dst, &written, src, static_cast<uLong>(n), level) != Z_OK) {
+    throw image_error("PNG compression failed");
   }
-  png_write_end(png, nullptr);
+  return written;
 }
-
-// Owns the libpng structs of one write.
-class png_encoder {
- public:
-  png_encoder() {
-    if (!run_guarded(st_, create_step) || st_.info == nullptr) {
-      png_destroy_write_struct(&st_.png, &st_.info);
-      throw std::bad_alloc();
-    }
-  }
-  ~png_encoder() { png_destroy_write_struct(&st_.png, &st_.info); }
-  png_encoder(const png_encoder&) = delete;
-  png_encoder& operator=(const png_encoder&) = delete;
-
-  void write(const temp_file& out, const std::uint8_t* pixels, int width, int height, int channels,
-             std::size_t pitch) {
-    st_.file = out.get();
-    st_.pixels = pixels;
-    st_.pitch = pitch;
-    st_.width = width;
-    st_.height = height;
-    st_.channels = channels;
-    if (!run_guarded(st_, write_step)) out.fail(st_.message);
-  }
-
- private:
-  png_write_state st_{};
-};
-
-void check_arguments(const std::uint8_t* pixels, int width, int height, int channels,
-                     std::size_t pitch) {
-  if (pixels == nullptr) throw std::invalid_argument("write_png: pixels is null");
-  if (width <= 0 || height <= 0 || width > max_side || height > max_side) {
-    throw std::invalid_argument("write_png: bad size " + std::to_string(width) + "x" +
-                                std::to_string(height));
-  }
-  if (channels != 1 && channels != 3) {
-    throw std::invalid_argument("write_png: channels must be 1 or 3, not " +
-                                std::to_string(channels));
-  }
-  if (pitch < static_cast<std::size_t>(width) * static_cast<std::size_t>(channels)) {
-    throw std::invalid_argument("write_png: pitch " + std::to_string(pitch) +
-                                " is smaller than a row");
-  }
-}
+#endif
 
 }  // namespace
 
-void write_png(const std::string& path, const std::uint8_t* pixels, int width, int height,
-               int channels, std::size_t pitch) {
-  check_arguments(pixels, width, height, channels, pitch);
-  temp_file out(path);
-  {
-    png_encoder enc;
-    enc.write(out, pixels, width, height, channels, pitch);
-  }
-  out.close();
-  out.rename_to_target();
+void encode_png(byte_buffer& out, const std::uint8_t* pixels, int width, int height, int channels,
+                std::size_t pitch, int level) {
+  const std::size_t row = static_cast<std::size_t>(width) * static_cast<std::size_t>(channels);
+  const std::size_t raw = (row + 1) * static_cast<std::size_t>(height);
+  if (raw > 0x7fffffffu) throw image_error("image too large for one PNG data chunk");
+  thread_local byte_buffer filtered;
+  filtered.resize(raw);
+  filter_rows(filtered.data(), pixels, row, height, pitch, level == 0 ? filter_none : filter_up);
+
+  const std::size_t bound = compress_bound(level, raw);
+  out.resize(sizeof png_signature + 25 + 12 + bound + 12);
+  std::uint8_t* p = out.data();
+  std::memcpy(p, png_signature, sizeof png_signature);
+  p += sizeof png_signature;
+  std::memcpy(p + 4, "IHDR", 4);
+  put_u32(p + 8, static_cast<std::uint32_t>(width));
+  put_u32(p + 12, static_cast<std::uint32_t>(height));
+  const std::uint8_t ihdr_rest[5] = {8, static_cast<std::uint8_t>(channels == 3 ? 2 : 0), 0, 0, 0};
+  std::memcpy(p + 16, ihdr_rest, sizeof ihdr_rest);  // depth, colour type, deflate, filters, no
+  p = finish_chunk(p, 13);                           // interlace
+  std::memcpy(p + 4, "IDAT", 4);
+  p = finish_chunk(p, compress(level, filtered.data(), raw, p + 8, bound));
+  std::memcpy(p + 4, "IEND", 4);
+  p = finish_chunk(p, 0);
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
-}  // namespace pinpool::io
+}  // namespace pinpool::io::detail

@@ -1,6 +1,6 @@
 #pragma once
 /// @file image_io.hpp
-/// @brief Image file I/O of pinpool-pipeline: PNG, JPEG and PNM (PGM/PPM) reading, PNG writing,
+/// @brief Image file I/O of pinpool-pipeline: PNG, JPEG and PNM (PGM/PPM) reading and writing,
 /// and the synthetic test pattern.
 ///
 /// Reading is two-phase so that the caller owns the pixel memory (a pinned pool chunk) and so
@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -32,7 +33,7 @@ struct image_info {
   format fmt;    ///< the detected format
 };
 
-/// @brief Largest width or height accepted by `probe()`/`decode()` (and by `write_png()`).
+/// @brief Largest width or height accepted by `probe()`/`decode()` (and by `write_image()`).
 inline constexpr int max_side = 1 << 20;
 
 /// @brief An image could not be read or written. `what()` is the reason alone, e.g.
@@ -65,19 +66,49 @@ image_info probe(const std::string& path, std::uint64_t max_pixels);
 image_info decode(const std::string& path, std::uint8_t* dst, std::size_t capacity,
                   std::uint64_t max_pixels);
 
-/// @brief Writes an 8-bit PNG (grey or RGB) atomically: to a temporary file in the directory of
-/// `path`, renamed over `path` once complete.
+/// @brief How `write_image()` encodes.
+struct write_options {
+  /// PNG: the deflate level, 0 (stored, fastest, largest) to 9 (smallest, slowest). The
+  /// default, 1, was chosen by measurement against OpenCV's imwrite defaults (bench/run --suites
+  /// e2e: smaller files, less time).
+  int png_level = 1;
+  /// JPEG: quality 1..100 (libjpeg's scale; 4:2:0 chroma for RGB).
+  int jpeg_quality = 90;
+};
+
+/// @brief Smallest and largest `write_options::png_level`.
+inline constexpr int min_png_level = 0;
+inline constexpr int max_png_level = 9;
+
+/// @brief The format `write_image()` writes for `path`, from its extension (case-insensitive):
+/// .png -> png, .jpg/.jpeg -> jpeg, .pgm/.ppm/.pnm -> pnm; none for any other.
+std::optional<format> format_for_path(const std::string& path);
+
+/// @brief The file extension (with the dot) of `fmt` for an image of `channels`: ".png",
+/// ".jpg", ".pgm" (grey) or ".ppm" (RGB).
+const char* extension_of(format fmt, int channels);
+
+/// @brief Writes an 8-bit image (grey or RGB) atomically, in the format of `path`'s extension
+/// (`format_for_path`): to a temporary file in the directory of `path`, renamed over `path` once
+/// complete. PNG and PNM are lossless; JPEG is lossy (`opt.jpeg_quality`).
 /// @param pixels `height` rows, `pitch` bytes apart, each `width * channels` bytes used.
 /// @param channels 1 or 3.
 /// @throws std::invalid_argument for a null `pixels`, a size outside [1, max_side], channels
-/// other than 1 or 3, or `pitch < width * channels`.
+/// other than 1 or 3, `pitch < width * channels`, an extension `format_for_path` does not know,
+/// `opt.png_level` outside [min_png_level, max_png_level] or `opt.jpeg_quality` outside [1, 100].
 /// @throws image_error "cannot write <path>: <reason>" when the temporary file cannot be created,
 /// written (full disk, RLIMIT_FSIZE, ...), closed or renamed. The temporary is removed then and
 /// an existing file at `path` is left unchanged: no partial file is ever left.
 /// @note No fsync: atomic against failures and concurrent readers, not against power loss. A
 /// process writing under RLIMIT_FSIZE must ignore SIGXFSZ to get the error instead of dying.
+/// Thread-safe; each thread keeps its encoder state and buffers for its next call.
+void write_image(const std::string& path, const std::uint8_t* pixels, int width, int height,
+                 int channels, std::size_t pitch, const write_options& opt = {});
+
+/// @brief `write_image()` as PNG whatever the extension of `path`, with `opt`'s PNG level.
+/// @throws as `write_image()`.
 void write_png(const std::string& path, const std::uint8_t* pixels, int width, int height,
-               int channels, std::size_t pitch);
+               int channels, std::size_t pitch, const write_options& opt = {});
 
 /// @brief Fills `rgb` (width * height * 3 bytes, tightly packed) with frame `frame` of a
 /// deterministic synthetic sequence: colour bars, grey and colour gradients, a low-contrast band,
