@@ -217,9 +217,18 @@ TEST_F(rmm_adapter, same_stream_reuse_through_rmm_and_cross_stream_release) {
   pinpool::rmm_device_resource mr{pool};
   rmm::device_async_resource_ref ref{mr};
   void* a = ref.allocate(cuda::stream_ref{stream_}, 64 << 10, 256);
+  const pinpool_emu::counters before = pinpool_emu::get_counters();
   ref.deallocate(cuda::stream_ref{stream_}, a, 64 << 10, 256);
   void* b = ref.allocate(cuda::stream_ref{stream_}, 64 << 10, 256);
+  const pinpool_emu::counters after = pinpool_emu::get_counters();
   EXPECT_EQ(a, b) << "same stream: the chunk is reused at once, stream-ordered";
+  // What rmm_resource.hpp says a round trip costs: the stream wrapped twice (device and
+  // identity each time), one event recorded at the release (a foreign stream), no allocation.
+  const auto calls = [&](const char* entry) { return after.count(entry) - before.count(entry); };
+  EXPECT_EQ(calls("cudaStreamGetDevice"), 2u);
+  EXPECT_EQ(calls("cudaStreamGetId"), 2u);
+  EXPECT_EQ(calls("cudaEventRecord"), 1u);
+  EXPECT_EQ(after.malloc_calls, before.malloc_calls);
   cudaStream_t other = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking), cudaSuccess);
   // Freed on another stream (cudaFreeAsync semantics: the caller ordered its work before it).
