@@ -27,7 +27,12 @@ class emulated_pool_group : public pinpool_emu::checked_test {
 };
 
 TEST_F(emulated_pool_group, a_device_pool_takes_another_devices_stream_only_with_peer_access) {
-  pinpool::pool_group group(be_, {0, 1});
+  // pending_reuse = always: the hand-off below is a device-side wait on device 1's fence, so the
+  // chunk is reused whatever the timing (with at_cap the pool grows while device 1's stream is
+  // still busy, as it may be: PINPOOL_EMU_CHAOS made that the rule).
+  pinpool::pool_options base;
+  base.pending_reuse = pinpool::cross_stream_reuse::always;
+  pinpool::pool_group group(be_, {0, 1}, {memory_kind::device, memory_kind::pinned_host}, base);
   pinpool::pool& dev0 = group.get(0, memory_kind::device);
   pinpool::stream on_1 = be_->create_stream(1);
   try {

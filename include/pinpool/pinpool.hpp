@@ -13,6 +13,7 @@
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 #include <pinpool/shared_buffer.hpp>
+#include <pinpool/slab_hooks.hpp>
 #include <pinpool/span.hpp>
 #include <pinpool/stream.hpp>
 #include <pinpool/version.hpp>

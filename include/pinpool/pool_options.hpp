@@ -4,6 +4,7 @@
 /// (std::invalid_argument on nonsense).
 
 #include <pinpool/memory_kind.hpp>
+#include <pinpool/slab_hooks.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -71,6 +72,9 @@ struct pool_options {
   bool detect_capture = true;
   /// Name used in error messages, stats and NVTX. The pool keeps its own copy.
   const char* name = "pinpool";
+  /// Registration hooks, called once per slab after it is created and before it is freed
+  /// (slab_hooks.hpp). Empty: none.
+  slab_hooks hooks;
 };
 
 }  // namespace pinpool

@@ -90,9 +90,16 @@ std::string run_report::summary_table() const {
                   "streams busy %3.0f%% (copies + stages over %d x %.2f s)\n",
                   100 * host_busy, host_threads, seconds, 100 * stream_busy, streams, seconds);
     o << line;
-    o << (host_busy >= stream_busy ? "  the host threads (decode, encode) bound this run: "
-                                     "a faster --format or --png-level shortens it\n"
-                                   : "  the streams (copies, stages) bound this run\n");
+    constexpr double saturated = 0.7;
+    if (host_busy >= saturated && host_busy >= stream_busy) {
+      o << "  the host threads (decode, encode) bound this run: a faster --format or --png-level "
+           "shortens it\n";
+    } else if (stream_busy >= saturated) {
+      o << "  the streams (copies, stages) bound this run\n";
+    } else {
+      o << "  neither the host threads nor the streams were busy most of the run: the cores "
+           "they share bound it\n";
+    }
   }
   o << "\n  pool          reserved     peak in use   hits/acquisitions   backend allocations\n";
   for (const pool_stats& p : pools) {

@@ -243,6 +243,7 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
   slab mem;
   try {
     mem = backend_->allocate(slab_request{opt_.kind, opt_.device, bytes, -1});
+    announce_slab(mem);
   } catch (...) {
     lock.lock();
     arena_.unreserve(bytes);
@@ -433,7 +434,7 @@ std::size_t pool_core::trim() {
   std::size_t freed = 0;
   for (const auto& s : idle) {
     nvtx_heap_unregister(s->nvtx_heap);
-    backend_->deallocate(s->mem);
+    free_slab(s->mem);
     freed += s->mem.bytes;
   }
   return freed;
@@ -516,8 +517,41 @@ void pool_core::destroy_memory() noexcept {
   if (quarantined_ != 0) return;  // memory may still be used by work we could not track: leak it
   for (const auto& s : arena_.slabs()) {
     nvtx_heap_unregister(s->nvtx_heap);
-    backend_->deallocate(s->mem);
+    free_slab(s->mem);
   }
+}
+
+// ---- registration hooks (slab_hooks.hpp) ------------------------------------------------------
+
+namespace {
+slab_info info_of(const slab& mem) {
+  return slab_info{mem.ptr, mem.bytes, mem.kind, mem.device};
+}
+}  // namespace
+
+void pool_core::announce_slab(const slab& mem) {
+  if (!opt_.hooks.on_create) return;
+  try {
+    opt_.hooks.on_create(info_of(mem));
+  } catch (...) {
+    backend_->deallocate(mem);  // never handed out: the pool is as before
+    throw;
+  }
+}
+
+void pool_core::free_slab(const slab& mem) noexcept {
+  if (opt_.hooks.on_destroy) {
+    try {
+      opt_.hooks.on_destroy(info_of(mem));
+    } catch (const std::exception& e) {
+      detail::log_message("pinpool: pool '%s': a slab's on_destroy hook threw (%s); slab freed",
+                          opt_.name, e.what());
+    } catch (...) {
+      detail::log_message("pinpool: pool '%s': a slab's on_destroy hook threw; slab freed",
+                          opt_.name);
+    }
+  }
+  backend_->deallocate(mem);
 }
 
 }  // namespace pinpool::detail

@@ -143,6 +143,10 @@ class pool_core {
   bool wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
                         const stream_ref& s);
   slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes);
+  /// Runs `hooks.on_create` for a new slab; if it throws, frees the slab and rethrows. Unlocked.
+  void announce_slab(const slab& mem);
+  /// Runs `hooks.on_destroy` (exceptions logged), then returns the slab to the backend.
+  void free_slab(const slab& mem) noexcept;
   chunk* take_completed(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
   bool events_done(const std::vector<event_slot>& events);
   bool release_done(const chunk& c);
