@@ -7,7 +7,7 @@ import os
 import re
 import sys
 
-KNOWN_WORDS = {"program", "test", "cuda", "nvcc", "nvtx"}
+KNOWN_WORDS = {"program", "test", "cuda", "nvcc", "nvtx", "rmm"}
 
 
 def write_if_changed(path, text):
