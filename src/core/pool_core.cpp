@@ -66,14 +66,9 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
       if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
     if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
-    chunk* fresh = nullptr;
-    try {
-      fresh = take_new(lock, cls);
-    } catch (const out_of_memory&) {
-      if (may_wait && reclaim_before_failing(lock, bytes, false, reclaim)) continue;
-      throw;
+    if (chunk* c = take_new_reclaiming(lock, cls, bytes, s, may_wait, reclaim)) {
+      return hand_out(c, bytes, s);
     }
-    if (fresh != nullptr) return hand_out(fresh, bytes, s);
     if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     if (!may_wait) return buffer{};
     const auto now = std::chrono::steady_clock::now();
@@ -82,8 +77,8 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
       ++counters_.waits;
       deadline = now + opt_.acquire_timeout;
     }
-    if (now >= deadline) {
-      if (reclaim_before_failing(lock, bytes, true, reclaim)) continue;
+    // Past the deadline the policy may free memory: the wait below then returns at once.
+    if (now >= deadline && !reclaim_before_failing(lock, bytes, true, reclaim)) {
       throw_exhausted(bytes);
     }
     ++waiters_;
@@ -430,6 +425,21 @@ void pool_core::wait_for_fences_at_teardown() noexcept {
 }
 
 // ---- out of memory (pool_options::on_exhausted) ------------------------------------------------
+
+chunk* pool_core::take_new_reclaiming(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                      std::size_t bytes, const stream_ref* s, bool may_wait,
+                                      reclaim_state& reclaim) {
+  for (;;) {
+    try {
+      return take_new(lock, cls);
+    } catch (const out_of_memory&) {
+      if (!may_wait || !reclaim_before_failing(lock, bytes, false, reclaim)) throw;
+    }
+    // What the policy released may serve the request without growing.
+    if (chunk* c = take_reusable(cls, s)) return hit(c);
+    if (chunk* c = take_completed(lock, cls)) return hit(c);
+  }
+}
 
 bool pool_core::reclaim_before_failing(std::unique_lock<std::mutex>& lock, std::size_t bytes,
                                        bool at_cap, reclaim_state& state) {

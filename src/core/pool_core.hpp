@@ -173,6 +173,12 @@ class pool_core {
   /// the lock held. @return true to try again.
   bool reclaim_before_failing(std::unique_lock<std::mutex>& lock, std::size_t bytes, bool at_cap,
                               reclaim_state& state);
+  /// take_new under the policy: when the backend refuses a slab (and the caller may wait),
+  /// reclaims and looks again, first among the chunks reclaiming may have released. Null at the
+  /// cap; out_of_memory when the policy gives up.
+  chunk* take_new_reclaiming(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                             std::size_t bytes, const stream_ref* s, bool may_wait,
+                             reclaim_state& reclaim);
 
   // Release.
   bool record_events(chunk* c) noexcept;
