@@ -42,9 +42,12 @@ struct cache_entry {
   return __builtin_expect(static_cast<long>(b), 1L) != 0;
 }
 
-/// @brief A class's home slot: parked there when it is free, looked for there first.
+/// @brief A class's home slot: parked there when it is free, looked for there first. Classes
+/// come 8 per doubling, so `cls % 8` alone would give every power of two from 4 KiB up the same
+/// slot (its class is 7 mod 8) and interleaved sizes would miss it; folding in `cls >> 3` gives
+/// 8 consecutive doublings 8 different slots, and the 8 classes of one doubling too.
 constexpr int home_slot(std::uint32_t cls) noexcept {
-  return static_cast<int>(cls % cache_entry::slots);
+  return static_cast<int>((cls ^ (cls >> 3U)) % cache_entry::slots);
 }
 
 /// @brief Owner-side increments: only the owner writes, so no locked read-modify-write; others
