@@ -686,14 +686,20 @@ cudaError_t refuse_if_capture_forbids(const char* call) {
   return fail(cudaErrorStreamCaptureUnsupported);
 }
 
+/// Appends `t` to the capture of `s` as `s`'s next node. Caller holds the state's mutex and has
+/// checked that `s` is being captured.
+void append_node_locked(emu_stream& s, task& t) {
+  capture_sequence& c = *s.capture;
+  ++c.members[&s][&s];
+  c.nodes.push_back(std::move(t));
+}
+
 /// When `s` is being captured, appends `t` (a host function) to its capture as `s`'s next node.
 /// @return false, leaving `t`, when it is not.
 bool capture_node(emu_stream& s, task& t) {
   lock_guard lock(g().mutex);
   if (!s.capture) return false;
-  capture_sequence& c = *s.capture;
-  ++c.members[&s][&s];
-  c.nodes.push_back(std::move(t));
+  append_node_locked(s, t);
   return true;
 }
 
@@ -706,9 +712,7 @@ std::optional<cudaError_t> capture_copy(emu_stream& s, task& t) {
     lock_guard lock(g().mutex);
     if (!s.capture) return std::nullopt;
     if (allocation_at_locked(t.dst) && allocation_at_locked(t.src)) {
-      capture_sequence& c = *s.capture;
-      ++c.members[&s][&s];
-      c.nodes.push_back(std::move(t));
+      append_node_locked(s, t);
       return cudaSuccess;
     }
     invalidate_locked(*s.capture, "cudaMemcpyAsync of pageable memory");
