@@ -11,9 +11,9 @@
 // fifth pool detaches the oldest. Entries are detached when the thread exits.
 //
 // The hot path is inline, and reaching the thread's table is one TLS load. A class has a home
-// slot (its index modulo 8), parked in when free and looked in first: pool_core's inline hit
-// (`take_home`, `park_home`) tries only that slot, the slow paths (`take_cached`, `park`) all
-// eight.
+// slot (home_slot) and the one after it, parked in when free and looked in first: pool_core's
+// inline hit (`take_home`, `park_home`) tries only those two, the slow paths (`take_cached`,
+// `park`) all eight.
 
 #include "chunk.hpp"
 
@@ -133,13 +133,22 @@ cache_entry* attach_cache_entry(pool_core* core);
   return c;
 }
 
-/// @brief Owner thread, no lock: the chunk of class `cls` in its home slot of `e` (see
-/// take_cached), or null.
+/// @brief A class's second slot, after its home one: two classes with one home slot (classes
+/// 8 doublings apart, say 4 KiB and 1 MiB) both stay on the inline paths.
+constexpr int next_slot(int i) noexcept {
+  return (i + 1) % cache_entry::slots;
+}
+
+/// @brief Owner thread, no lock: the chunk of class `cls` in its home slot of `e` or the one
+/// after it (see take_cached), or null.
 [[gnu::always_inline]] inline chunk* take_home(cache_entry& e, std::uint32_t cls,
                                                std::size_t bytes) noexcept {
   const int i = home_slot(cls);
   chunk* c = e.slot[i].load(std::memory_order_relaxed);
-  return c == nullptr || c->cls != cls ? nullptr : take_slot(e, i, c, bytes);
+  if (likely(c != nullptr && c->cls == cls)) return take_slot(e, i, c, bytes);
+  const int j = next_slot(i);
+  c = e.slot[j].load(std::memory_order_relaxed);
+  return c == nullptr || c->cls != cls ? nullptr : take_slot(e, j, c, bytes);
 }
 
 /// @brief Owner thread, no lock: a chunk of class `cls` in `e` (home slot first, then the
@@ -169,12 +178,15 @@ cache_entry* attach_cache_entry(pool_core* core);
   e.slot[i].store(c, std::memory_order_relaxed);
 }
 
-/// @brief Owner thread: parks an idle chunk in its class's home slot of `e`. The chunk keeps its
-/// state: the pool counts it as handed out until the entry is detached. @return false when that
-/// slot is taken.
+/// @brief Owner thread: parks an idle chunk in its class's home slot of `e`, or the one after it.
+/// The chunk keeps its state: the pool counts it as handed out until the entry is detached.
+/// @return false when both slots are taken.
 [[gnu::always_inline]] inline bool park_home(cache_entry& e, chunk* c) noexcept {
-  const int i = home_slot(c->cls);
-  if (e.slot[i].load(std::memory_order_relaxed) != nullptr) return false;
+  int i = home_slot(c->cls);
+  if (e.slot[i].load(std::memory_order_relaxed) != nullptr) {
+    i = next_slot(i);
+    if (e.slot[i].load(std::memory_order_relaxed) != nullptr) return false;
+  }
   park_slot(e, i, c);
   return true;
 }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -119,6 +120,29 @@ TEST(thread_cache_entry, powers_of_two_get_distinct_home_slots) {
     }
     EXPECT_EQ(slots.size(), static_cast<std::size_t>(count)) << "from " << first << " bytes";
   }
+}
+
+// The hot suite's six sizes interleaved (256 B, 4 KiB, 64 KiB, 1 MiB, 8 MiB, 64 MiB): 256 B and
+// 64 MiB share a home slot, and so do 4 KiB and 1 MiB (8 doublings apart), so the second of each
+// pair parks in the slot after its home one, and all six are taken back by the inline path.
+TEST(thread_cache_entry, the_hot_suites_six_sizes_all_stay_on_the_inline_path) {
+  on_thread_with_entry([](pool_core*, cache_entry& e) {
+    const pinpool::detail::size_classes sizes(256, 8);
+    const std::size_t bytes[] = {256, 4096, 65536, 1 << 20, 8 << 20, 64 << 20};
+    std::vector<chunk> c(6);
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      c[i].cls = sizes.index_of(bytes[i]);
+      c[i].bytes = bytes[i];
+      c[i].requested = bytes[i];
+      c[i].st = chunk::state::in_use;
+      ASSERT_TRUE(pinpool::detail::park_home(e, &c[i])) << bytes[i] << " bytes";
+    }
+    for (std::size_t k = 0; k < c.size(); ++k) {
+      const std::size_t i = (k * 5) % c.size();  // another order than parked
+      EXPECT_EQ(pinpool::detail::take_home(e, c[i].cls, bytes[i]), &c[i]) << bytes[i] << " bytes";
+    }
+    EXPECT_EQ(e.hits.load(), 6u);
+  });
 }
 
 }  // namespace
