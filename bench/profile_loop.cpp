@@ -3,8 +3,11 @@
 //   valgrind --tool=callgrind --toggle-collect=pinpool_bench_profiled_loop
 // so that only the loop is counted; instructions / iterations = the cost of one round trip.
 //
-// usage: pinpool-bench-profile <pinpool|pinpool_stream|mutex_freelist|malloc> <bytes> <iterations>
+// usage: pinpool-bench-profile <pinpool|pinpool_mixed|pinpool_stream|mutex_freelist|malloc>
+//                              <bytes> <iterations>
 //   pinpool         pool.acquire(bytes) + touch + release (pinned_host pool, CPU backend)
+//   pinpool_mixed   as pinpool, the size cycling over the hot suite's six (256 B, 4 KiB, 64 KiB,
+//                   1 MiB, 8 MiB, 64 MiB; `bytes` is ignored): the thread cache's slot spread
 //   pinpool_stream  pool.acquire(bytes, s) + release on s (an event recorded; no work), with a
 //                   stream synchronise every 32 round trips
 //   mutex_freelist  std::mutex + std::vector<void*> free list (the floor of suite 1)
@@ -66,6 +69,13 @@ inline void run_loop(const context* c, long iterations) {
       pinpool::buffer b = c->pool->acquire(bytes);
       touch(b.data(), bytes);
     }
+  } else if (c->peer == "pinpool_mixed") {
+    constexpr std::size_t sizes[] = {256, 4096, 65536, 1 << 20, 8 << 20, 64 << 20};
+    for (long i = 0; i < iterations; ++i) {
+      const std::size_t n = sizes[i % 6];
+      pinpool::buffer b = c->pool->acquire(n);
+      touch(b.data(), n);
+    }
   } else if (c->peer == "pinpool_stream") {
     for (long i = 0; i < iterations; ++i) {
       { pinpool::buffer b = c->pool->acquire(bytes, *c->stream); }
@@ -100,7 +110,8 @@ extern "C" __attribute__((noinline)) void pinpool_bench_warm_up(const context* c
 int main(int argc, char** argv) {
   if (argc != 4) {
     std::fprintf(stderr,
-                 "usage: %s <pinpool|pinpool_stream|mutex_freelist|malloc> <bytes> <iterations>\n",
+                 "usage: %s <pinpool|pinpool_mixed|pinpool_stream|mutex_freelist|malloc> <bytes> "
+                 "<iterations>\n",
                  argv[0]);
     return 2;
   }

@@ -229,8 +229,16 @@ class emu_stream {
       queue_.pop_front();
       lock.unlock();
       if (!t.implicit && t.what != task::kind::wait) chaos_.delay(t.what == task::kind::host_func);
-      execute(t, device_);
-      lock.lock();
+      if (t.what == task::kind::signal) {
+        // An event completes together with the stream reaching it (under the stream's lock):
+        // once cudaEventSynchronize of the stream's last record returns, cudaStreamQuery says
+        // cudaSuccess, as on a GPU (else the count could lag behind the event).
+        lock.lock();
+        t.mark->complete();
+      } else {
+        execute(t, device_);
+        lock.lock();
+      }
       ++finished_;
       idle_cv_.notify_all();
     }

@@ -1,0 +1,862 @@
+// Runtime conformance: the behaviour the CUDA runtime emulation (tests/emulation/) claims to
+// model, written only against <cuda_runtime_api.h> and GoogleTest. The same source builds twice:
+// pinpool_tests_runtime_conformance_emulated (linked with the emulation; must pass in CI) and
+// pinpool_tests_runtime_conformance (linked with libcudart; skips without a device). A test that
+// passes on the emulation and fails on a GPU shows where the emulation is wrong.
+//
+// Every test owns its streams, events, graphs and memory through the fixture, whose TearDown
+// ends any capture left open, opens every gate, synchronises and frees, so a failure on a GPU
+// does not cascade into the next test. No wait is unbounded: gates time out after 5 s.
+//
+// PINPOOL_CONFORMANCE_EMULATED is defined in the emulated build only.
+
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <deque>
+#include <gtest/gtest.h>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto wait_limit = 5s;
+
+/// Holds a stream busy: a host function that returns once the gate opens, or after 5 s.
+struct gate {
+  std::atomic<bool> open{false};
+  std::atomic<bool> timed_out{false};
+  std::atomic<int> passed{0};
+};
+
+void wait_at_gate(void* p) {
+  auto& g = *static_cast<gate*>(p);
+  const auto deadline = std::chrono::steady_clock::now() + wait_limit;
+  while (!g.open.load()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      g.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  g.passed.fetch_add(1);
+}
+
+void count_call(void* n) {
+  static_cast<std::atomic<int>*>(n)->fetch_add(1);
+}
+
+/// A host function that snapshots a pinned buffer (what the stream's earlier copies wrote).
+struct snapshot_probe {
+  const unsigned char* from = nullptr;
+  std::size_t bytes = 0;
+  std::vector<unsigned char> seen;
+  std::atomic<int> calls{0};
+};
+
+void take_snapshot(void* p) {
+  auto& probe = *static_cast<snapshot_probe*>(p);
+  probe.seen.assign(probe.from, probe.from + probe.bytes);
+  probe.calls.fetch_add(1);
+}
+
+const char* name(cudaError_t e) {
+  return cudaGetErrorName(e);
+}
+
+/// The base of every suite: skips without a device, owns what a test creates.
+class runtime_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n <= 0) {
+      (void)cudaGetLastError();
+      GTEST_SKIP() << "no CUDA device: cudaGetDeviceCount returned " << name(e) << " ("
+                   << cudaGetErrorString(e) << "), count " << n;
+    }
+    devices_ = n;
+    ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+    (void)cudaGetLastError();  // start with no last error
+  }
+
+  void TearDown() override {
+    if (devices_ == 0) return;
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+    (void)cudaThreadExchangeStreamCaptureMode(&mode);  // this thread back to the default
+    for (int pass = 0; pass < 2; ++pass) {  // origins first; joined streams end with them
+      for (const owned_stream& s : streams_) {
+        cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+        if (cudaStreamIsCapturing(s.handle, &st) != cudaSuccess) continue;
+        if (st == cudaStreamCaptureStatusNone) continue;
+        cudaGraph_t graph = nullptr;
+        if (cudaStreamEndCapture(s.handle, &graph) == cudaSuccess && graph != nullptr)
+          (void)cudaGraphDestroy(graph);
+      }
+    }
+    for (auto& g : gates_) g.open = true;
+    for (const owned_stream& s : streams_) {
+      (void)cudaSetDevice(s.device);
+      (void)cudaStreamSynchronize(s.handle);
+    }
+    (void)cudaSetDevice(0);
+    for (cudaGraphExec_t x : execs_) (void)cudaGraphExecDestroy(x);
+    for (cudaGraph_t g : graphs_) (void)cudaGraphDestroy(g);
+    for (void* p : device_) (void)cudaFree(p);
+    for (void* p : pinned_) (void)cudaFreeHost(p);
+    for (const owned_stream& s : streams_) (void)cudaStreamDestroy(s.handle);
+    for (cudaEvent_t e : events_) (void)cudaEventDestroy(e);
+    (void)cudaSetDevice(0);
+    (void)cudaGetLastError();
+  }
+
+  int devices() const { return devices_; }
+
+  /// A stream of the current device (non-blocking unless `flags` says otherwise).
+  cudaStream_t stream(unsigned flags = cudaStreamNonBlocking) {
+    cudaStream_t s = nullptr;
+    EXPECT_EQ(cudaStreamCreateWithFlags(&s, flags), cudaSuccess);
+    int device = 0;
+    EXPECT_EQ(cudaGetDevice(&device), cudaSuccess);
+    streams_.push_back({s, device});
+    return s;
+  }
+  cudaEvent_t event() {
+    cudaEvent_t e = nullptr;
+    EXPECT_EQ(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), cudaSuccess);
+    events_.push_back(e);
+    return e;
+  }
+  void* device_memory(std::size_t bytes) {
+    void* p = nullptr;
+    EXPECT_EQ(cudaMalloc(&p, bytes), cudaSuccess);
+    if (p != nullptr) device_.push_back(p);
+    return p;
+  }
+  unsigned char* pinned(std::size_t bytes) {
+    void* p = nullptr;
+    EXPECT_EQ(cudaHostAlloc(&p, bytes, cudaHostAllocDefault), cudaSuccess);
+    if (p != nullptr) pinned_.push_back(p);
+    return static_cast<unsigned char*>(p);
+  }
+  /// Memory a test allocated itself (cudaMalloc from another thread), freed by TearDown.
+  void adopt_device_memory(void* p) {
+    if (p != nullptr) device_.push_back(p);
+  }
+  gate& new_gate() { return gates_.emplace_back(); }
+  /// Host-function data that must outlive the test body (a failed ASSERT returns early).
+  template <class T>
+  T& keep() {
+    auto p = std::make_shared<T>();
+    kept_.push_back(p);
+    return *p;
+  }
+  cudaGraphExec_t instantiate(cudaGraph_t graph) {
+    cudaGraphExec_t exec = nullptr;
+    EXPECT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+    if (exec != nullptr) execs_.push_back(exec);
+    return exec;
+  }
+  /// EndCapture, expecting `want`; keeps the graph on success, checks there is none on failure.
+  cudaGraph_t end_capture(cudaStream_t s, cudaError_t want) {
+    cudaGraph_t graph = nullptr;
+    const cudaError_t got = cudaStreamEndCapture(s, &graph);
+    EXPECT_EQ(got, want) << name(got) << " instead of " << name(want);
+    if (graph != nullptr) graphs_.push_back(graph);
+    if (got != cudaSuccess) {
+      EXPECT_EQ(graph, nullptr) << "a failed EndCapture gave a graph";
+    }
+    return graph;
+  }
+  static cudaStreamCaptureStatus status(cudaStream_t s) {
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    EXPECT_EQ(cudaStreamIsCapturing(s, &st), cudaSuccess);
+    return st;
+  }
+
+ private:
+  struct owned_stream {
+    cudaStream_t handle;
+    int device;
+  };
+  int devices_ = 0;
+  std::vector<owned_stream> streams_;
+  std::vector<cudaEvent_t> events_;
+  std::vector<cudaGraph_t> graphs_;
+  std::vector<cudaGraphExec_t> execs_;
+  std::vector<void*> device_;
+  std::vector<void*> pinned_;
+  std::deque<gate> gates_;
+  std::vector<std::shared_ptr<void>> kept_;
+};
+
+class conformance_capture : public runtime_test {};
+class conformance_capture_modes : public runtime_test {};
+class conformance_memory : public runtime_test {};
+class conformance_events : public runtime_test {};
+class conformance_device : public runtime_test {};
+
+/// Runs `body` on a new thread and joins it (the thread has the default capture mode).
+template <class F>
+void on_another_thread(F body) {
+  std::thread t(body);
+  t.join();
+}
+
+// ---- capture basics -----------------------------------------------------------------------
+
+TEST_F(conformance_capture, a_new_stream_is_not_capturing) {
+  cudaStream_t s = stream();
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
+}
+
+TEST_F(conformance_capture, begin_capture_makes_the_stream_active_and_end_capture_ends_it) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  EXPECT_NE(end_capture(s, cudaSuccess), nullptr) << "an empty capture still gives a graph";
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
+}
+
+TEST_F(conformance_capture, a_captured_copy_and_host_function_replay_100_times_on_new_input) {
+  constexpr std::size_t bytes = 4096;
+  cudaStream_t s = stream();
+  unsigned char* in = pinned(bytes);
+  unsigned char* out = pinned(bytes);
+  void* dev = device_memory(bytes);
+  ASSERT_TRUE(in && out && dev);
+  std::memset(out, 0xEE, bytes);
+  auto& probe = keep<snapshot_probe>();
+  probe.from = out;
+  probe.bytes = bytes;
+
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(dev, in, bytes, cudaMemcpyHostToDevice, s), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(out, dev, bytes, cudaMemcpyDeviceToHost, s), cudaSuccess);
+  ASSERT_EQ(cudaLaunchHostFunc(s, take_snapshot, &probe), cudaSuccess);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  cudaGraph_t graph = end_capture(s, cudaSuccess);
+  ASSERT_NE(graph, nullptr);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(probe.calls.load(), 0) << "captured work ran during the capture";
+  EXPECT_EQ(out[0], 0xEE);
+
+  cudaGraphExec_t exec = instantiate(graph);
+  ASSERT_NE(exec, nullptr);
+  for (int i = 0; i < 100; ++i) {
+    for (std::size_t j = 0; j < bytes; ++j) in[j] = static_cast<unsigned char>(i * 7 + j);
+    ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess) << "replay " << i;
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess) << "replay " << i;
+    ASSERT_EQ(probe.calls.load(), i + 1) << "replay " << i;
+    ASSERT_EQ(std::memcmp(out, in, bytes), 0) << "replay " << i << ": output differs";
+    ASSERT_EQ(probe.seen.size(), bytes);
+    ASSERT_EQ(std::memcmp(probe.seen.data(), in, bytes), 0)
+        << "replay " << i << ": the host function ran before the copies";
+  }
+}
+
+TEST_F(conformance_capture, a_graph_executable_outlives_its_graph) {
+  cudaStream_t s = stream();
+  auto& calls = keep<std::atomic<int>>();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaLaunchHostFunc(s, count_call, &calls), cudaSuccess);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  cudaGraphExec_t exec = instantiate(graph);
+  ASSERT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  ASSERT_NE(exec, nullptr);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(conformance_capture, capture_cannot_begin_on_the_legacy_stream) {
+  EXPECT_EQ(cudaStreamBeginCapture(cudaStreamLegacy, cudaStreamCaptureModeGlobal),
+            cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(cudaStreamLegacy), cudaStreamCaptureStatusNone);
+}
+
+TEST_F(conformance_capture, a_second_begin_capture_on_a_capturing_stream_fails_illegal_state) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaErrorIllegalState);
+  end_capture(s, cudaSuccess);
+}
+
+TEST_F(conformance_capture, end_capture_on_a_stream_not_capturing_fails_illegal_state) {
+  cudaStream_t s = stream();
+  end_capture(s, cudaErrorIllegalState);
+}
+
+TEST_F(conformance_capture,
+       end_capture_from_another_thread_of_a_global_capture_fails_wrong_thread) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  cudaError_t from_other = cudaSuccess;
+  cudaGraph_t graph = nullptr;
+  on_another_thread([&] { from_other = cudaStreamEndCapture(s, &graph); });
+  EXPECT_EQ(from_other, cudaErrorStreamCaptureWrongThread) << name(from_other);
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  end_capture(s, cudaSuccess);
+}
+
+TEST_F(conformance_capture, end_capture_from_another_thread_of_a_relaxed_capture_succeeds) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  cudaError_t from_other = cudaErrorUnknown;
+  cudaGraph_t graph = nullptr;
+  on_another_thread([&] { from_other = cudaStreamEndCapture(s, &graph); });
+  EXPECT_EQ(from_other, cudaSuccess) << name(from_other);
+  EXPECT_NE(graph, nullptr);
+  if (graph != nullptr) {
+    EXPECT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  }
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
+}
+
+// ---- fork and join ------------------------------------------------------------------------
+
+TEST_F(conformance_capture, a_stream_waiting_on_a_captured_event_joins_the_capture) {
+  constexpr std::size_t bytes = 1024;
+  cudaStream_t origin = stream();
+  cudaStream_t side = stream();
+  cudaEvent_t fork = event();
+  cudaEvent_t join = event();
+  unsigned char* in = pinned(bytes);
+  unsigned char* out = pinned(bytes);
+  void* dev = device_memory(bytes);
+  ASSERT_TRUE(in && out && dev);
+
+  ASSERT_EQ(cudaStreamBeginCapture(origin, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(dev, in, bytes, cudaMemcpyHostToDevice, origin), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(fork, origin), cudaSuccess);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusNone);
+  ASSERT_EQ(cudaStreamWaitEvent(side, fork, 0), cudaSuccess);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusActive) << "the side stream joined";
+  ASSERT_EQ(cudaMemcpyAsync(out, dev, bytes, cudaMemcpyDeviceToHost, side), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(join, side), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(origin, join, 0), cudaSuccess);
+  cudaGraph_t graph = end_capture(origin, cudaSuccess);
+  EXPECT_EQ(status(origin), cudaStreamCaptureStatusNone);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusNone) << "EndCapture ends it for every stream";
+  ASSERT_NE(graph, nullptr);
+
+  cudaGraphExec_t exec = instantiate(graph);
+  ASSERT_NE(exec, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    std::memset(in, i + 1, bytes);
+    ASSERT_EQ(cudaGraphLaunch(exec, origin), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(origin), cudaSuccess);
+    ASSERT_EQ(out[0], static_cast<unsigned char>(i + 1)) << "replay " << i;
+    ASSERT_EQ(out[bytes - 1], static_cast<unsigned char>(i + 1)) << "replay " << i;
+  }
+}
+
+// The emulation ends the capture for every joined stream even when EndCapture fails.
+TEST_F(conformance_capture, end_capture_fails_unjoined_when_a_forked_stream_is_not_joined_back) {
+  cudaStream_t origin = stream();
+  cudaStream_t side = stream();
+  cudaEvent_t fork = event();
+  auto& calls = keep<std::atomic<int>>();
+  ASSERT_EQ(cudaStreamBeginCapture(origin, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(fork, origin), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(side, fork, 0), cudaSuccess);
+  ASSERT_EQ(cudaLaunchHostFunc(side, count_call, &calls), cudaSuccess);
+  end_capture(origin, cudaErrorStreamCaptureUnjoined);
+  EXPECT_EQ(status(origin), cudaStreamCaptureStatusNone);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusNone) << "the failed EndCapture ended it too";
+  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  EXPECT_EQ(calls.load(), 0) << "captured work never runs";
+}
+
+TEST_F(conformance_capture, end_capture_on_a_joined_stream_fails_unmatched) {
+  cudaStream_t origin = stream();
+  cudaStream_t side = stream();
+  cudaEvent_t fork = event();
+  cudaEvent_t join = event();
+  ASSERT_EQ(cudaStreamBeginCapture(origin, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(fork, origin), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(side, fork, 0), cudaSuccess);
+  end_capture(side, cudaErrorStreamCaptureUnmatched);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusActive);
+  EXPECT_EQ(status(origin), cudaStreamCaptureStatusActive);
+  ASSERT_EQ(cudaEventRecord(join, side), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(origin, join, 0), cudaSuccess);
+  end_capture(origin, cudaSuccess);
+}
+
+TEST_F(conformance_capture, waiting_on_an_event_recorded_outside_the_capture_fails_isolation) {
+  cudaStream_t s = stream();
+  cudaStream_t other = stream();
+  cudaEvent_t outside = event();
+  ASSERT_EQ(cudaEventRecord(outside, other), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(other), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaStreamWaitEvent(s, outside, 0), cudaErrorStreamCaptureIsolation);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
+}
+
+// ---- calls that invalidate a capture --------------------------------------------------------
+
+TEST_F(conformance_capture, a_stream_synchronize_on_a_capturing_stream_invalidates_the_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
+}
+
+TEST_F(conformance_capture, a_stream_query_on_a_capturing_stream_invalidates_the_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaStreamQuery(s), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture, a_stream_synchronize_in_relaxed_mode_still_invalidates_the_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture, a_device_synchronize_during_a_global_capture_invalidates_it) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+// The emulation treats every stream synchronisation as a potentially unsafe call in global mode
+// (the capturing stream here is non-blocking, so the legacy stream does not encompass it).
+TEST_F(conformance_capture, a_legacy_stream_synchronize_during_a_global_capture_invalidates_it) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(cudaStreamLegacy), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+// As above: the emulation forbids cudaStreamQuery of any stream during a global capture.
+TEST_F(conformance_capture, a_query_of_another_stream_during_a_global_capture_invalidates_it) {
+  cudaStream_t s = stream();
+  cudaStream_t other = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaStreamQuery(other), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  EXPECT_EQ(status(other), cudaStreamCaptureStatusNone);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+// The emulation checks the capture mode before the event: a global-mode thread gets
+// cudaErrorStreamCaptureUnsupported (and the capture breaks), not cudaErrorCapturedEvent.
+TEST_F(conformance_capture, an_event_query_of_a_captured_event_in_global_mode_invalidates_it) {
+  cudaStream_t s = stream();
+  cudaEvent_t e = event();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(e), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture,
+       an_event_synchronize_of_a_captured_event_in_global_mode_invalidates_it) {
+  cudaStream_t s = stream();
+  cudaEvent_t e = event();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
+  EXPECT_EQ(cudaEventSynchronize(e), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture, a_relaxed_thread_querying_a_captured_event_gets_captured_event) {
+  cudaStream_t s = stream();
+  cudaEvent_t e = event();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(e), cudaErrorCapturedEvent);
+  EXPECT_EQ(cudaEventSynchronize(e), cudaErrorCapturedEvent);
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive) << "a refused event query breaks nothing";
+  end_capture(s, cudaSuccess);
+}
+
+// The emulation refuses any captured copy with an end in pageable (unregistered) host memory.
+TEST_F(conformance_capture, a_pageable_copy_in_a_capture_fails_and_invalidates_it) {
+  constexpr std::size_t bytes = 256;
+  cudaStream_t s = stream();
+  void* dev = device_memory(bytes);
+  ASSERT_NE(dev, nullptr);
+  std::vector<unsigned char> pageable(bytes, 1);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(dev, pageable.data(), bytes, cudaMemcpyHostToDevice, s),
+            cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+// ---- capture modes ------------------------------------------------------------------------
+
+TEST_F(conformance_capture_modes, exchange_capture_mode_returns_the_previous_mode) {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(mode, cudaStreamCaptureModeGlobal) << "a thread starts in global mode";
+  mode = cudaStreamCaptureModeThreadLocal;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(mode, cudaStreamCaptureModeRelaxed);
+  mode = cudaStreamCaptureModeGlobal;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(mode, cudaStreamCaptureModeThreadLocal);
+}
+
+TEST_F(conformance_capture_modes, the_capture_mode_is_per_thread) {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  cudaStreamCaptureMode seen = cudaStreamCaptureModeRelaxed;
+  on_another_thread([&] { (void)cudaThreadExchangeStreamCaptureMode(&seen); });
+  EXPECT_EQ(seen, cudaStreamCaptureModeGlobal) << "another thread kept the default";
+}
+
+TEST_F(conformance_capture_modes,
+       a_cuda_malloc_in_the_capturing_thread_invalidates_a_global_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaErrorStreamCaptureUnsupported);
+  adopt_device_memory(p);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture_modes,
+       a_cuda_host_alloc_in_the_capturing_thread_invalidates_a_global_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  void* p = nullptr;
+  EXPECT_EQ(cudaHostAlloc(&p, 1 << 20, cudaHostAllocDefault), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+  if (p != nullptr) {
+    EXPECT_EQ(cudaFreeHost(p), cudaSuccess);
+  }
+}
+
+TEST_F(conformance_capture_modes,
+       a_cuda_free_during_a_global_capture_fails_frees_nothing_and_invalidates) {
+  cudaStream_t s = stream();
+  void* p = nullptr;
+  ASSERT_EQ(cudaMalloc(&p, 1 << 20), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaFree(p), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(cudaFree(p), cudaSuccess) << "the refused cudaFree freed nothing";
+}
+
+TEST_F(conformance_capture_modes,
+       a_cuda_malloc_from_another_global_thread_invalidates_a_global_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  void* p = nullptr;
+  cudaError_t got = cudaSuccess;
+  on_another_thread([&] { got = cudaMalloc(&p, 1 << 20); });
+  adopt_device_memory(p);
+  EXPECT_EQ(got, cudaErrorStreamCaptureUnsupported) << name(got);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture_modes,
+       a_thread_local_thread_may_cuda_malloc_during_another_threads_global_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  void* p = nullptr;
+  cudaError_t got = cudaErrorUnknown;
+  on_another_thread([&] {
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeThreadLocal;
+    (void)cudaThreadExchangeStreamCaptureMode(&mode);
+    got = cudaMalloc(&p, 1 << 20);
+  });
+  adopt_device_memory(p);
+  EXPECT_EQ(got, cudaSuccess) << name(got);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  end_capture(s, cudaSuccess);
+}
+
+TEST_F(conformance_capture_modes,
+       a_relaxed_thread_may_cuda_malloc_during_another_threads_global_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  void* p = nullptr;
+  cudaError_t got = cudaErrorUnknown;
+  on_another_thread([&] {
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    (void)cudaThreadExchangeStreamCaptureMode(&mode);
+    got = cudaMalloc(&p, 1 << 20);
+  });
+  adopt_device_memory(p);
+  EXPECT_EQ(got, cudaSuccess) << name(got);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  end_capture(s, cudaSuccess);
+}
+
+TEST_F(conformance_capture_modes, the_capturing_thread_in_relaxed_mode_may_cuda_malloc_and_free) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaSuccess);
+  EXPECT_EQ(cudaFree(p), cudaSuccess);
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  end_capture(s, cudaSuccess);
+}
+
+TEST_F(conformance_capture_modes,
+       a_global_thread_may_cuda_malloc_during_another_threads_thread_local_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  void* p = nullptr;
+  cudaError_t got = cudaErrorUnknown;
+  on_another_thread([&] { got = cudaMalloc(&p, 1 << 20); });
+  adopt_device_memory(p);
+  EXPECT_EQ(got, cudaSuccess) << name(got);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  end_capture(s, cudaSuccess);
+}
+
+TEST_F(conformance_capture_modes,
+       a_cuda_malloc_in_the_capturing_thread_invalidates_a_thread_local_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaErrorStreamCaptureUnsupported);
+  adopt_device_memory(p);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
+  end_capture(s, cudaErrorStreamCaptureInvalidated);
+}
+
+TEST_F(conformance_capture_modes, the_capturing_thread_may_cuda_malloc_during_its_relaxed_capture) {
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaSuccess);
+  adopt_device_memory(p);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  end_capture(s, cudaSuccess);
+}
+
+// ---- memory -------------------------------------------------------------------------------
+
+TEST_F(conformance_memory,
+       an_impossible_cuda_malloc_fails_with_memory_allocation_and_is_not_sticky) {
+  void* huge = nullptr;
+  EXPECT_EQ(cudaMalloc(&huge, std::size_t{1} << 50), cudaErrorMemoryAllocation);
+  adopt_device_memory(huge);
+  void* small = nullptr;
+  EXPECT_EQ(cudaMalloc(&small, std::size_t{1} << 20), cudaSuccess) << "the failure is not sticky";
+  adopt_device_memory(small);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation) << "the last error, once";
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+TEST_F(conformance_memory, cuda_free_of_null_succeeds) {
+  EXPECT_EQ(cudaFree(nullptr), cudaSuccess);
+  EXPECT_EQ(cudaFreeHost(nullptr), cudaSuccess);
+}
+
+TEST_F(conformance_memory, pinned_memory_round_trips_through_device_memory) {
+  constexpr std::size_t bytes = 1 << 16;
+  cudaStream_t s = stream();
+  unsigned char* in = pinned(bytes);
+  unsigned char* out = pinned(bytes);
+  void* dev = device_memory(bytes);
+  ASSERT_TRUE(in && out && dev);
+  for (std::size_t i = 0; i < bytes; ++i) in[i] = static_cast<unsigned char>(i * 13);
+  std::memset(out, 0, bytes);
+  ASSERT_EQ(cudaMemcpyAsync(dev, in, bytes, cudaMemcpyHostToDevice, s), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(out, dev, bytes, cudaMemcpyDeviceToHost, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(std::memcmp(in, out, bytes), 0);
+}
+
+TEST_F(conformance_memory, cuda_host_alloc_and_cuda_free_host_succeed) {
+  void* p = nullptr;
+  ASSERT_EQ(cudaHostAlloc(&p, 1 << 20, cudaHostAllocDefault), cudaSuccess);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 0x5A, 1 << 20);  // host memory: the host may touch it
+  EXPECT_EQ(cudaFreeHost(p), cudaSuccess);
+}
+
+// ---- events and streams -------------------------------------------------------------------
+
+TEST_F(conformance_events, an_event_never_recorded_queries_as_complete) {
+  cudaEvent_t e = event();
+  EXPECT_EQ(cudaEventQuery(e), cudaSuccess);
+  EXPECT_EQ(cudaEventSynchronize(e), cudaSuccess);
+}
+
+TEST_F(conformance_events, an_event_query_is_not_ready_while_its_stream_is_held_then_success) {
+  cudaStream_t s = stream();
+  cudaEvent_t e = event();
+  gate& held = new_gate();
+  ASSERT_EQ(cudaLaunchHostFunc(s, wait_at_gate, &held), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(e), cudaErrorNotReady);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady) << "not ready is also the last error";
+  EXPECT_EQ(cudaStreamQuery(s), cudaErrorNotReady);
+  (void)cudaGetLastError();
+  held.open = true;
+  EXPECT_EQ(cudaEventSynchronize(e), cudaSuccess);
+  EXPECT_FALSE(held.timed_out.load());
+  EXPECT_EQ(cudaEventQuery(e), cudaSuccess);
+  EXPECT_EQ(cudaStreamQuery(s), cudaSuccess);
+}
+
+TEST_F(conformance_events, a_stream_waiting_on_an_event_runs_after_the_recording_stream) {
+  cudaStream_t first = stream();
+  cudaStream_t second = stream();
+  cudaEvent_t e = event();
+  gate& held = new_gate();
+  auto& after = keep<std::atomic<int>>();
+  ASSERT_EQ(cudaLaunchHostFunc(first, wait_at_gate, &held), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, first), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(second, e, 0), cudaSuccess);
+  ASSERT_EQ(cudaLaunchHostFunc(second, count_call, &after), cudaSuccess);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(after.load(), 0) << "the second stream ran before the event";
+  EXPECT_EQ(cudaStreamQuery(second), cudaErrorNotReady);
+  (void)cudaGetLastError();
+  held.open = true;
+  ASSERT_EQ(cudaStreamSynchronize(second), cudaSuccess);
+  EXPECT_EQ(after.load(), 1);
+  EXPECT_EQ(held.passed.load(), 1);
+  EXPECT_FALSE(held.timed_out.load());
+}
+
+TEST_F(conformance_events, a_wait_covers_the_record_made_before_it_not_later_ones) {
+  cudaStream_t first = stream();
+  cudaStream_t second = stream();
+  cudaEvent_t e = event();
+  gate& held = new_gate();
+  auto& after = keep<std::atomic<int>>();
+  ASSERT_EQ(cudaEventRecord(e, first), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(first), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(second, e, 0), cudaSuccess);  // the completed record
+  ASSERT_EQ(cudaLaunchHostFunc(first, wait_at_gate, &held), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, first), cudaSuccess);  // a later record does not matter
+  ASSERT_EQ(cudaLaunchHostFunc(second, count_call, &after), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(second), cudaSuccess);
+  EXPECT_EQ(after.load(), 1);
+  EXPECT_EQ(held.passed.load(), 0) << "the second stream waited for the later record";
+  held.open = true;
+}
+
+TEST_F(conformance_events, stream_get_id_is_distinct_per_stream_and_stable) {
+  cudaStream_t a = stream();
+  cudaStream_t b = stream();
+  unsigned long long id_a = 0;
+  unsigned long long id_b = 0;
+  unsigned long long again = 0;
+  ASSERT_EQ(cudaStreamGetId(a, &id_a), cudaSuccess);
+  ASSERT_EQ(cudaStreamGetId(b, &id_b), cudaSuccess);
+  ASSERT_EQ(cudaStreamGetId(a, &again), cudaSuccess);
+  EXPECT_NE(id_a, id_b);
+  EXPECT_EQ(id_a, again);
+}
+
+TEST_F(conformance_events, stream_get_device_names_the_device_current_at_creation) {
+  const int device = devices() - 1;
+  ASSERT_EQ(cudaSetDevice(device), cudaSuccess);
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  int got = -1;
+  ASSERT_EQ(cudaStreamGetDevice(s, &got), cudaSuccess);
+  EXPECT_EQ(got, device);
+}
+
+TEST_F(conformance_events, an_event_record_on_a_stream_of_another_device_fails_invalid_handle) {
+  if (devices() < 2) GTEST_SKIP() << "needs 2 devices, " << devices() << " present";
+  cudaEvent_t e = event();  // device 0
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  cudaStream_t s = stream();
+  EXPECT_EQ(cudaEventRecord(e, s), cudaErrorInvalidResourceHandle);
+}
+
+TEST_F(conformance_events, a_stream_may_wait_on_an_event_of_another_device) {
+  if (devices() < 2) GTEST_SKIP() << "needs 2 devices, " << devices() << " present";
+  cudaStream_t s0 = stream();
+  cudaEvent_t e = event();
+  ASSERT_EQ(cudaEventRecord(e, s0), cudaSuccess);
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  cudaStream_t s1 = stream();
+  EXPECT_EQ(cudaStreamWaitEvent(s1, e, 0), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(s1), cudaSuccess);
+}
+
+// ---- devices ------------------------------------------------------------------------------
+
+TEST_F(conformance_device, get_device_count_reports_at_least_one_device) {
+  int n = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&n), cudaSuccess);
+  EXPECT_GE(n, 1);
+  EXPECT_EQ(n, devices());
+}
+
+TEST_F(conformance_device, set_device_out_of_range_fails_invalid_device) {
+  EXPECT_EQ(cudaSetDevice(devices()), cudaErrorInvalidDevice);
+  EXPECT_EQ(cudaSetDevice(-1), cudaErrorInvalidDevice);
+  int current = -1;
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0) << "a failed cudaSetDevice changes nothing";
+}
+
+TEST_F(conformance_device, a_device_cannot_access_itself_as_a_peer) {
+  int can = -1;
+  ASSERT_EQ(cudaDeviceCanAccessPeer(&can, 0, 0), cudaSuccess);
+  EXPECT_EQ(can, 0);
+}
+
+TEST_F(conformance_device, can_access_peer_with_an_out_of_range_device_fails_invalid_device) {
+  int can = -1;
+  EXPECT_EQ(cudaDeviceCanAccessPeer(&can, 0, devices()), cudaErrorInvalidDevice);
+  EXPECT_EQ(cudaDeviceCanAccessPeer(&can, devices(), 0), cudaErrorInvalidDevice);
+}
+
+TEST_F(conformance_device, enable_peer_access_to_an_out_of_range_peer_fails_invalid_device) {
+  EXPECT_EQ(cudaDeviceEnablePeerAccess(devices(), 0), cudaErrorInvalidDevice);
+  EXPECT_EQ(cudaDeviceEnablePeerAccess(-1, 0), cudaErrorInvalidDevice);
+}
+
+TEST_F(conformance_device, enable_peer_access_to_the_current_device_fails_invalid_device) {
+  EXPECT_EQ(cudaDeviceEnablePeerAccess(0, 0), cudaErrorInvalidDevice);
+}
+
+TEST_F(conformance_device, enabling_peer_access_twice_fails_already_enabled) {
+  if (devices() < 2) GTEST_SKIP() << "needs 2 devices, " << devices() << " present";
+  int can = 0;
+  ASSERT_EQ(cudaDeviceCanAccessPeer(&can, 0, 1), cudaSuccess);
+  if (can == 0) GTEST_SKIP() << "devices 0 and 1 cannot access each other";
+  const cudaError_t first = cudaDeviceEnablePeerAccess(1, 0);
+  EXPECT_TRUE(first == cudaSuccess || first == cudaErrorPeerAccessAlreadyEnabled) << name(first);
+  EXPECT_EQ(cudaDeviceEnablePeerAccess(1, 0), cudaErrorPeerAccessAlreadyEnabled);
+}
+
+}  // namespace
