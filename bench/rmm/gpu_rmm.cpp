@@ -9,9 +9,11 @@
 //   staging       a pinned chunk taken by the host, its first byte written, copied to a device
 //                 buffer on s, released on s (RMM: allocated on s and synchronised before the
 //                 host writes, as a caller of a stream-ordered resource must)
-// Peers: pinpool (buffer API), pinpool_raw (pool::allocate/deallocate), rmm_pool
-// (rmm::mr::pool_memory_resource over cudaMalloc / cudaHostAlloc called from this translation
-// unit, initial size 0, so every runtime call is made by the same runtime as pinpool's).
+// Peers: pinpool (buffer API), pinpool_raw (pool::allocate/deallocate), pinpool_nocapture (the
+// buffer API, pool_options::detect_capture = false: no cudaStreamIsCapturing per acquisition and
+// release, the promise RMM makes implicitly), rmm_pool (rmm::mr::pool_memory_resource over
+// cudaMalloc / cudaHostAlloc called from this translation unit, initial size 0, so every runtime
+// call is made by the same runtime as pinpool's).
 
 #include <pinpool/pinpool.hpp>
 
@@ -74,7 +76,8 @@ struct rig {
       : be(pinpool::make_backend(pinpool::backend_kind::cuda)),
         s{be->create_stream(), be->create_stream()},
         device(be, options(pinpool::memory_kind::device, "rmm-gpu-device")),
-        pinned(be, options(pinpool::memory_kind::pinned_host, "rmm-gpu-pinned")) {
+        pinned(be, options(pinpool::memory_kind::pinned_host, "rmm-gpu-pinned")),
+        device_nocapture(be, no_capture(options(pinpool::memory_kind::device, "rmm-gpu-nocap"))) {
     rmm_device.emplace(runtime_upstream{false}, 0);
     rmm_pinned.emplace(runtime_upstream{true}, 0);
     if (cudaMalloc(&target, std::size_t{64} << 20) != cudaSuccess) throw std::bad_alloc();
@@ -93,12 +96,17 @@ struct rig {
     o.name = name;
     return o;
   }
+  static pinpool::pool_options no_capture(pinpool::pool_options o) {
+    o.detect_capture = false;
+    return o;
+  }
   cudaStream_t native(int i) const { return static_cast<cudaStream_t>(s[i].native_handle()); }
 
   std::shared_ptr<pinpool::backend> be;
   pinpool::stream s[2];
   pinpool::pool device;
   pinpool::pool pinned;
+  pinpool::pool device_nocapture;
   std::optional<rmm::mr::pool_memory_resource> rmm_device;
   std::optional<rmm::mr::pool_memory_resource> rmm_pinned;
   void* target = nullptr;  // device destination of the staging copies (64 MiB)
@@ -136,6 +144,15 @@ void device_buffer(benchmark::State& state, bool ping_pong) {
   rig& r = *g_rig;
   loop(state, ping_pong, [&](int k) {
     pinpool::buffer b = r.device.acquire(bytes, r.s[k]);
+    benchmark::DoNotOptimize(b.data());
+  });
+}
+
+void device_nocapture(benchmark::State& state, bool ping_pong) {
+  const std::size_t bytes = bytes_of(state);
+  rig& r = *g_rig;
+  loop(state, ping_pong, [&](int k) {
+    pinpool::buffer b = r.device_nocapture.acquire(bytes, r.s[k]);
     benchmark::DoNotOptimize(b.data());
   });
 }
@@ -187,8 +204,10 @@ void staging_rmm(benchmark::State& state) {
 
 void register_all() {
   using fn = void (*)(benchmark::State&, bool);
-  const std::pair<const char*, fn> device_peers[] = {
-      {"pinpool", device_buffer}, {"pinpool_raw", device_raw}, {"rmm_pool", device_rmm}};
+  const std::pair<const char*, fn> device_peers[] = {{"pinpool", device_buffer},
+                                                     {"pinpool_raw", device_raw},
+                                                     {"pinpool_nocapture", device_nocapture},
+                                                     {"rmm_pool", device_rmm}};
   const std::int64_t sizes[] = {256, std::int64_t{64} << 10, std::int64_t{8} << 20};
   for (const char* workload : {"same_stream", "ping_pong"}) {
     const bool ping_pong = std::string(workload) == "ping_pong";
