@@ -250,7 +250,7 @@ TEST_F(emulation_test, event_wait_orders_copies_across_streams) {
   ASSERT_EQ(cudaEventSynchronize(e), cudaSuccess);
   EXPECT_EQ(cudaEventQuery(e), cudaSuccess);
   EXPECT_EQ(cudaEventQuery(b_done), cudaErrorNotReady);
-  EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "not ready is no error (CUDA 13 on an H100)";
 
   job.g.open();
   ASSERT_EQ(cudaStreamSynchronize(b), cudaSuccess);

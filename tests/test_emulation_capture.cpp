@@ -119,7 +119,6 @@ TEST_F(capture_test, a_forked_stream_joins_the_capture_and_must_be_joined_back) 
     ASSERT_EQ(cudaMemcpyAsync(b, a, 256, cudaMemcpyDeviceToDevice, side), cudaSuccess);
     EXPECT_EQ(cudaStreamEndCapture(side, nullptr), cudaErrorInvalidValue);
     cudaGraph_t graph = nullptr;
-    EXPECT_EQ(cudaStreamEndCapture(side, &graph), cudaErrorStreamCaptureUnmatched);
     if (joined) {
       ASSERT_EQ(cudaEventRecord(join, side), cudaSuccess);
       ASSERT_EQ(cudaStreamWaitEvent(origin, join, 0), cudaSuccess);
@@ -133,14 +132,36 @@ TEST_F(capture_test, a_forked_stream_joins_the_capture_and_must_be_joined_back) 
     }
     EXPECT_EQ(status(side), cudaStreamCaptureStatusNone) << "the capture ended for every stream";
   }
-  EXPECT_EQ(cudaEventQuery(fork), cudaErrorCapturedEvent) << "a captured record has no work";
+  // EndCapture on the joined stream, not the origin: cudaErrorStreamCaptureUnmatched, and the
+  // capture goes on invalidated (as on an H100): it takes no more work and gives no graph.
+  ASSERT_EQ(cudaStreamBeginCapture(origin, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(fork, origin), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(side, fork, 0), cudaSuccess);
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(side, &graph), cudaErrorStreamCaptureUnmatched);
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusInvalidated);
+  EXPECT_EQ(status(origin), cudaStreamCaptureStatusInvalidated);
+  EXPECT_EQ(cudaMemcpyAsync(b, a, 256, cudaMemcpyDeviceToDevice, side),
+            cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(cudaEventRecord(join, side), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(cudaStreamWaitEvent(origin, join, 0), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(cudaStreamEndCapture(origin, &graph), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_EQ(status(side), cudaStreamCaptureStatusNone) << "the capture ended for every stream";
+  // A record made in a capture that ended has no work to ask about: cudaErrorInvalidValue.
+  EXPECT_EQ(cudaEventQuery(fork), cudaErrorInvalidValue) << "a captured record has no work";
   pinpool_emu::expect_violation("last recorded in a stream capture");
+  EXPECT_EQ(cudaStreamWaitEvent(side, fork, 0), cudaErrorInvalidValue);
+  pinpool_emu::expect_violation("last recorded in a capture that ended");
+  cudaGetLastError();
   EXPECT_EQ(cudaFree(a), cudaSuccess);
   EXPECT_EQ(cudaFree(b), cudaSuccess);
 }
 
 // What a pool must not do in a capture: wait on an event recorded outside it, query or
-// synchronise, allocate or free (each invalidates the capture on a GPU), copy pageable memory.
+// synchronise (an event recorded in the capture too), allocate or free (each invalidates the
+// capture on a GPU).
 TEST_F(capture_test, calls_that_break_a_capture_invalidate_it) {
   cudaStream_t s = stream();
   cudaStream_t other = stream();
@@ -148,7 +169,7 @@ TEST_F(capture_test, calls_that_break_a_capture_invalidate_it) {
   ASSERT_EQ(cudaEventRecord(outside, other), cudaSuccess);
   ASSERT_EQ(cudaStreamSynchronize(other), cudaSuccess);
   void* p = nullptr;
-  char pageable[64] = {};
+  cudaEvent_t captured = event();
   void* dev = nullptr;
   ASSERT_EQ(cudaMalloc(&dev, 64), cudaSuccess);
   struct breaker {
@@ -162,13 +183,16 @@ TEST_F(capture_test, calls_that_break_a_capture_invalidate_it) {
        [&] { return cudaStreamWaitEvent(s, outside, 0); }},
       {"event query", cudaErrorStreamCaptureUnsupported, "cudaEventQuery while",
        [&] { return cudaEventQuery(outside); }},
+      {"captured event query", cudaErrorCapturedEvent, "last recorded in a stream capture",
+       [&] {
+         EXPECT_EQ(cudaEventRecord(captured, s), cudaSuccess);
+         return cudaEventQuery(captured);
+       }},
       {"stream sync", cudaErrorStreamCaptureUnsupported, "cudaStreamSynchronize while",
        [&] { return cudaStreamSynchronize(other); }},
       {"malloc", cudaErrorStreamCaptureUnsupported, "cudaMalloc while",
        [&] { return cudaMalloc(&p, 64); }},
       {"free", cudaErrorStreamCaptureUnsupported, "cudaFree while", [&] { return cudaFree(dev); }},
-      {"pageable copy", cudaErrorStreamCaptureUnsupported, "pageable host memory",
-       [&] { return cudaMemcpyAsync(dev, pageable, 64, cudaMemcpyHostToDevice, s); }},
   };
   for (const breaker& b : breakers) {
     SCOPED_TRACE(b.name);
@@ -224,6 +248,33 @@ TEST_F(capture_test, capture_modes_decide_who_may_allocate) {
   EXPECT_EQ(cudaGraphDestroy(graph), cudaSuccess);
   EXPECT_EQ(cudaFree(p), cudaSuccess);
   cudaGetLastError();
+}
+
+// Pageable (unregistered) host memory may be captured, both ways, as on CUDA 13 (an H100): a
+// replay reads and writes that memory when it runs.
+TEST_F(capture_test, pageable_copies_are_captured_and_replayed) {
+  constexpr std::size_t bytes = 256;
+  cudaStream_t s = stream();
+  void* dev = nullptr;
+  ASSERT_EQ(cudaMalloc(&dev, bytes), cudaSuccess);
+  std::vector<unsigned char> in(bytes, 1);
+  std::vector<unsigned char> out(bytes, 0);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(dev, in.data(), bytes, cudaMemcpyHostToDevice, s), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(out.data(), dev, bytes, cudaMemcpyDeviceToHost, s), cudaSuccess);
+  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  EXPECT_EQ(out[0], 0) << "nothing ran during the capture";
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  std::memset(in.data(), 7, bytes);
+  EXPECT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(out, in) << "the replay read the pageable source as it was then";
+  EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+  EXPECT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  EXPECT_EQ(cudaFree(dev), cudaSuccess);
 }
 
 // The failure graph-private memory guards against: memory a graph's copies use, freed while the

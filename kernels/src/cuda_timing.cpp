@@ -68,15 +68,14 @@ float cuda_marks::elapsed_ms(std::size_t from, std::size_t to) const {
 }
 
 std::optional<std::size_t> cuda_marks::passed(std::size_t recorded) const noexcept {
-  // A not-ready answer would replace an unchecked error of the application's as the thread's
-  // last error: do not ask then.
-  if (cudaPeekAtLastError() != cudaSuccess) return std::nullopt;
+  // A not-ready answer is not the thread's last error (CUDA 13): asking leaves an unchecked
+  // error of the application's alone.
   const std::size_t n = recorded < events_.size() ? recorded : events_.size();
   for (std::size_t i = 0; i < n; ++i) {
     const cudaError_t status = cudaEventQuery(as_event(events_[i]));
     if (status == cudaSuccess) continue;
-    pinpool::detail::clear_if_last(status);
     if (status == cudaErrorNotReady) return i;
+    pinpool::detail::clear_if_last(status);
     return std::nullopt;  // a faulted context: every query reports its error
   }
   return n;

@@ -132,6 +132,7 @@ struct task {
   const void* src = nullptr;
   std::size_t bytes = 0;
   std::shared_ptr<allocation> uses[2];  // tracked allocations a copy touches (dst, src)
+  bool tracked[2] = {false, false};     // a captured copy: whether each end was runtime memory
   std::vector<unsigned char> staged;    // a pageable source, read when the copy was enqueued
   cudaHostFn_t fn = nullptr;
   void* user_data = nullptr;
@@ -702,53 +703,54 @@ void append_node_locked(emu_stream& s, task& t) {
   c.nodes.push_back(std::move(t));
 }
 
-/// When `s` is being captured, appends `t` (a host function) to its capture as `s`'s next node.
-/// @return false, leaving `t`, when it is not.
-bool capture_node(emu_stream& s, task& t) {
+/// When `s` is being captured, appends `t` (a host function) to its capture as `s`'s next node;
+/// into an invalidated capture nothing is added: cudaErrorStreamCaptureInvalidated (CUDA 13 on an
+/// H100 fails every call that would add to an invalidated capture so).
+/// @return nothing, leaving `t`, when `s` is not being captured.
+std::optional<cudaError_t> capture_node(emu_stream& s, task& t) {
   lock_guard lock(g().mutex);
-  if (!s.capture) return false;
+  if (!s.capture) return std::nullopt;
+  if (!s.capture->invalidated.empty()) return fail(cudaErrorStreamCaptureInvalidated);
   append_node_locked(s, t);
-  return true;
+  return cudaSuccess;
 }
 
 /// cudaMemcpyAsync on a capturing stream becomes a node (no use is taken: a replay takes its
-/// own). Both ends must be memory the runtime knows (cudaMalloc, cudaHostAlloc): a pageable end
-/// cannot be captured (cudaErrorStreamCaptureUnsupported; the capture is invalidated).
+/// own). Either end may be pageable (unregistered) host memory, as on CUDA 13 (an H100 captures
+/// and replays pageable copies in either direction); a replay reads and writes it then.
 /// @return nothing, leaving `t`, when `s` is not being captured.
 std::optional<cudaError_t> capture_copy(emu_stream& s, task& t) {
-  {
-    lock_guard lock(g().mutex);
-    if (!s.capture) return std::nullopt;
-    if (allocation_at_locked(t.dst) && allocation_at_locked(t.src)) {
-      append_node_locked(s, t);
-      return cudaSuccess;
-    }
-    invalidate_locked(*s.capture, "cudaMemcpyAsync of pageable memory");
-  }
-  violation(
-      "cudaMemcpyAsync: pageable host memory in a captured copy (the capture is "
-      "invalidated)");
-  return fail(cudaErrorStreamCaptureUnsupported);
+  lock_guard lock(g().mutex);
+  if (!s.capture) return std::nullopt;
+  if (!s.capture->invalidated.empty()) return fail(cudaErrorStreamCaptureInvalidated);
+  t.tracked[0] = allocation_at_locked(t.dst) != nullptr;
+  t.tracked[1] = allocation_at_locked(t.src) != nullptr;
+  append_node_locked(s, t);
+  return cudaSuccess;
 }
 
 /// cudaEventRecord on a capturing stream: the event stands for the stream's captured work so far,
-/// for waits in the same capture; it is no longer recorded outside one.
-/// @return false when `s` is not being captured.
-bool capture_record(emu_stream& s, emu_event& e) {
+/// for waits in the same capture; it is no longer recorded outside one. On an invalidated
+/// capture: cudaErrorStreamCaptureInvalidated, the event unchanged.
+/// @return nothing when `s` is not being captured.
+std::optional<cudaError_t> capture_record(emu_stream& s, emu_event& e) {
   lock_guard lock(g().mutex);
-  if (!s.capture) return false;
+  if (!s.capture) return std::nullopt;
+  if (!s.capture->invalidated.empty()) return fail(cudaErrorStreamCaptureInvalidated);
   capture_clock clock = s.capture->members[&s];
   lock_guard event_lock(e.mutex);
   e.latest = nullptr;
   e.captured_in = s.capture;
   e.clock = std::move(clock);
-  return true;
+  return cudaSuccess;
 }
 
 /// cudaStreamWaitEvent where a capture is involved. A capturing stream may wait only on an event
 /// last recorded in its own capture (a dependency); an event recorded outside it is
-/// cudaErrorStreamCaptureIsolation and invalidates the capture. A stream not capturing that waits
-/// on an event recorded in a capture under way joins that capture.
+/// cudaErrorStreamCaptureIsolation and invalidates the capture; once its capture is invalidated,
+/// any wait is cudaErrorStreamCaptureInvalidated. A stream not capturing that waits on an event
+/// recorded in a capture under way joins that capture; on one recorded in a capture that ended,
+/// cudaErrorInvalidValue (CUDA 13 on an H100).
 /// @return nothing when no capture is involved.
 std::optional<cudaError_t> capture_wait(const std::shared_ptr<emu_stream>& s, emu_event& e) {
   std::shared_ptr<capture_sequence> from;
@@ -764,6 +766,8 @@ std::optional<cudaError_t> capture_wait(const std::shared_ptr<emu_stream>& s, em
   {
     lock_guard lock(g().mutex);
     if (!s->capture && !from) return std::nullopt;
+    if (s->capture && !s->capture->invalidated.empty())
+      return fail(cudaErrorStreamCaptureInvalidated);
     if (s->capture && from == s->capture) {
       capture_clock& mine = s->capture->members[s.get()];
       for (const auto& [stream, n] : clock) mine[stream] = std::max(mine[stream], n);
@@ -782,18 +786,31 @@ std::optional<cudaError_t> capture_wait(const std::shared_ptr<emu_stream>& s, em
     if (s->capture) invalidate_locked(*s->capture, broken);
   }
   violation(std::string(broken) + (s->capturing ? " (the capture is invalidated)" : ""));
-  return fail(s->capturing ? cudaErrorStreamCaptureIsolation : cudaErrorCapturedEvent);
+  return fail(s->capturing ? cudaErrorStreamCaptureIsolation : cudaErrorInvalidValue);
 }
 
-/// cudaEventQuery/cudaEventSynchronize of an event last recorded in a capture:
-/// cudaErrorCapturedEvent (a violation: there is no work to ask about).
+/// cudaEventQuery/cudaEventSynchronize of an event last recorded in a capture (a violation: there
+/// is no work to ask about), whatever the calling thread's capture mode and thread, checked
+/// before the mode (as CUDA 13 on an H100): while that capture is under way and valid,
+/// cudaErrorCapturedEvent, and the capture is invalidated; once it is invalidated or ended,
+/// cudaErrorInvalidValue.
 cudaError_t refuse_captured(emu_event& e, const char* call) {
+  cudaError_t refused = cudaSuccess;
   {
+    lock_guard lock(g().mutex);
     lock_guard event_lock(e.mutex);
     if (!e.captured_in) return cudaSuccess;
+    capture_sequence& c = *e.captured_in;
+    if (!c.ended && c.invalidated.empty()) {
+      invalidate_locked(c, call);
+      refused = cudaErrorCapturedEvent;
+    } else {
+      refused = cudaErrorInvalidValue;
+    }
   }
-  violation(std::string(call) + " of an event last recorded in a stream capture");
-  return fail(cudaErrorCapturedEvent);
+  violation(std::string(call) + " of an event last recorded in a stream capture" +
+            (refused == cudaErrorCapturedEvent ? " (the capture is invalidated)" : ""));
+  return fail(refused);
 }
 
 /// Whether every stream's captured work is joined back into the origin: the origin's clock
@@ -838,7 +855,8 @@ cudaError_t graph_launch(cudaGraphExec_t exec, cudaStream_t s, bool ptsz) {
   for (task t : graph->nodes) {
     if (t.what == task::kind::copy) {
       lock_guard lock(g().mutex);
-      if (!allocation_at_locked(t.dst) || !allocation_at_locked(t.src)) {
+      if ((t.tracked[0] && !allocation_at_locked(t.dst)) ||
+          (t.tracked[1] && !allocation_at_locked(t.src))) {
         violation("cudaGraphLaunch: a captured copy " + hex(address(t.src)) + " -> " +
                   hex(address(t.dst)) + " touches memory freed since the capture (skipped)");
         continue;
@@ -993,7 +1011,8 @@ cudaError_t launch_host_func(cudaStream_t s, cudaHostFn_t fn, void* user_data, b
   t.what = task::kind::host_func;
   t.fn = fn;
   t.user_data = user_data;
-  if (!capture_node(*stream, t)) enqueue(stream, std::move(t));
+  if (std::optional<cudaError_t> captured = capture_node(*stream, t)) return *captured;
+  enqueue(stream, std::move(t));
   return cudaSuccess;
 }
 
@@ -1027,7 +1046,8 @@ cudaError_t stream_synchronize(cudaStream_t s, bool ptsz) {
 cudaError_t stream_query(cudaStream_t s, bool ptsz) {
   std::shared_ptr<emu_stream> stream;
   if (cudaError_t e = stream_for_work_call(s, "cudaStreamQuery", ptsz, stream)) return e;
-  return stream->idle() ? cudaSuccess : fail(cudaErrorNotReady);
+  // Not ready is no error: the thread's last error keeps its value (CUDA 13 on an H100).
+  return stream->idle() ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t begin_capture(cudaStream_t s, cudaStreamCaptureMode mode, bool ptsz) {
@@ -1058,13 +1078,17 @@ cudaError_t end_capture(cudaStream_t s, cudaGraph_t* graph, bool ptsz) {
   std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamEndCapture", ptsz);
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   std::shared_ptr<capture_sequence> c;
+  bool wrong_thread = false;
   {
     lock_guard lock(g().mutex);
     c = stream->capture;
     if (!c) return fail(cudaErrorIllegalState);
-    if (c->origin != stream.get()) return fail(cudaErrorStreamCaptureUnmatched);
+    if (c->origin != stream.get()) {  // the capture goes on, invalidated
+      invalidate_locked(*c, "cudaStreamEndCapture on a stream that joined the capture");
+      return fail(cudaErrorStreamCaptureUnmatched);
+    }
     if (c->mode != cudaStreamCaptureModeRelaxed && c->thread != std::this_thread::get_id())
-      return fail(cudaErrorStreamCaptureWrongThread);
+      wrong_thread = true;  // the capture ends all the same, giving no graph
     for (const auto& member : c->streams) {
       member->capture = nullptr;
       member->capturing = false;
@@ -1073,6 +1097,7 @@ cudaError_t end_capture(cudaStream_t s, cudaGraph_t* graph, bool ptsz) {
     auto& under_way = g().captures;
     under_way.erase(std::find(under_way.begin(), under_way.end(), c));
   }
+  if (wrong_thread) return fail(cudaErrorStreamCaptureWrongThread);
   if (!c->invalidated.empty()) return fail(cudaErrorStreamCaptureInvalidated);
   if (!all_joined(*c)) {
     violation(
@@ -1136,7 +1161,7 @@ cudaError_t event_record(cudaEvent_t e, cudaStream_t s, bool ptsz) {
     return fail(cudaErrorInvalidResourceHandle);
   }
   if (cudaError_t err = check_context(*stream)) return err;
-  if (capture_record(*stream, *event)) return cudaSuccess;
+  if (std::optional<cudaError_t> captured = capture_record(*stream, *event)) return *captured;
   task t;
   t.what = task::kind::signal;
   t.mark = std::make_shared<marker>();
@@ -1285,15 +1310,14 @@ cudaError_t CUDARTAPI cudaDeviceCanAccessPeer(int* can, int device, int peer) {
 }
 
 /// From the current device to `peer`: cudaErrorPeerAccessAlreadyEnabled the second time,
-/// cudaErrorPeerAccessUnsupported when the devices cannot.
+/// cudaErrorPeerAccessUnsupported when the devices cannot and when `peer` is the current device
+/// (CUDA 13 on an H100).
 cudaError_t CUDARTAPI cudaDeviceEnablePeerAccess(int peer, unsigned int flags) {
   if (cudaError_t e = enter("cudaDeviceEnablePeerAccess")) return e;
   if (flags != 0) return fail(cudaErrorInvalidValue);
   lock_guard lock(g().mutex);
-  if (peer < 0 || peer >= g().device_count || peer == t_device) {
-    return fail(cudaErrorInvalidDevice);
-  }
-  if (!g().peers_capable) return fail(cudaErrorPeerAccessUnsupported);
+  if (peer < 0 || peer >= g().device_count) return fail(cudaErrorInvalidDevice);
+  if (peer == t_device || !g().peers_capable) return fail(cudaErrorPeerAccessUnsupported);
   if (!g().peer_access.emplace(t_device, peer).second) {
     return fail(cudaErrorPeerAccessAlreadyEnabled);
   }
@@ -1450,22 +1474,21 @@ cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 
 cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t event) {
   if (cudaError_t e = enter("cudaEventQuery")) return e;
-  if (cudaError_t e = refuse_if_capture_forbids("cudaEventQuery")) return e;
   std::shared_ptr<emu_event> ev = find_event(event, "cudaEventQuery");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   if (cudaError_t e = refuse_captured(*ev, "cudaEventQuery")) return e;
+  if (cudaError_t e = refuse_if_capture_forbids("cudaEventQuery")) return e;
   std::shared_ptr<marker> m = ev->current();
-  // As the runtime: not ready becomes the thread's last error too (PyTorch clears it after
-  // queries for this reason).
-  return !m || m->is_done() ? cudaSuccess : fail(cudaErrorNotReady);
+  // Not ready is no error: the thread's last error keeps its value (CUDA 13 on an H100).
+  return !m || m->is_done() ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t event) {
   if (cudaError_t e = enter("cudaEventSynchronize")) return e;
-  if (cudaError_t e = refuse_if_capture_forbids("cudaEventSynchronize")) return e;
   std::shared_ptr<emu_event> ev = find_event(event, "cudaEventSynchronize");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   if (cudaError_t e = refuse_captured(*ev, "cudaEventSynchronize")) return e;
+  if (cudaError_t e = refuse_if_capture_forbids("cudaEventSynchronize")) return e;
   if (std::shared_ptr<marker> m = ev->current()) m->wait();
   return cudaSuccess;
 }

@@ -67,7 +67,8 @@
 //   on a faulted device's streams are not called (their user data leaks, as on CUDA).
 // - Host functions run on their stream's worker thread. Opt-in (serialize_host_functions()):
 //   on one callback thread per device, one at a time, as CUDA may serialise host functions of
-//   independent streams; a host function that waits for another one of the same device then
+//   independent streams (CUDA 13 on an H100 does: a host function blocked on one stream held
+//   back another stream's); a host function that waits for another one of the same device then
 //   deadlocks, as it may on a GPU. Not the default because the shared pool suite relies on
 //   concurrent host functions (pool_suite.hpp, below_the_cap_streams_wait_on_each_other_only_
 //   when_asked: a's host function waits for a gate while b's must run): a gap.
@@ -85,15 +86,23 @@
 //   cudaMemcpyAsync; a replayed copy whose memory was freed since is a violation and skipped).
 //   What breaks a capture on a GPU fails and invalidates it (EndCapture then fails,
 //   cudaErrorStreamCaptureInvalidated; cudaStreamIsCapturing says Invalidated), each a
-//   violation: waiting on an event recorded outside it (cudaErrorStreamCaptureIsolation); a copy
-//   with pageable memory; synchronising or querying a capturing stream; and the potentially
-//   unsafe calls (cudaMalloc, cudaHostAlloc, cudaFree, cudaFreeHost, cudaDeviceSynchronize,
-//   cudaStreamSynchronize, cudaStreamQuery, cudaEventQuery, cudaEventSynchronize) when the
-//   calling thread's mode (cudaThreadExchangeStreamCaptureMode) forbids them: global (the
-//   default) by its own non-relaxed captures and any thread's global ones, thread-local by its
-//   own, relaxed never. Querying or synchronising an event last recorded in a capture is
-//   cudaErrorCapturedEvent. EndCapture must come from the origin stream
-//   (cudaErrorStreamCaptureUnmatched) and, unless relaxed, from the thread that began it.
+//   violation: waiting on an event recorded outside it (cudaErrorStreamCaptureIsolation);
+//   synchronising or querying a capturing stream; querying or synchronising an event last
+//   recorded in the capture (cudaErrorCapturedEvent, from any thread in any mode); EndCapture on
+//   a stream that joined it rather than the origin (cudaErrorStreamCaptureUnmatched); and the
+//   potentially unsafe calls (cudaMalloc, cudaHostAlloc, cudaFree, cudaFreeHost,
+//   cudaDeviceSynchronize, cudaStreamSynchronize, cudaStreamQuery, cudaEventQuery,
+//   cudaEventSynchronize) when the calling thread's mode (cudaThreadExchangeStreamCaptureMode)
+//   forbids them: global (the default) by its own non-relaxed captures and any thread's global
+//   ones, thread-local by its own, relaxed never. Once invalidated, a capture takes no more work:
+//   copies, host functions, event records and waits on its streams fail,
+//   cudaErrorStreamCaptureInvalidated. Querying, synchronising or waiting on (from a stream not
+//   capturing) an event whose capture was invalidated or has ended is cudaErrorInvalidValue.
+//   EndCapture of a global or thread-local capture from another thread fails
+//   (cudaErrorStreamCaptureWrongThread) and ends the capture all the same, without a graph.
+//   Copies with pageable (unregistered) host memory are captured and replayed like any other.
+//   As on CUDA 13 (checked on an H100), cudaErrorNotReady from cudaStreamQuery/cudaEventQuery
+//   does not become the thread's last error.
 //
 // Gaps (not modelled): kernels; in graphs: replays run the nodes one after another on the launch
 // stream (real graphs may run independent branches concurrently), launching into a capturing
