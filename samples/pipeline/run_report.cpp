@@ -14,16 +14,33 @@ std::string mib(std::size_t bytes) {
   return text;
 }
 
+// "rank":{...},"devices":[...],"pinned_pool":"...", (with the trailing comma)
+std::string scale_out_json(const run_report& r) {
+  std::ostringstream o;
+  o << "\"rank\":{\"rank\":" << r.rank.rank << ",\"ranks\":" << r.rank.ranks
+    << ",\"local_rank\":" << r.rank.local_rank
+    << ",\"source\":" << detail::json_quoted(r.rank.source)
+    << ",\"run_id\":" << detail::json_quoted(r.rank.run_id)
+    << ",\"host\":" << detail::json_quoted(r.rank.host) << "},\"devices\":[";
+  for (std::size_t i = 0; i < r.devices.size(); ++i) {
+    const device_report& d = r.devices[i];
+    o << (i ? "," : "") << "{\"device\":" << d.device << ",\"streams\":" << d.streams
+      << ",\"host_threads\":" << d.host_threads << ",\"frames_ok\":" << d.frames_ok << "}";
+  }
+  o << "],\"pinned_pool\":" << detail::json_quoted(r.pinned_pool) << ",";
+  return o.str();
+}
+
 }  // namespace
 
 std::string run_report::to_json() const {
   std::ostringstream o;
-  o << "{\"backend\":" << detail::json_quoted(backend) << ",\"streams\":" << streams
-    << ",\"host_threads\":" << host_threads << ",\"stage_chain\":[";
+  o << "{" << scale_out_json(*this) << "\"backend\":" << detail::json_quoted(backend)
+    << ",\"streams\":" << streams << ",\"host_threads\":" << host_threads << ",\"stage_chain\":[";
   for (std::size_t i = 0; i < stage_chain.size(); ++i)
     o << (i ? "," : "") << detail::json_quoted(stage_chain[i]);
-  o << "],\"frames_ok\":" << frames_ok << ",\"frames_failed\":" << frames_failed
-    << ",\"failures\":[";
+  o << "],\"frames_planned\":" << frames_planned << ",\"frames_ok\":" << frames_ok
+    << ",\"frames_failed\":" << frames_failed << ",\"failures\":[";
   for (std::size_t i = 0; i < failures.size(); ++i) {
     o << (i ? "," : "") << "{\"input\":" << detail::json_quoted(failures[i].input)
       << ",\"error\":" << detail::json_quoted(failures[i].error) << "}";
@@ -70,7 +87,16 @@ std::string run_report::summary_table() const {
                 "%.2f s = %.1f frames/s\n",
                 backend.c_str(), streams, host_threads, frames_ok, frames_failed, seconds,
                 frames_per_second());
-  o << line << "\n  where the time goes     total s   ms/frame\n";
+  o << line;
+  if (devices.size() > 1) {
+    o << "  per device (pinned pool " << pinned_pool << "):";
+    for (const device_report& d : devices) {
+      o << " device " << d.device << " " << d.frames_ok << " frame(s) on " << d.streams
+        << " stream(s);";
+    }
+    o << "\n";
+  }
+  o << "\n  where the time goes     total s   ms/frame\n";
   double host = 0;
   double stream = 0;
   for (const stage_timing& st : stages) {
