@@ -26,7 +26,7 @@ long long parse_integer(const std::string& flag, const std::string& text, long l
 float parse_sigma(const std::string& text) {
   char* end = nullptr;
   const float v = std::strtof(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v) || v <= 0.0f || v > 100.0f) {
+  if (text.empty() || *end != '\0' || !std::isfinite(v) || v <= 0.0F || v > 100.0F) {
     throw usage_error("--sigma: expected a number in (0, 100], got '" + text + "'");
   }
   return v;
@@ -69,15 +69,16 @@ std::vector<int> parse_devices(const std::string& text) {
   for (std::string item; std::getline(in, item, ',');) {
     const int d = static_cast<int>(parse_integer("--devices", item, 0, max_device_id));
     if (std::find(devices.begin(), devices.end(), d) != devices.end()) {
-      throw usage_error("--devices: device " + item + " is listed twice in '" + text + "'");
+      std::string message = "--devices: device " + item;
+      message += " is listed twice in '" + text + "'";
+      throw usage_error(message);
     }
     devices.push_back(d);
   }
   if (devices.empty() || text.back() == ',') {
-    throw usage_error(
-        "--devices: expected a comma-separated list of device ids such as 0,1, "
-        "got '" +
-        text + "'");
+    std::string message = "--devices: expected a comma-separated list of device ids such as 0,1, ";
+    message += "got '" + text + "'";
+    throw usage_error(message);
   }
   return devices;
 }
@@ -86,6 +87,37 @@ pinned_pool_mode parse_pinned_pool(const std::string& text) {
   if (text == "shared") return pinned_pool_mode::shared;
   if (text == "per-device") return pinned_pool_mode::per_device;
   throw usage_error("--pinned-pool: expected shared or per-device, got '" + text + "'");
+}
+
+// The flags of the synthetic frames; false when `flag` is none of them.
+bool parse_synthetic_flag(options& o, const std::string& flag,
+                          const std::function<std::string()>& value) {
+  if (flag == "--frames") {
+    o.frames = static_cast<int>(parse_integer(flag, value(), 1, 1'000'000));
+  } else if (flag == "--width") {
+    o.width = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
+  } else if (flag == "--height") {
+    o.height = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The flags of the output files' format; false when `flag` is none of them.
+bool parse_output_flag(options& o, const std::string& flag,
+                       const std::function<std::string()>& value) {
+  if (flag == "--format") {
+    o.output_format = parse_format(value());
+  } else if (flag == "--png-level") {
+    o.write.png_level =
+        static_cast<int>(parse_integer(flag, value(), io::min_png_level, io::max_png_level));
+  } else if (flag == "--jpeg-quality") {
+    o.write.jpeg_quality = static_cast<int>(parse_integer(flag, value(), 1, 100));
+  } else {
+    return false;
+  }
+  return true;
 }
 
 // The flags of multi-device and multi-process runs; false when `flag` is none of them.
@@ -131,19 +163,6 @@ options parse_options(int argc, const char* const* argv) {
       o.streams = static_cast<int>(parse_integer(flag, value(), 1, 64));
     } else if (flag == "--backend") {
       o.backend = parse_backend(value());
-    } else if (flag == "--frames") {
-      o.frames = static_cast<int>(parse_integer(flag, value(), 1, 1'000'000));
-    } else if (flag == "--width") {
-      o.width = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
-    } else if (flag == "--height") {
-      o.height = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
-    } else if (flag == "--format") {
-      o.output_format = parse_format(value());
-    } else if (flag == "--png-level") {
-      o.write.png_level =
-          static_cast<int>(parse_integer(flag, value(), io::min_png_level, io::max_png_level));
-    } else if (flag == "--jpeg-quality") {
-      o.write.jpeg_quality = static_cast<int>(parse_integer(flag, value(), 1, 100));
     } else if (flag == "--threads") {
       o.threads = static_cast<int>(parse_integer(flag, value(), 0, 256));
     } else if (flag == "--report") {
@@ -157,7 +176,8 @@ options parse_options(int argc, const char* const* argv) {
       o.write_outputs = false;
     } else if (flag == "--per-frame-allocation") {
       o.per_frame_allocation = true;
-    } else if (!parse_scale_out_flag(o, flag, value)) {
+    } else if (!parse_synthetic_flag(o, flag, value) && !parse_output_flag(o, flag, value) &&
+               !parse_scale_out_flag(o, flag, value)) {
       throw usage_error("unknown flag '" + flag + "' (see --help)");
     }
   }

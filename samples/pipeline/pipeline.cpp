@@ -131,7 +131,7 @@ struct slot_state {
 
 class frame_pipeline {
  public:
-  frame_pipeline(const options& o, std::shared_ptr<backend> be, const progress_fn& progress,
+  frame_pipeline(const options& o, std::shared_ptr<backend> be, progress_fn progress,
                  std::size_t total);
   ~frame_pipeline();
   /// Assigns `src` to a free stream; a host thread decodes and enqueues it. False once a stream
@@ -218,14 +218,14 @@ std::unique_ptr<pool_group> make_group(const options& o, const std::shared_ptr<b
       be, devices_of(o), kinds, pool_opts(memory_kind::device, "pipeline", o.per_frame_allocation));
 }
 
-frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
-                               const progress_fn& progress, std::size_t total)
+frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be, progress_fn progress,
+                               std::size_t total)
     : opt_(o),
       backend_(backend_for_devices(std::move(be), devices_of(o))),
       shared_pinned_(make_shared_pinned(o, backend_)),
       group_(make_group(o, backend_)),
       shared_(std::make_shared<shared_state>(static_cast<std::size_t>(o.streams))),
-      progress_(progress),
+      progress_(std::move(progress)),
       total_(total) {
   for (const int d : group_->devices()) {
     pool& device_pool = group_->get(d, memory_kind::device);
@@ -256,11 +256,11 @@ frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
 // host threads decode, enqueue and write only the frames on its streams.
 void frame_pipeline::start_host_threads() {
   const unsigned total = opt_.threads > 0 ? static_cast<unsigned>(opt_.threads)
-                                          : std::max(1u, std::thread::hardware_concurrency());
+                                          : std::max(1U, std::thread::hardware_concurrency());
   const auto lanes = static_cast<unsigned>(lanes_.size());
   unsigned index = 0;
   for (unsigned l = 0; l < lanes; ++l) {
-    const unsigned threads = std::max(1u, total / lanes + (l < total % lanes ? 1u : 0u));
+    const unsigned threads = std::max(1U, total / lanes + (l < total % lanes ? 1U : 0U));
     lanes_[l].report.host_threads = static_cast<int>(threads);
     for (unsigned t = 0; t < threads; ++t, ++index) {
       host_threads_.emplace_back([this, index, l] {

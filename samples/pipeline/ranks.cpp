@@ -91,7 +91,7 @@ rank_identity resolve_rank(const options& o, const env_lookup& env) {
 
 std::vector<frame_source> share_of(const std::vector<frame_source>& plan, const rank_identity& r) {
   std::vector<frame_source> share;
-  for (std::size_t i = static_cast<std::size_t>(r.rank); i < plan.size();
+  for (auto i = static_cast<std::size_t>(r.rank); i < plan.size();
        i += static_cast<std::size_t>(r.ranks)) {
     share.push_back(plan[i]);
   }

@@ -111,7 +111,7 @@ class merger {
       << ",\"frames_per_second\":"
       << (seconds_ > 0 ? static_cast<double>(out_.frames_ok) / seconds_ : 0.0) << "},\"per_rank\":["
       << joined(per_rank_) << "],\"missing_ranks\":[" << ints(out_.missing_ranks)
-      << "],\"accounting\":{\"inputs\":" << frames_planned_
+      << R"(],"accounting":{"inputs":)" << frames_planned_
       << ",\"unaccounted\":" << strings(out_.unaccounted)
       << ",\"repeated\":" << strings(out_.repeated) << "},\"outputs\":[" << joined(outputs_)
       << "],\"failures\":[" << joined(failures_) << "]}\n";
@@ -157,6 +157,7 @@ class merger {
   }
   static std::string strings(const std::vector<std::string>& v) {
     std::vector<std::string> quoted;
+    quoted.reserve(v.size());
     for (const std::string& s : v) quoted.push_back(json_quoted(s));
     return "[" + joined(quoted) + "]";
   }
