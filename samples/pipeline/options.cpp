@@ -253,8 +253,10 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
 
 Exit status: 0 all frames written, 1 some input failed (each named on stderr and in the
 report), 2 usage error (bad flag, an input directory without image files, unwritable output
-directory or report file, a device the backend does not have). Rank 0 of a multi-rank run exits
-1 also when a rank's report is missing or an input is not accounted for exactly once.
+directory or report file, a device the backend does not have). With several ranks, rank 0's
+status is the run's: 1 also when a frame failed on any rank, a rank's report is missing or an
+input is not accounted for exactly once; the other ranks exit 0 once their report is written
+(mpirun aborts the whole job when a rank exits non-zero).
 )";
 }
 

@@ -348,6 +348,34 @@ TEST(pipeline_ranks, mpirun_two_ranks_write_what_one_process_writes) {
   EXPECT_TRUE(fs::exists(out / "run.rank1.json"));
 }
 
+// A bad input on rank 1: rank 1 still exits 0 (mpirun would abort rank 0 otherwise), rank 0's
+// merged report lists the failure, and rank 0 exits 1 as a single process would.
+TEST(pipeline_ranks, mpirun_a_failed_input_on_rank_1_is_in_rank_0s_merged_report) {
+  const std::string mpirun =
+      clean_env +
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 "
+      "mpirun -np 2 --oversubscribe ";
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0 ||
+      run_command(mpirun + "true </dev/null").status != 0) {
+    GTEST_SKIP() << "mpirun not found or cannot start two processes here";
+  }
+  temp_dir dir;
+  const fs::path in = dir.path / "in";
+  make_inputs(in, 3);
+  std::ofstream(in / "in_00b.png") << "not a PNG";  // second in the plan: rank 1's
+  const fs::path out = dir.path / "out";
+  const auto mpi = run_command(mpirun + pipeline_exe + pipeline_args(in, out) +
+                               " --merge-timeout 60 </dev/null");
+  EXPECT_EQ(mpi.status, 1) << mpi.output;
+  const pp::json_value merged = pp::parse_json(read_text(out / "pinpool-report.json"));
+  EXPECT_EQ(merged.find("total")->number_at("frames_ok"), 3);
+  ASSERT_EQ(merged.find("failures")->items.size(), 1u) << read_text(out / "pinpool-report.json");
+  const pp::json_value& failed = merged.find("failures")->items[0];
+  EXPECT_EQ(failed.text_at("input"), (in / "in_00b.png").string());
+  EXPECT_EQ(failed.number_at("rank"), 1);
+  EXPECT_TRUE(merged.find("accounting")->find("unaccounted")->items.empty());
+}
+
 // Rank 0 alone: it waits --merge-timeout for rank 1, ignores a report of another run (another
 // SLURM_JOB_ID), then writes the merged report naming the rank and the inputs missing.
 TEST(pipeline_ranks, rank_0_names_a_rank_that_never_reports) {
