@@ -246,7 +246,8 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
                     i mod N == r; output names are those of a single-process run), each
                     rank writes its report (FILE.rankR.json, FILE from --report, default
                     DIR/pinpool-report.json) and rank 0 then merges them into FILE
-  --merge-timeout S rank 0 waits at most S seconds (default 600) for the other ranks'
+  --merge-timeout S
+                    rank 0 waits at most S seconds (default 600) for the other ranks'
                     reports in the shared output directory, then writes the merged report
                     naming the ranks missing and exits 1
   --help            this text
