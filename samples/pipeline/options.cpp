@@ -1,8 +1,10 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -24,7 +26,7 @@ long long parse_integer(const std::string& flag, const std::string& text, long l
 float parse_sigma(const std::string& text) {
   char* end = nullptr;
   const float v = std::strtof(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v) || v <= 0.0f || v > 100.0f) {
+  if (text.empty() || *end != '\0' || !std::isfinite(v) || v <= 0.0F || v > 100.0F) {
     throw usage_error("--sigma: expected a number in (0, 100], got '" + text + "'");
   }
   return v;
@@ -59,6 +61,84 @@ io::format parse_format(const std::string& text) {
   throw usage_error("--format: expected png, jpeg (jpg) or pnm (pgm), got '" + text + "'");
 }
 
+// "0,1,3": device ids, each once. Whether the backend has them is checked once it is made
+// (check_devices, devices.hpp).
+std::vector<int> parse_devices(const std::string& text) {
+  std::vector<int> devices;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const int d = static_cast<int>(parse_integer("--devices", item, 0, max_device_id));
+    if (std::find(devices.begin(), devices.end(), d) != devices.end()) {
+      std::string message = "--devices: device " + item;
+      message += " is listed twice in '" + text + "'";
+      throw usage_error(message);
+    }
+    devices.push_back(d);
+  }
+  if (devices.empty() || text.back() == ',') {
+    std::string message = "--devices: expected a comma-separated list of device ids such as 0,1, ";
+    message += "got '" + text + "'";
+    throw usage_error(message);
+  }
+  return devices;
+}
+
+pinned_pool_mode parse_pinned_pool(const std::string& text) {
+  if (text == "shared") return pinned_pool_mode::shared;
+  if (text == "per-device") return pinned_pool_mode::per_device;
+  throw usage_error("--pinned-pool: expected shared or per-device, got '" + text + "'");
+}
+
+// The flags of the synthetic frames; false when `flag` is none of them.
+bool parse_synthetic_flag(options& o, const std::string& flag,
+                          const std::function<std::string()>& value) {
+  if (flag == "--frames") {
+    o.frames = static_cast<int>(parse_integer(flag, value(), 1, 1'000'000));
+  } else if (flag == "--width") {
+    o.width = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
+  } else if (flag == "--height") {
+    o.height = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The flags of the output files' format; false when `flag` is none of them.
+bool parse_output_flag(options& o, const std::string& flag,
+                       const std::function<std::string()>& value) {
+  if (flag == "--format") {
+    o.output_format = parse_format(value());
+  } else if (flag == "--png-level") {
+    o.write.png_level =
+        static_cast<int>(parse_integer(flag, value(), io::min_png_level, io::max_png_level));
+  } else if (flag == "--jpeg-quality") {
+    o.write.jpeg_quality = static_cast<int>(parse_integer(flag, value(), 1, 100));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The flags of multi-device and multi-process runs; false when `flag` is none of them.
+bool parse_scale_out_flag(options& o, const std::string& flag,
+                          const std::function<std::string()>& value) {
+  if (flag == "--devices") {
+    o.devices = parse_devices(value());
+  } else if (flag == "--pinned-pool") {
+    o.pinned_pool = parse_pinned_pool(value());
+  } else if (flag == "--rank") {
+    o.rank = static_cast<int>(parse_integer(flag, value(), 0, max_ranks - 1));
+  } else if (flag == "--ranks") {
+    o.ranks = static_cast<int>(parse_integer(flag, value(), 1, max_ranks));
+  } else if (flag == "--merge-timeout") {
+    o.merge_timeout_seconds = static_cast<int>(parse_integer(flag, value(), 1, 86'400));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 options parse_options(int argc, const char* const* argv) {
@@ -83,19 +163,6 @@ options parse_options(int argc, const char* const* argv) {
       o.streams = static_cast<int>(parse_integer(flag, value(), 1, 64));
     } else if (flag == "--backend") {
       o.backend = parse_backend(value());
-    } else if (flag == "--frames") {
-      o.frames = static_cast<int>(parse_integer(flag, value(), 1, 1'000'000));
-    } else if (flag == "--width") {
-      o.width = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
-    } else if (flag == "--height") {
-      o.height = static_cast<int>(parse_integer(flag, value(), 1, 1 << 16));
-    } else if (flag == "--format") {
-      o.output_format = parse_format(value());
-    } else if (flag == "--png-level") {
-      o.write.png_level =
-          static_cast<int>(parse_integer(flag, value(), io::min_png_level, io::max_png_level));
-    } else if (flag == "--jpeg-quality") {
-      o.write.jpeg_quality = static_cast<int>(parse_integer(flag, value(), 1, 100));
     } else if (flag == "--threads") {
       o.threads = static_cast<int>(parse_integer(flag, value(), 0, 256));
     } else if (flag == "--report") {
@@ -109,9 +176,14 @@ options parse_options(int argc, const char* const* argv) {
       o.write_outputs = false;
     } else if (flag == "--per-frame-allocation") {
       o.per_frame_allocation = true;
-    } else {
+    } else if (!parse_synthetic_flag(o, flag, value) && !parse_output_flag(o, flag, value) &&
+               !parse_scale_out_flag(o, flag, value)) {
       throw usage_error("unknown flag '" + flag + "' (see --help)");
     }
+  }
+  if (o.rank >= 0 && o.ranks > 0 && o.rank >= o.ranks) {
+    throw usage_error("--rank " + std::to_string(o.rank) + ": expected a rank below --ranks " +
+                      std::to_string(o.ranks));
   }
   return o;
 }
@@ -158,11 +230,34 @@ With no --input it processes synthetic 1920x1080 RGB test-pattern frames.
   --per-frame-allocation
                     baseline without the pools' reuse: every buffer is its own backend
                     allocation, freed after its frame, with a host synchronisation per frame
+  --devices LIST    comma-separated device ids to spread the streams over, round-robin
+                    (stream i on the (i mod n)-th device; default: device 0, or
+                    local rank mod device count under a launcher); each device gets its
+                    own device pool and its own host threads (--threads split between
+                    them). The CPU backend emulates devices 0..7, each with its own
+                    streams (worker threads). --streams must be at least the number listed
+  --pinned-pool M   shared (default: one pinned pool for all devices) or per-device
+                    (one per device, from the same pool_group as the device pools)
+  --rank R          this process's rank (default: from the launcher's environment:
+                    OMPI_COMM_WORLD_RANK, PMI_RANK or SLURM_PROCID; else 0)
+  --ranks N         the number of processes (default: OMPI_COMM_WORLD_SIZE, PMI_SIZE or
+                    SLURM_NTASKS; else 1). With N > 1 the inputs, in the order of a
+                    single-process run, are split round-robin (rank r takes frames
+                    i mod N == r; output names are those of a single-process run), each
+                    rank writes its report (FILE.rankR.json, FILE from --report, default
+                    DIR/pinpool-report.json) and rank 0 then merges them into FILE
+  --merge-timeout S
+                    rank 0 waits at most S seconds (default 600) for the other ranks'
+                    reports in the shared output directory, then writes the merged report
+                    naming the ranks missing and exits 1
   --help            this text
 
 Exit status: 0 all frames written, 1 some input failed (each named on stderr and in the
 report), 2 usage error (bad flag, an input directory without image files, unwritable output
-directory or report file).
+directory or report file, a device the backend does not have). With several ranks, rank 0's
+status is the run's: 1 also when a frame failed on any rank, a rank's report is missing or an
+input is not accounted for exactly once; the other ranks exit 0 once their report is written
+(mpirun aborts the whole job when a rank exits non-zero).
 )";
 }
 

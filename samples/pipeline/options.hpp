@@ -18,6 +18,17 @@ class usage_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// @brief Where the pinned chunks of a multi-device run come from (--pinned-pool).
+enum class pinned_pool_mode {
+  shared,      ///< one pinned pool for every device
+  per_device,  ///< a pinned pool per device (pool_group)
+};
+
+/// Highest device id --devices takes (pool_group and the backend check the real count).
+constexpr int max_device_id = 63;
+/// Most processes of a multi-rank run.
+constexpr int max_ranks = 1 << 20;
+
 struct options {
   std::vector<std::string> inputs;  ///< files or directories; empty: synthetic frames
   std::string output_dir = "./pinpool-out";
@@ -43,6 +54,18 @@ struct options {
   /// Benchmarks' baseline without reuse: one backend allocation per buffer, freed after the
   /// frame, and a host synchronisation per frame.
   bool per_frame_allocation = false;
+
+  /// Devices the streams are spread over, round-robin (stream i on devices[i % size]); empty:
+  /// device 0, or local_rank % device_count in a multi-rank run. On the CPU backend each is an
+  /// emulated device with its own streams and host threads.
+  std::vector<int> devices;
+  pinned_pool_mode pinned_pool = pinned_pool_mode::shared;
+  /// Multi-process runs (ranks.hpp): -1 = from the launcher's environment (Open MPI, PMI,
+  /// Slurm), else 1 process.
+  int rank = -1;
+  int ranks = -1;
+  /// Rank 0 of a multi-rank run waits at most this long for the other ranks' reports.
+  int merge_timeout_seconds = 600;
 };
 
 /// @brief Parses argv. @throws usage_error naming the offending flag or value.

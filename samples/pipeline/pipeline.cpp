@@ -1,9 +1,11 @@
+#include "devices.hpp"
 #include "pipeline.hpp"
 #include "stage_launcher.hpp"
 
 #include <pinpool/detail/nvtx.hpp>
 #include <pinpool/io/image_io.hpp>
 #include <pinpool/pool.hpp>
+#include <pinpool/pool_group.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +41,7 @@ constexpr const char* wait_host_encode = "wait: host (encode)";
 /// One frame between submission and its write (or its failure). Owned by its slot.
 struct frame_job {
   const frame_source* source = nullptr;
+  std::size_t lane = 0;  // the device (index of frame_pipeline::lanes_) of its stream
   int width = 0;
   int height = 0;
   int channels = 0;
@@ -105,8 +108,19 @@ class done_event {
   void* event_;
 };
 
+/// One device's part of the run: its pools and launcher, and (in frame_pipeline) its streams,
+/// the slots with this lane, and its host threads, which take only this lane's frames.
+struct device_lane {
+  int device = 0;
+  pool* pinned = nullptr;
+  pool* device_pool = nullptr;
+  stage_launcher launcher;
+  device_report report;  // frames_ok guarded by shared_state::mutex
+};
+
 /// One stream and what it carries: one frame at a time.
 struct slot_state {
+  std::size_t lane = 0;
   std::unique_ptr<frame_clock> clock;
   std::unique_ptr<done_event> done;  // recorded after the frame's work
   std::unique_ptr<frame_job> job;
@@ -117,7 +131,7 @@ struct slot_state {
 
 class frame_pipeline {
  public:
-  frame_pipeline(const options& o, std::shared_ptr<backend> be, const progress_fn& progress,
+  frame_pipeline(const options& o, std::shared_ptr<backend> be, progress_fn progress,
                  std::size_t total);
   ~frame_pipeline();
   /// Assigns `src` to a free stream; a host thread decodes and enqueues it. False once a stream
@@ -137,8 +151,11 @@ class frame_pipeline {
   void wait(lock_type& lock, Done done);
   void poll(lock_type& lock);
   void stream_failed(lock_type& lock, std::size_t slot, const std::string& cause);
-  void host_loop();
-  std::optional<std::size_t> first_claimed() const;
+  void host_loop(std::size_t lane);
+  void start_host_threads();
+  void trim_pools();
+  std::optional<std::size_t> first_claimed(std::size_t lane) const;
+  std::optional<std::size_t> first_ready(std::size_t lane) const;
   void write_slot(lock_type& lock, std::size_t slot);
   void write_frame(frame_job& job);
   void add_time_locked(const char* name, double seconds);
@@ -147,9 +164,9 @@ class frame_pipeline {
 
   const options& opt_;
   std::shared_ptr<backend> backend_;
-  pool pinned_;
-  pool device_;
-  stage_launcher launcher_;
+  std::unique_ptr<pool> shared_pinned_;  // --pinned-pool shared; else pinned pools in group_
+  std::unique_ptr<pool_group> group_;    // a device pool per device (and pinned: per-device)
+  std::vector<device_lane> lanes_;       // one per device, in --devices order
   std::shared_ptr<shared_state> shared_;
   std::vector<stream> streams_;
   std::vector<slot_state> slots_;  // one per stream; destroyed before the streams
@@ -186,37 +203,74 @@ pool_options pool_opts(memory_kind kind, const char* name, bool per_frame_alloca
   return o;
 }
 
-frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be,
-                               const progress_fn& progress, std::size_t total)
+// The pinned pool every device shares (--pinned-pool shared), or none.
+std::unique_ptr<pool> make_shared_pinned(const options& o, const std::shared_ptr<backend>& be) {
+  if (o.pinned_pool != pinned_pool_mode::shared) return nullptr;
+  return std::make_unique<pool>(
+      be, pool_opts(memory_kind::pinned_host, "pinned", o.per_frame_allocation));
+}
+
+// A device pool per device, and with --pinned-pool per-device a pinned pool per device too.
+std::unique_ptr<pool_group> make_group(const options& o, const std::shared_ptr<backend>& be) {
+  std::vector<memory_kind> kinds{memory_kind::device};
+  if (o.pinned_pool == pinned_pool_mode::per_device) kinds.push_back(memory_kind::pinned_host);
+  return std::make_unique<pool_group>(
+      be, devices_of(o), kinds, pool_opts(memory_kind::device, "pipeline", o.per_frame_allocation));
+}
+
+frame_pipeline::frame_pipeline(const options& o, std::shared_ptr<backend> be, progress_fn progress,
+                               std::size_t total)
     : opt_(o),
-      backend_(std::move(be)),
-      pinned_(backend_, pool_opts(memory_kind::pinned_host, "pinned", o.per_frame_allocation)),
-      device_(backend_, pool_opts(memory_kind::device, "device", o.per_frame_allocation)),
-      launcher_(make_stage_launcher(*backend_, device_)),
+      backend_(backend_for_devices(std::move(be), devices_of(o))),
+      shared_pinned_(make_shared_pinned(o, backend_)),
+      group_(make_group(o, backend_)),
       shared_(std::make_shared<shared_state>(static_cast<std::size_t>(o.streams))),
-      progress_(progress),
+      progress_(std::move(progress)),
       total_(total) {
+  for (const int d : group_->devices()) {
+    pool& device_pool = group_->get(d, memory_kind::device);
+    pool* pinned =
+        shared_pinned_ ? shared_pinned_.get() : &group_->get(d, memory_kind::pinned_host);
+    lanes_.push_back({d, pinned, &device_pool, make_stage_launcher(*backend_, device_pool), {}});
+    lanes_.back().report.device = d;
+  }
   const std::size_t marks = opt_.stages.size() + 3;  // before copy in, each stage, copy out; end
-  for (int i = 0; i < o.streams; ++i) {
-    streams_.push_back(backend_->create_stream());
+  for (int i = 0; i < o.streams; ++i) {              // round-robin over the devices
     slot_state sl;
-    sl.clock = launcher_.make_clock(streams_.back(), marks);
-    sl.done = std::make_unique<done_event>(*backend_, streams_.back().device());
+    sl.lane = static_cast<std::size_t>(i) % lanes_.size();
+    device_lane& lane = lanes_[sl.lane];
+    streams_.push_back(backend_->create_stream(lane.device));
+    ++lane.report.streams;
+    sl.clock = lane.launcher.make_clock(streams_.back(), marks);
+    sl.done = std::make_unique<done_event>(*backend_, lane.device);
     slots_.push_back(std::move(sl));
   }
-  const unsigned threads = o.threads > 0 ? static_cast<unsigned>(o.threads)
-                                         : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < threads; ++i) {
-    host_threads_.emplace_back([this, i] {
-      // Named as when they only wrote frames (tools and tests/nvtx look for the name).
-      detail::nvtx_name_this_thread(("pinpool-writer-" + std::to_string(i)).c_str());
-      host_loop();
-    });
-  }
+  start_host_threads();
   report_.backend = backend_->name();
   report_.streams = o.streams;
-  report_.host_threads = static_cast<int>(threads);
+  report_.pinned_pool = o.pinned_pool == pinned_pool_mode::shared ? "shared" : "per-device";
   for (kernels::stage st : o.stages) report_.stage_chain.emplace_back(kernels::to_string(st));
+}
+
+// --threads (default one per core) split between the devices, at least one each: a device's
+// host threads decode, enqueue and write only the frames on its streams.
+void frame_pipeline::start_host_threads() {
+  const unsigned total = opt_.threads > 0 ? static_cast<unsigned>(opt_.threads)
+                                          : std::max(1U, std::thread::hardware_concurrency());
+  const auto lanes = static_cast<unsigned>(lanes_.size());
+  unsigned index = 0;
+  for (unsigned l = 0; l < lanes; ++l) {
+    const unsigned threads = std::max(1U, total / lanes + (l < total % lanes ? 1U : 0U));
+    lanes_[l].report.host_threads = static_cast<int>(threads);
+    for (unsigned t = 0; t < threads; ++t, ++index) {
+      host_threads_.emplace_back([this, index, l] {
+        // Named as when they only wrote frames (tools and tests/nvtx look for the name).
+        detail::nvtx_name_this_thread(("pinpool-writer-" + std::to_string(index)).c_str());
+        host_loop(l);
+      });
+    }
+  }
+  report_.host_threads = static_cast<int>(index);
 }
 
 // After a stream failure frames may be left on the streams: their buffers go back to the pools
@@ -310,7 +364,8 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
   io::image_info info{opt_.width, opt_.height, 3, io::format::pnm};
   if (src.synthetic < 0) info = io::probe(src.input, opt_.max_pixels);
   device_image img{{}, info.width, info.height, info.channels};
-  buffer staging = pinned_.acquire(img.bytes());
+  device_lane& lane = lanes_[job.lane];
+  buffer staging = lane.pinned->acquire(img.bytes());
   if (src.synthetic < 0) {
     io::decode(src.input, static_cast<std::uint8_t*>(staging.data()), img.bytes(), opt_.max_pixels);
   } else {
@@ -325,7 +380,7 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
   }
   c.mark("copy in");
   job.step_names.emplace_back("copy in");
-  img.mem = device_.acquire(img.bytes(), s);
+  img.mem = lane.device_pool->acquire(img.bytes(), s);
   s.memcpy_async(img.mem.data(), staging.data(), img.bytes());
   staging.set_stream(s);
   return img;
@@ -336,9 +391,11 @@ device_image frame_pipeline::read_frame(const frame_source& src, stream_ref s, f
 device_image frame_pipeline::run_stages(device_image cur, stream_ref s, frame_job& job,
                                         frame_clock& c) {
   const kernels::stage_params params{opt_.sigma};
+  device_lane& lane = lanes_[job.lane];
   auto apply = [&](kernels::stage st) {
-    device_image next{device_.acquire(cur.bytes() / cur.channels, s), cur.width, cur.height, 1};
-    launcher_.launch(st, s, cur, next, params);
+    device_image next{lane.device_pool->acquire(cur.bytes() / cur.channels, s), cur.width,
+                      cur.height, 1};
+    lane.launcher.launch(st, s, cur, next, params);
     cur = std::move(next);
   };
   for (kernels::stage st : opt_.stages) {
@@ -359,7 +416,7 @@ void frame_pipeline::enqueue(const frame_source& src, stream_ref s, frame_job& j
   job.channels = result.channels;
   c.mark("copy out");
   job.step_names.emplace_back("copy out");
-  job.out = pinned_.acquire(result.bytes(), s);
+  job.out = lanes_[job.lane].pinned->acquire(result.bytes(), s);
   s.memcpy_async(job.out.data(), result.mem.data(), result.bytes());
   c.mark(nullptr);
 }
@@ -386,10 +443,14 @@ bool frame_pipeline::process(const frame_source& src) {
         return p != phase::claimed && p != phase::enqueuing && p != phase::running;
       });
     }
-    pinned_.trim();
-    device_.trim();
+    trim_pools();
   }
   return true;
+}
+
+void frame_pipeline::trim_pools() {
+  if (shared_pinned_) shared_pinned_->trim();
+  group_->trim();
 }
 
 // On a host thread, for the frame claimed in `slot` (phase enqueuing): decodes it, enqueues its
@@ -401,6 +462,7 @@ void frame_pipeline::start_frame(std::size_t slot) {
   stream_ref s = streams_[slot];
   auto job = std::make_unique<frame_job>();
   job->source = &src;
+  job->lane = sl.lane;
   sl.clock->begin_frame();
   std::string failed_enqueue;
   try {
@@ -443,32 +505,40 @@ void frame_pipeline::start_frame(std::size_t slot) {
   shared_->changed.notify_all();
 }
 
-// Under the lock: the claimed slot claimed first, or none.
-std::optional<std::size_t> frame_pipeline::first_claimed() const {
+// Under the lock: the claimed slot of `lane` claimed first, or none.
+std::optional<std::size_t> frame_pipeline::first_claimed(std::size_t lane) const {
   std::optional<std::size_t> first;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
-    if (shared_->phases[i] != phase::claimed) continue;
+    if (shared_->phases[i] != phase::claimed || slots_[i].lane != lane) continue;
     if (!first || slots_[i].claim_order < slots_[*first].claim_order) first = i;
   }
   return first;
 }
 
-// A host thread: writes frames the streams have run (first: that frees a stream), and decodes
-// and enqueues claimed frames, in the order they were claimed (one host thread enqueues frames
-// in input order). After a stream failure, claimed frames are dropped unprocessed.
-void frame_pipeline::host_loop() {
+// Under the lock: a ready slot of `lane`, or none.
+std::optional<std::size_t> frame_pipeline::first_ready(std::size_t lane) const {
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (shared_->phases[i] == phase::ready && slots_[i].lane == lane) return i;
+  }
+  return std::nullopt;
+}
+
+// A host thread of `lane`: writes the lane's frames the streams have run (first: that frees a
+// stream), and decodes and enqueues the lane's claimed frames, in the order they were claimed
+// (one host thread enqueues frames in input order). After a stream failure, claimed frames are
+// dropped unprocessed.
+void frame_pipeline::host_loop(std::size_t lane) {
   lock_type lock(shared_->mutex);
   for (;;) {
     std::size_t slot = 0;
     phase found = phase::idle;
     shared_->changed.wait(lock, [&] {
-      auto it = std::find(shared_->phases.begin(), shared_->phases.end(), phase::ready);
-      if (it != shared_->phases.end()) {
-        slot = static_cast<std::size_t>(it - shared_->phases.begin());
+      if (const std::optional<std::size_t> r = first_ready(lane)) {
+        slot = *r;
         found = phase::ready;
         return true;
       }
-      if (const std::optional<std::size_t> c = first_claimed()) {
+      if (const std::optional<std::size_t> c = first_claimed(lane)) {
         slot = *c;
         found = phase::claimed;
         return true;
@@ -560,7 +630,9 @@ void frame_pipeline::write_frame(frame_job& job) {
   ++timings_["encode+write"].frames;
   if (error.empty()) {
     ++report_.frames_ok;
-    if (opt_.write_outputs) report_.outputs.push_back({job.source->input, job.source->output});
+    ++lanes_[job.lane].report.frames_ok;
+    // --no-write: the input is still accounted for (a multi-rank merge checks every input).
+    report_.outputs.push_back({job.source->input, opt_.write_outputs ? job.source->output : ""});
     if (progress_) progress_(++done_, total_);
   } else {
     add_failure_locked(job.source->input, error);
@@ -574,7 +646,8 @@ void frame_pipeline::add_failure_locked(const std::string& input, const std::str
 }
 
 std::uint64_t frame_pipeline::backend_allocations() const {
-  return pinned_.stats().backend_allocations + device_.stats().backend_allocations;
+  return (shared_pinned_ ? shared_pinned_->stats().backend_allocations : 0) +
+         group_->stats().backend_allocations;
 }
 
 run_report frame_pipeline::finish(double seconds) {
@@ -599,7 +672,9 @@ run_report frame_pipeline::finish(double seconds) {
   }
   if (!failure_.empty()) throw pipeline_failure(failure_);
   report_.seconds = seconds;
-  report_.pools = {pinned_.stats(), device_.stats()};
+  if (shared_pinned_) report_.pools.push_back(shared_pinned_->stats());
+  for (pool_stats& st : group_->stats_by_pool()) report_.pools.push_back(std::move(st));
+  for (const device_lane& lane : lanes_) report_.devices.push_back(lane.report);
   if (submitted_ >= streams_.size()) {
     report_.steady_state_backend_allocations = backend_allocations() - warm_allocations_;
   }
@@ -624,7 +699,9 @@ run_report run_pipeline(const options& o, std::shared_ptr<backend> be,
   for (const frame_source& src : plan) {
     if (!p.process(src)) break;
   }
-  return p.finish(seconds_between(t0, clock_type::now()));
+  run_report report = p.finish(seconds_between(t0, clock_type::now()));
+  report.frames_planned = plan.size();
+  return report;
 }
 
 }  // namespace pinpool::pipeline

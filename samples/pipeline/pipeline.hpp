@@ -41,6 +41,11 @@ class pipeline_failure : public std::runtime_error {
 /// Host threads write ready frames before decoding new ones. The only waits are a frame's for a
 /// free stream and for a host thread (both in the report). Per-step times come from the
 /// launcher's frame_clock (CUDA: timing events).
+/// @note Several devices (`o.devices`): stream i is on device `o.devices[i % n]`; each device has
+/// its own device pool (one pool_group), launcher and host threads (`o.threads` split, at least
+/// one each) that take only its streams' frames; pinned chunks come from one shared pool or a
+/// pool per device (`o.pinned_pool`). On the CPU backend devices beyond 0 are emulated
+/// (devices.hpp). The report gives each device's streams, host threads and frames.
 run_report run_pipeline(const options& o, std::shared_ptr<backend> be,
                         const std::vector<frame_source>& plan, const progress_fn& progress);
 

@@ -2,6 +2,7 @@
 
 #include <pinpool/detail/json.hpp>
 
+#include <array>
 #include <cstdio>
 #include <sstream>
 
@@ -9,35 +10,52 @@ namespace pinpool::pipeline {
 namespace {
 
 std::string mib(std::size_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return text;
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text.data();
+}
+
+// "rank":{...},"devices":[...],"pinned_pool":"...", (with the trailing comma)
+std::string scale_out_json(const run_report& r) {
+  std::ostringstream o;
+  o << R"("rank":{"rank":)" << r.rank.rank << ",\"ranks\":" << r.rank.ranks
+    << ",\"local_rank\":" << r.rank.local_rank
+    << ",\"source\":" << detail::json_quoted(r.rank.source)
+    << ",\"run_id\":" << detail::json_quoted(r.rank.run_id)
+    << ",\"host\":" << detail::json_quoted(r.rank.host) << "},\"devices\":[";
+  for (std::size_t i = 0; i < r.devices.size(); ++i) {
+    const device_report& d = r.devices[i];
+    o << (i > 0 ? "," : "") << "{\"device\":" << d.device << ",\"streams\":" << d.streams
+      << ",\"host_threads\":" << d.host_threads << ",\"frames_ok\":" << d.frames_ok << "}";
+  }
+  o << "],\"pinned_pool\":" << detail::json_quoted(r.pinned_pool) << ",";
+  return o.str();
 }
 
 }  // namespace
 
 std::string run_report::to_json() const {
   std::ostringstream o;
-  o << "{\"backend\":" << detail::json_quoted(backend) << ",\"streams\":" << streams
-    << ",\"host_threads\":" << host_threads << ",\"stage_chain\":[";
+  o << "{" << scale_out_json(*this) << "\"backend\":" << detail::json_quoted(backend)
+    << ",\"streams\":" << streams << ",\"host_threads\":" << host_threads << ",\"stage_chain\":[";
   for (std::size_t i = 0; i < stage_chain.size(); ++i)
-    o << (i ? "," : "") << detail::json_quoted(stage_chain[i]);
-  o << "],\"frames_ok\":" << frames_ok << ",\"frames_failed\":" << frames_failed
-    << ",\"failures\":[";
+    o << (i > 0 ? "," : "") << detail::json_quoted(stage_chain[i]);
+  o << "],\"frames_planned\":" << frames_planned << ",\"frames_ok\":" << frames_ok
+    << ",\"frames_failed\":" << frames_failed << ",\"failures\":[";
   for (std::size_t i = 0; i < failures.size(); ++i) {
-    o << (i ? "," : "") << "{\"input\":" << detail::json_quoted(failures[i].input)
+    o << (i > 0 ? "," : "") << "{\"input\":" << detail::json_quoted(failures[i].input)
       << ",\"error\":" << detail::json_quoted(failures[i].error) << "}";
   }
   o << "],\"outputs\":[";
   for (std::size_t i = 0; i < outputs.size(); ++i) {
-    o << (i ? "," : "") << "{\"input\":" << detail::json_quoted(outputs[i].input)
+    o << (i > 0 ? "," : "") << "{\"input\":" << detail::json_quoted(outputs[i].input)
       << ",\"output\":" << detail::json_quoted(outputs[i].output) << "}";
   }
   o << "],\"pool\":[";
-  for (std::size_t i = 0; i < pools.size(); ++i) o << (i ? "," : "") << pools[i].to_json();
+  for (std::size_t i = 0; i < pools.size(); ++i) o << (i > 0 ? "," : "") << pools[i].to_json();
   o << "],\"stages\":[";
   for (std::size_t i = 0; i < stages.size(); ++i) {
-    o << (i ? "," : "") << "{\"name\":" << detail::json_quoted(stages[i].name)
+    o << (i > 0 ? "," : "") << "{\"name\":" << detail::json_quoted(stages[i].name)
       << ",\"seconds\":" << stages[i].seconds << ",\"frames\":" << stages[i].frames << "}";
   }
   o << "],\"steady_state_backend_allocations\":" << steady_state_backend_allocations
@@ -64,32 +82,41 @@ const char* where_of(const std::string& step) {
 
 std::string run_report::summary_table() const {
   std::ostringstream o;
-  char line[200];
-  std::snprintf(line, sizeof line,
+  std::array<char, 200> line{};
+  std::snprintf(line.data(), line.size(),
                 "backend %s, %d stream(s), %d host thread(s): %zu frame(s) ok, %zu failed in "
                 "%.2f s = %.1f frames/s\n",
                 backend.c_str(), streams, host_threads, frames_ok, frames_failed, seconds,
                 frames_per_second());
-  o << line << "\n  where the time goes     total s   ms/frame\n";
+  o << line.data();
+  if (devices.size() > 1) {
+    o << "  per device (pinned pool " << pinned_pool << "):";
+    for (const device_report& d : devices) {
+      o << " device " << d.device << " " << d.frames_ok << " frame(s) on " << d.streams
+        << " stream(s);";
+    }
+    o << "\n";
+  }
+  o << "\n  where the time goes     total s   ms/frame\n";
   double host = 0;
   double stream = 0;
   for (const stage_timing& st : stages) {
     const std::string where = where_of(st.name);
     if (where == "host") host += st.seconds;
     if (where == "stream") stream += st.seconds;
-    std::snprintf(line, sizeof line, "  %-20s %8.3f %10.2f  %s\n", st.name.c_str(), st.seconds,
-                  st.frames ? 1000.0 * st.seconds / static_cast<double>(st.frames) : 0.0,
-                  where.c_str());
-    o << line;
+    std::snprintf(
+        line.data(), line.size(), "  %-20s %8.3f %10.2f  %s\n", st.name.c_str(), st.seconds,
+        st.frames > 0 ? 1000.0 * st.seconds / static_cast<double>(st.frames) : 0.0, where.c_str());
+    o << line.data();
   }
   if (seconds > 0) {
     const double host_busy = host_threads > 0 ? host / (host_threads * seconds) : 0;
     const double stream_busy = streams > 0 ? stream / (streams * seconds) : 0;
-    std::snprintf(line, sizeof line,
+    std::snprintf(line.data(), line.size(),
                   "\n  host threads busy %3.0f%% (decode + encode+write over %d x %.2f s), "
                   "streams busy %3.0f%% (copies + stages over %d x %.2f s)\n",
                   100 * host_busy, host_threads, seconds, 100 * stream_busy, streams, seconds);
-    o << line;
+    o << line.data();
     constexpr double saturated = 0.7;
     if (host_busy >= saturated && host_busy >= stream_busy) {
       o << "  the host threads (decode, encode) bound this run: a faster --format or --png-level "
@@ -103,17 +130,17 @@ std::string run_report::summary_table() const {
   }
   o << "\n  pool          reserved     peak in use   hits/acquisitions   backend allocations\n";
   for (const pool_stats& p : pools) {
-    std::snprintf(line, sizeof line, "  %-12s %10s %14s %10llu/%-10llu %8llu\n", p.name.c_str(),
-                  mib(p.bytes_reserved).c_str(), mib(p.peak_bytes_in_use).c_str(),
+    std::snprintf(line.data(), line.size(), "  %-12s %10s %14s %10llu/%-10llu %8llu\n",
+                  p.name.c_str(), mib(p.bytes_reserved).c_str(), mib(p.peak_bytes_in_use).c_str(),
                   static_cast<unsigned long long>(p.hits),
                   static_cast<unsigned long long>(p.acquisitions),
                   static_cast<unsigned long long>(p.backend_allocations));
-    o << line;
+    o << line.data();
   }
-  std::snprintf(line, sizeof line,
+  std::snprintf(line.data(), line.size(),
                 "\n  backend allocations after each stream's first frame: %llu\n",
                 static_cast<unsigned long long>(steady_state_backend_allocations));
-  o << line;
+  o << line.data();
   return o.str();
 }
 
