@@ -298,15 +298,29 @@ void frame_pipeline::wait(lock_type& lock, Done done) {
 
 // Asks the backend about every running frame: its done event has completed (the frame is
 // ready), or the query failed (the stream failed: a CUDA context error answers every query).
+// Each query is made with `lock` released: the frame's host function (announce) takes the lock,
+// and under compute-sanitizer a runtime call can wait for a host function that is running, so a
+// query under the lock deadlocked (memcheck and synccheck on an H100, 3 runs in 12). The answer
+// counts only if the slot still runs the same frame (its ticket) when the lock is retaken.
 void frame_pipeline::poll(lock_type& lock) {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (shared_->phases[i] != phase::running) continue;
+    const std::uint64_t ticket = shared_->tickets[i];
+    bool ready = false;
+    std::string error;
+    lock.unlock();
     try {
-      if (!slots_[i].done->done()) continue;
+      ready = slots_[i].done->done();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    lock.lock();
+    if (shared_->phases[i] != phase::running || shared_->tickets[i] != ticket) continue;
+    if (!error.empty()) {
+      stream_failed(lock, i, error);
+    } else if (ready) {
       shared_->make_ready(i);
       shared_->changed.notify_all();
-    } catch (const std::exception& e) {
-      stream_failed(lock, i, e.what());
     }
   }
 }
@@ -472,6 +486,7 @@ void frame_pipeline::start_frame(std::size_t slot) {
   }
   frame_job& frame = *job;
   std::uint64_t ticket = 0;
+  bool all_streams_started = false;
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     if (!failed_enqueue.empty()) {
@@ -500,9 +515,14 @@ void frame_pipeline::start_frame(std::size_t slot) {
     } else {
       shared_->phases[slot] = phase::running;
     }
-    if (++submitted_ == streams_.size()) warm_allocations_ = backend_allocations();
+    all_streams_started = ++submitted_ == streams_.size();
   }
   shared_->changed.notify_all();
+  if (all_streams_started) {  // the pools' statistics may query events: not under the lock
+    const std::uint64_t n = backend_allocations();
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    warm_allocations_ = n;
+  }
 }
 
 // Under the lock: the claimed slot of `lane` claimed first, or none.
