@@ -111,10 +111,11 @@ extern "C" __attribute__((noinline)) void pinpool_bench_warm_up(const context* c
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr,
-                 "usage: %s <pinpool|pinpool_stream|pinpool_set_stream|mutex_freelist|malloc> <bytes> "
-                 "<iterations>\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s <pinpool|pinpool_stream|pinpool_set_stream|mutex_freelist|malloc> <bytes> "
+        "<iterations>\n",
+        argv[0]);
     return 2;
   }
   auto be = pinpool::make_backend(pinpool::backend_kind::cpu);

@@ -10,6 +10,8 @@
 //   pool_counters the running figures behind stats()
 //   thread_cache per-thread caches of idle chunks (lock-free, owner thread only)
 //   raw_index    pointer -> chunk record of the chunks out as raw pointers (lock-free)
+// Chunks in use belong to their holders, which write some of their fields without the lock
+// (chunk.hpp says which, and how the leak report reads them safely).
 // Backend calls (growth, event records, device-side waits) are made without the lock.
 //
 // The hot path (acquire, release and their thread-cache paths) is in pool_core_inl.hpp, included
@@ -90,9 +92,12 @@ class pool_core {
       reject_stream(s);
     }
   }
-  /// @brief buffer::set_stream / record_stream: checks `s` and adds it to the chunk's streams.
+  /// @brief buffer::record_stream: checks `s` and adds it to the chunk's streams (under the
+  /// chunk's streams_lock, as every write its holder makes without the pool's lock).
   /// (pool_core_inl.hpp)
   inline void add_stream(chunk* c, const stream_ref& s);
+  /// @brief buffer::set_stream: checks `s`, which replaces the chunk's streams.
+  inline void replace_streams(chunk* c, const stream_ref& s);
 
   // Raw pointers (pool::allocate, deallocate, record_stream: raw_pointers.cpp). A chunk out as a
   // raw pointer is an acquired chunk whose buffer handle was dropped; raw_ maps the pointer back.
