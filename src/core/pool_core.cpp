@@ -541,15 +541,13 @@ void pool_core::close() noexcept {
   std::unique_lock<std::mutex> lock(mutex_);
   closed_ = true;
   const std::size_t cached = sum_caches(attached_, 0).chunks;
-  if (counters_.outstanding > cached) {
-    ::pinpool::detail::log_message(
-        "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding; its memory is "
-        "kept until the last of them is released",
-        opt_.name, counters_.outstanding - cached);
-  }
-  if (!deletable()) return;  // the last buffer or thread-cache detach deletes it
+  const std::vector<std::string> leaks = counters_.outstanding > cached
+                                             ? leak_message(counters_.outstanding - cached)
+                                             : std::vector<std::string>{};
+  const bool last = deletable();  // if not, the last buffer or thread-cache detach deletes it
   lock.unlock();
-  delete this;
+  for (const std::string& line : leaks) ::pinpool::detail::log_message("%s", line.c_str());
+  if (last) delete this;
 }
 
 // Waits (host) for every pending release, then returns events and slabs to the backend.

@@ -31,6 +31,7 @@
 
 #include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
+#include <pinpool/pool_leak_report.hpp>
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 
@@ -67,6 +68,9 @@ class pool_core {
   /// @brief Settles completed releases first, so `bytes_pending` counts only releases whose
   /// stream work had not finished at the call.
   pool_stats stats();
+  /// @brief The chunks handed out now (not those parked in thread caches), by address; under
+  /// the lock, safe against holders writing their chunks' streams (leak_report.cpp).
+  pool_leak_report leak_report() const;
   void reset_peak() noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     counters_.peak_in_use = counters_.bytes_in_use;
@@ -196,6 +200,10 @@ class pool_core {
     return closed_ && counters_.outstanding == 0 && attached_.empty();
   }
   void destroy_memory() noexcept;
+  // The leak report (leak_report.cpp), with the lock held.
+  void collect_outstanding(std::vector<outstanding_chunk>& out) const;
+  /// The destructor's messages when `outstanding` buffers are still out; never throws.
+  std::vector<std::string> leak_message(std::size_t outstanding) const noexcept;
 
   std::shared_ptr<backend> backend_;
   std::string name_;  // owned copy of opt_.name
