@@ -3,13 +3,16 @@
 //   valgrind --tool=callgrind --toggle-collect=pinpool_bench_profiled_loop
 // so that only the loop is counted; instructions / iterations = the cost of one round trip.
 //
-// usage: pinpool-bench-profile <pinpool|pinpool_mixed|pinpool_stream|mutex_freelist|malloc>
+// usage: pinpool-bench-profile
+//   <pinpool|pinpool_mixed|pinpool_stream|pinpool_set_stream|mutex_freelist|malloc>
 //                              <bytes> <iterations>
 //   pinpool         pool.acquire(bytes) + touch + release (pinned_host pool, CPU backend)
 //   pinpool_mixed   as pinpool, the size cycling over the hot suite's six (256 B, 4 KiB, 64 KiB,
 //                   1 MiB, 8 MiB, 64 MiB; `bytes` is ignored): the thread cache's slot spread
 //   pinpool_stream  pool.acquire(bytes, s) + release on s (an event recorded; no work), with a
 //                   stream synchronise every 32 round trips
+//   pinpool_set_stream  pool.acquire(bytes) + touch + set_stream(s) + release on s (the staging
+//                   pattern), with a stream synchronise every 32 round trips
 //   mutex_freelist  std::mutex + std::vector<void*> free list (the floor of suite 1)
 //   malloc          glibc malloc/free
 
@@ -81,6 +84,15 @@ inline void run_loop(const context* c, long iterations) {
       { pinpool::buffer b = c->pool->acquire(bytes, *c->stream); }
       if (i % 32 == 31) c->stream->synchronize();
     }
+  } else if (c->peer == "pinpool_set_stream") {
+    for (long i = 0; i < iterations; ++i) {
+      {
+        pinpool::buffer b = c->pool->acquire(bytes);
+        touch(b.data(), bytes);
+        b.set_stream(*c->stream);
+      }
+      if (i % 32 == 31) c->stream->synchronize();
+    }
   } else if (c->peer == "mutex_freelist") {
     for (long i = 0; i < iterations; ++i) {
       void* p = c->list->get(bytes);
@@ -110,8 +122,8 @@ extern "C" __attribute__((noinline)) void pinpool_bench_warm_up(const context* c
 int main(int argc, char** argv) {
   if (argc != 4) {
     std::fprintf(stderr,
-                 "usage: %s <pinpool|pinpool_mixed|pinpool_stream|mutex_freelist|malloc> <bytes> "
-                 "<iterations>\n",
+                 "usage: %s <pinpool|pinpool_mixed|pinpool_stream|pinpool_set_stream|"
+                 "mutex_freelist|malloc> <bytes> <iterations>\n",
                  argv[0]);
     return 2;
   }

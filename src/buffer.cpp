@@ -3,7 +3,6 @@
 #include <pinpool/pool.hpp>
 
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
 namespace pinpool {
@@ -60,10 +59,7 @@ memory_kind buffer::kind() const noexcept {
 
 void buffer::set_stream(stream_ref s) {
   if (!chunk_) throw std::logic_error("pinpool: set_stream on an empty buffer");
-  core_->check_stream(s);
-  chunk_->streams.clear();
-  chunk_->per_thread_owner = std::thread::id{};
-  core_->add_stream(chunk_, s);
+  core_->replace_streams(chunk_, s);
 }
 
 void buffer::record_stream(stream_ref s) {

@@ -55,6 +55,9 @@ std::size_t pool::trim() {
 pool_stats pool::stats() const {
   return core_->stats();
 }
+pool_leak_report pool::leak_report() const {
+  return core_->leak_report();
+}
 void pool::reset_peak() noexcept {
   core_->reset_peak();
 }

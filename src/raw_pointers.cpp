@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -39,6 +40,7 @@ void* pool_core::allocate_raw(std::size_t bytes, std::size_t alignment, const st
     throw error(std::string("pinpool: pool '") + opt_.name +
                 "': a chunk lies beyond the 48-bit address range of the raw-pointer index");
   }
+  c->raw = true;
   b.core_ = nullptr;  // the pointer holds the chunk now
   b.chunk_ = nullptr;
   return p;
@@ -57,12 +59,14 @@ void pool_core::deallocate_raw(void* p, const stream_ref* s) {
       throw;
     }
   }
+  c->raw = false;
   release(c);
 }
 
 // deallocate(p, s): the stream the chunk was allocated on gives way to `s` (as cudaFreeAsync:
 // the caller has ordered that stream's work before `s`'s); streams added by record_stream stay.
 void pool_core::release_on(chunk* c, const stream_ref& s) {
+  const std::lock_guard<stream_list_lock> guard(c->streams_lock);  // see chunk.hpp
   if (c->raw_alloc_stream) {
     c->streams.erase(c->streams.begin());
     c->raw_alloc_stream = false;
@@ -78,7 +82,9 @@ void pool_core::record_stream_raw(const void* p, const stream_ref& s) {
   check_stream(s);
   chunk* c = raw_.find(p);
   if (c == nullptr) reject_pointer(p, "record_stream");
-  if (!waits_for(*c, s)) attach_stream(c, s);
+  if (waits_for(*c, s)) return;
+  const std::lock_guard<stream_list_lock> guard(c->streams_lock);  // see chunk.hpp
+  attach_stream(c, s);
 }
 
 // Cold: says whether `p` lies in this pool's memory (an interior or freed pointer) or not.

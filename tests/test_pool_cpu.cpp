@@ -1,6 +1,7 @@
 // The behaviour suite on the CPU backend, wrapped in the checking backend: after each test no
 // violation (every slab freed matches one allocated) and, the test's pools and streams being
 // gone, no slab, event or stream left alive.
+#include "leak_report_suite.hpp"
 #include "pool_suite.hpp"
 #include "raw_pointer_suite.hpp"
 #include "support/checking_backend.hpp"
@@ -38,4 +39,5 @@ struct cpu_env {
 namespace pinpool_test {
 INSTANTIATE_TYPED_TEST_SUITE_P(cpu, pool_suite, cpu_env);
 INSTANTIATE_TYPED_TEST_SUITE_P(cpu, raw_pointer_suite, cpu_env);
+INSTANTIATE_TYPED_TEST_SUITE_P(cpu, leak_report_suite, cpu_env);
 }  // namespace pinpool_test

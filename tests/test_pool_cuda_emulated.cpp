@@ -2,6 +2,7 @@
 // fails on a rule violation the emulation detected (wrong-device event, freeing memory queued
 // work uses, a runtime call inside a host function, ...).
 #include "emulation/violation_check.hpp"
+#include "leak_report_suite.hpp"
 #include "pool_suite.hpp"
 #include "raw_pointer_suite.hpp"
 
@@ -30,6 +31,7 @@ struct emulated_cuda_env {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(emulated_cuda, pool_suite, emulated_cuda_env);
 INSTANTIATE_TYPED_TEST_SUITE_P(emulated_cuda, raw_pointer_suite, emulated_cuda_env);
+INSTANTIATE_TYPED_TEST_SUITE_P(emulated_cuda, leak_report_suite, emulated_cuda_env);
 
 // Beyond the shared suite: what only the emulation can observe.
 class emulated_cuda_pool : public pinpool_emu::checked_test {

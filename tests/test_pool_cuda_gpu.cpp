@@ -1,5 +1,6 @@
 // The behaviour suite on the real CUDA runtime. Without a usable device every test skips and
 // says why (the runtime's own reason).
+#include "leak_report_suite.hpp"
 #include "pool_suite.hpp"
 #include "raw_pointer_suite.hpp"
 
@@ -27,4 +28,5 @@ struct gpu_env {
 namespace pinpool_test {
 INSTANTIATE_TYPED_TEST_SUITE_P(gpu, pool_suite, gpu_env);
 INSTANTIATE_TYPED_TEST_SUITE_P(gpu, raw_pointer_suite, gpu_env);
+INSTANTIATE_TYPED_TEST_SUITE_P(gpu, leak_report_suite, gpu_env);
 }  // namespace pinpool_test

@@ -1,8 +1,9 @@
 #pragma once
 /// @file log.hpp
 /// @brief Where pinpool's few messages go: the backend fallback notice of `make_backend`,
-/// chunks a pool will never reuse, buffers outstanding when a pool is destroyed, and runtime
-/// failures in destructors. By default each is one line on stderr.
+/// chunks a pool will never reuse, buffers outstanding when a pool is destroyed (a line with
+/// their count, then one per chunk: `pool::leak_report()`'s first 20), and runtime failures in
+/// destructors. Each message is one line; by default it goes to stderr.
 
 #include <functional>
 #include <string>

@@ -10,6 +10,7 @@
 #include <pinpool/memory_kind.hpp>
 #include <pinpool/pool.hpp>
 #include <pinpool/pool_group.hpp>
+#include <pinpool/pool_leak_report.hpp>
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 #include <pinpool/shared_buffer.hpp>

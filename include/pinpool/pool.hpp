@@ -5,6 +5,7 @@
 
 #include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
+#include <pinpool/pool_leak_report.hpp>
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 #include <pinpool/stream.hpp>
@@ -32,7 +33,9 @@ class pool {
   /// of two, initial_bytes above max_bytes, ...); out_of_memory / cuda_error from the backend.
   pool(std::shared_ptr<backend> be, const pool_options& opt = {});
   /// @brief Releases idle memory after pending releases completed (host wait). Buffers still
-  /// outstanding keep the memory alive until they go; a message on stderr reports them.
+  /// outstanding keep the memory alive until they go; the log sink (log.hpp; default stderr)
+  /// reports them: a line with their count, then a line per chunk of `leak_report()` (the first
+  /// 20, then how many more).
   ~pool();
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
@@ -100,6 +103,12 @@ class pool {
   std::size_t trim();
 
   pool_stats stats() const;
+  /// @brief The chunks handed out now and not released: buffers, shared buffers and raw
+  /// pointers, each with its size, size class, holder and the streams its release will wait for
+  /// (chunks parked in thread caches are idle: not listed). One snapshot under the pool's lock.
+  /// @note Safe from any thread while others acquire, record streams and release (their chunks
+  /// may then be listed or not). Does not synchronise; calls no backend.
+  pool_leak_report leak_report() const;
   /// @brief Starts `peak_bytes_in_use` again from the bytes in use now (e.g. after warm-up, to
   /// see one phase's peak). Thread-safe; does not synchronise.
   void reset_peak() noexcept;

@@ -2,16 +2,61 @@
 // The records a pool keeps per chunk and per slab (internal). Host-side only: never stored in
 // chunk memory, which may be device memory the host cannot touch. Owned by the slab_arena;
 // addresses are stable for the pool's lifetime.
+//
+// Who writes what. A chunk in use is its holder's (a buffer, or the raw pointer's owner), which
+// writes `requested`, `streams`, `per_thread_owner`, `raw`, `raw_alloc_stream` and, releasing
+// it, `events` without the pool's lock; the rest is written under the pool's lock. A reader
+// other than the holder (pool_core::leak_report, under the pool's lock) reads only `st`, `ptr`,
+// `bytes`, `cls`, `requested` and `raw` (relaxed atomics: the thread-cache hit writes
+// `requested` with no lock) and `streams`, which the holder writes either under the pool's lock
+// (when the chunk is handed out from the pool's lists) or under the chunk's `streams_lock`,
+// which that reader also takes.
 
 #include <pinpool/backend.hpp>
 #include <pinpool/stream.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <thread>
 #include <vector>
 
 namespace pinpool::detail {
+
+/// @brief A value written by one thread and read by others with no ordering: relaxed atomic
+/// loads and stores, spelled as plain reads and assignments (on x86-64 the same `mov`s).
+template <class T>
+class relaxed {
+ public:
+  relaxed() noexcept = default;
+  relaxed(const relaxed&) = delete;
+  relaxed& operator=(const relaxed&) = delete;
+  relaxed& operator=(T v) noexcept {
+    v_.store(v, std::memory_order_relaxed);
+    return *this;
+  }
+  operator T() const noexcept { return v_.load(std::memory_order_relaxed); }  // NOLINT: a value
+
+ private:
+  std::atomic<T> v_{};
+};
+
+/// @brief Serialises a holder's writes of a chunk's `streams` made without the pool's lock
+/// (set_stream, record_stream, deallocate on a stream, a thread-cache hit on a stream) with a
+/// reader holding the pool's lock (the leak report). Uncontended but for that reader: one
+/// exchange and one store. Never held while taking the pool's lock.
+class stream_list_lock {
+ public:
+  void lock() noexcept {
+    while (busy_.exchange(true, std::memory_order_acquire)) {
+      while (busy_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  void unlock() noexcept { busy_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> busy_{false};
+};
 
 struct slab_record;
 
@@ -22,12 +67,14 @@ struct event_slot {
 };
 
 struct chunk {
-  enum class state : std::uint8_t { carved, in_use, ready, pending };
+  // quarantined: released, but its release could not be ordered; never reused.
+  enum class state : std::uint8_t { carved, in_use, ready, pending, quarantined };
   std::byte* ptr = nullptr;
-  std::size_t bytes = 0;      // class size
-  std::size_t requested = 0;  // while in use
+  std::size_t bytes = 0;           // class size
+  relaxed<std::size_t> requested;  // while in use
   std::uint32_t cls = 0;
   state st = state::carved;
+  mutable stream_list_lock streams_lock;  // guards `streams`: see the top of this file
   slab_record* slab = nullptr;
   chunk* prev = nullptr;  // links in its class's ready or pending list
   chunk* next = nullptr;
@@ -47,6 +94,8 @@ struct chunk {
   // Out as a raw pointer (pool::allocate) acquired on a stream: streams.front() is that stream,
   // which deallocate(p, s) replaces by s (cudaFreeAsync). Written by the pointer's holder only.
   bool raw_alloc_stream = false;
+  // Out as a raw pointer now (set by allocate, cleared by deallocate): for the leak report.
+  relaxed<bool> raw;
 };
 
 struct slab_record {

@@ -1,5 +1,5 @@
 #include "options.hpp"
-#include "pool_core_inl.hpp"  // hand_over: the last step of every acquisition
+#include "pool_core_inl.hpp"  // attach_stream: the last step of every acquisition
 
 #include <pinpool/detail/nvtx.hpp>
 #include <pinpool/error.hpp>
@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace pinpool::detail {
@@ -233,11 +234,19 @@ bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, s
   return true;
 }
 
-// From the pool's lists (under the lock): counted as handed out, then given to the caller.
+// From the pool's lists (under the lock): counted as handed out, then given to the caller with
+// its request, its stream (written under the pool's lock, so without the chunk's streams_lock:
+// a leak report holds the pool's lock) and its NVTX region.
 buffer pool_core::hand_out(chunk* c, std::size_t bytes, const stream_ref* s) {
   ++lists_[c->cls].in_use;
   counters_.handed_out(c->bytes, bytes);
-  return hand_over(c, bytes, s);
+  c->st = chunk::state::in_use;
+  c->requested = bytes;
+  c->streams.clear();
+  c->per_thread_owner = std::thread::id{};
+  if (s != nullptr) attach_stream(c, *s);
+  nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
+  return buffer{this, c, c->ptr, bytes};
 }
 
 // Allocates a slab of `bytes` without holding the lock (the bytes are reserved against the cap
@@ -286,6 +295,7 @@ void pool_core::release_shared(chunk* c) noexcept {
   counters_.bytes_requested -= c->requested;
   if (!recorded) {
     ++quarantined_;
+    c->st = chunk::state::quarantined;
   } else if (!ordered) {
     lists_.make_idle(c);
   } else {
@@ -531,15 +541,13 @@ void pool_core::close() noexcept {
   std::unique_lock<std::mutex> lock(mutex_);
   closed_ = true;
   const std::size_t cached = sum_caches(attached_, 0).chunks;
-  if (counters_.outstanding > cached) {
-    ::pinpool::detail::log_message(
-        "pinpool: pool '%s' destroyed with %zu buffer(s) outstanding; its memory is "
-        "kept until the last of them is released",
-        opt_.name, counters_.outstanding - cached);
-  }
-  if (!deletable()) return;  // the last buffer or thread-cache detach deletes it
+  const std::vector<std::string> leaks = counters_.outstanding > cached
+                                             ? leak_message(counters_.outstanding - cached)
+                                             : std::vector<std::string>{};
+  const bool last = deletable();  // if not, the last buffer or thread-cache detach deletes it
   lock.unlock();
-  delete this;
+  for (const std::string& line : leaks) ::pinpool::detail::log_message("%s", line.c_str());
+  if (last) delete this;
 }
 
 // Waits (host) for every pending release, then returns events and slabs to the backend.

@@ -10,6 +10,8 @@
 //   pool_counters the running figures behind stats()
 //   thread_cache per-thread caches of idle chunks (lock-free, owner thread only)
 //   raw_index    pointer -> chunk record of the chunks out as raw pointers (lock-free)
+// Chunks in use belong to their holders, which write some of their fields without the lock
+// (chunk.hpp says which, and how the leak report reads them safely).
 // Backend calls (growth, event records, device-side waits) are made without the lock.
 //
 // The hot path (acquire, release and their thread-cache paths) is in pool_core_inl.hpp, included
@@ -29,6 +31,7 @@
 
 #include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
+#include <pinpool/pool_leak_report.hpp>
 #include <pinpool/pool_options.hpp>
 #include <pinpool/pool_stats.hpp>
 
@@ -65,6 +68,9 @@ class pool_core {
   /// @brief Settles completed releases first, so `bytes_pending` counts only releases whose
   /// stream work had not finished at the call.
   pool_stats stats();
+  /// @brief The chunks handed out now (not those parked in thread caches), by address; under
+  /// the lock, safe against holders writing their chunks' streams (leak_report.cpp).
+  pool_leak_report leak_report() const;
   void reset_peak() noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     counters_.peak_in_use = counters_.bytes_in_use;
@@ -90,9 +96,12 @@ class pool_core {
       reject_stream(s);
     }
   }
-  /// @brief buffer::set_stream / record_stream: checks `s` and adds it to the chunk's streams.
+  /// @brief buffer::record_stream: checks `s` and adds it to the chunk's streams (under the
+  /// chunk's streams_lock, as every write its holder makes without the pool's lock).
   /// (pool_core_inl.hpp)
   inline void add_stream(chunk* c, const stream_ref& s);
+  /// @brief buffer::set_stream: checks `s`, which replaces the chunk's streams.
+  inline void replace_streams(chunk* c, const stream_ref& s);
 
   // Raw pointers (pool::allocate, deallocate, record_stream: raw_pointers.cpp). A chunk out as a
   // raw pointer is an acquired chunk whose buffer handle was dropped; raw_ maps the pointer back.
@@ -191,6 +200,10 @@ class pool_core {
     return closed_ && counters_.outstanding == 0 && attached_.empty();
   }
   void destroy_memory() noexcept;
+  // The leak report (leak_report.cpp), with the lock held.
+  void collect_outstanding(std::vector<outstanding_chunk>& out) const;
+  /// The destructor's messages when `outstanding` buffers are still out; never throws.
+  std::vector<std::string> leak_message(std::size_t outstanding) const noexcept;
 
   std::shared_ptr<backend> backend_;
   std::string name_;  // owned copy of opt_.name

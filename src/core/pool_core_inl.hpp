@@ -9,6 +9,7 @@
 #include <pinpool/detail/nvtx.hpp>
 
 #include <algorithm>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -53,14 +54,16 @@ inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool ma
   return acquire_shared(cls, bytes, s, may_wait);
 }
 
-// Gives a chunk to the caller (from the pool's lists, or from the thread cache whose chunks the
-// pool already counts as handed out): its request, its stream, its NVTX region.
+// Gives a chunk from this thread's cache to the caller, without the pool's lock (hand_out gives
+// those of the pool's lists). The pool already counts it as handed out, and it was released with
+// no stream and no per-thread owner (see acquire): only its request changes, and its stream,
+// added under its streams_lock (a leak report may be reading the list); then its NVTX region.
 inline buffer pool_core::hand_over(chunk* c, std::size_t bytes, const stream_ref* s) {
-  c->st = chunk::state::in_use;
   c->requested = bytes;
-  c->streams.clear();
-  c->per_thread_owner = std::thread::id{};
-  if (s != nullptr) attach_stream(c, *s);
+  if (s != nullptr) {
+    const std::lock_guard<stream_list_lock> guard(c->streams_lock);
+    attach_stream(c, *s);
+  }
   nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
   return buffer{this, c, c->ptr, bytes};
 }
@@ -91,6 +94,15 @@ inline bool pool_core::waits_for(const chunk& c, const stream_ref& s) noexcept {
 
 inline void pool_core::add_stream(chunk* c, const stream_ref& s) {
   check_stream(s);
+  const std::lock_guard<stream_list_lock> guard(c->streams_lock);
+  attach_stream(c, s);
+}
+
+inline void pool_core::replace_streams(chunk* c, const stream_ref& s) {
+  check_stream(s);
+  const std::lock_guard<stream_list_lock> guard(c->streams_lock);
+  c->streams.clear();
+  c->per_thread_owner = std::thread::id{};
   attach_stream(c, s);
 }
 

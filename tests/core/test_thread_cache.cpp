@@ -36,14 +36,13 @@ void on_thread_with_entry(const std::function<void(pool_core*, cache_entry&)>& b
   t.join();
 }
 
-std::array<chunk, 10> make_chunks() {
-  std::array<chunk, 10> c{};
+// Chunk records hold atomics (chunk.hpp): not copyable, so filled in place.
+void make_chunks(std::array<chunk, 10>& c) {
   for (std::size_t i = 0; i < c.size(); ++i) {
     c[i].cls = i < 5 ? 2 : 4;
     c[i].bytes = i < 5 ? 768 : 1280;
     c[i].st = chunk::state::in_use;
   }
-  return c;
 }
 
 TEST(thread_cache_entry, no_entry_no_cached_chunk) {
@@ -57,7 +56,8 @@ TEST(thread_cache_entry, no_entry_no_cached_chunk) {
 
 TEST(thread_cache_entry, park_then_take_cached_gives_the_chunk_back_with_its_figures) {
   on_thread_with_entry([](pool_core* core, cache_entry& e) {
-    auto c = make_chunks();
+    std::array<chunk, 10> c{};
+    make_chunks(c);
     EXPECT_EQ(pinpool::detail::find_cache_entry(core), &e);
     c[0].requested = 700;
     ASSERT_TRUE(pinpool::detail::park(core, &c[0]));
@@ -79,7 +79,8 @@ TEST(thread_cache_entry, park_then_take_cached_gives_the_chunk_back_with_its_fig
 
 TEST(thread_cache_entry, park_fills_eight_slots_then_refuses) {
   on_thread_with_entry([](pool_core* core, cache_entry& e) {
-    auto c = make_chunks();
+    std::array<chunk, 10> c{};
+    make_chunks(c);
     for (std::size_t i = 0; i < 8; ++i) {
       c[i].requested = 10;
       ASSERT_TRUE(pinpool::detail::park(core, &c[i])) << i;
