@@ -14,6 +14,7 @@
 namespace pinpool::detail {
 
 struct slab_record;
+struct graph_scope_state;
 
 /// @brief An event handle of the backend and the device it was created on.
 struct event_slot {
@@ -47,6 +48,10 @@ struct chunk {
   // Out as a raw pointer (pool::allocate) acquired on a stream: streams.front() is that stream,
   // which deallocate(p, s) replaces by s (cudaFreeAsync). Written by the pointer's holder only.
   bool raw_alloc_stream = false;
+  // Acquired through a graph_scope, or released into one (graph_scope_state.hpp): the scope
+  // that keeps it out of the pool. Written by the chunk's holder, or under the pool's lock while
+  // the scope holds the chunk.
+  graph_scope_state* scope = nullptr;
 };
 
 struct slab_record {
