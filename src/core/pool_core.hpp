@@ -151,7 +151,7 @@ class pool_core {
   graph_scope_state* scope_of_capture(std::uint64_t capture) const noexcept;
   void park_in_scope(graph_scope_state& g, chunk* c, std::uint64_t reusable_on, bool adopted);
   static chunk* take_parked(graph_scope_state& g, std::uint32_t cls, std::uint64_t stream_id);
-  bool leave_scope(chunk* c) noexcept;
+  static bool leave_scope(chunk* c) noexcept;
   void return_scope_chunks(graph_scope_state& g, std::vector<chunk*>& back) noexcept;
   /// @brief A release could not be ordered (runtime failure): the pool refuses work from now on,
   /// giving the first such failure as the reason. Called with the lock held.
