@@ -9,12 +9,15 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -351,6 +354,91 @@ TEST_F(graph_scope_test, a_joined_stream_acquires_through_the_captures_scope) {
   s.synchronize();
   EXPECT_EQ(cudaEventDestroy(fork), cudaSuccess);
   EXPECT_EQ(cudaEventDestroy(join), cudaSuccess);
+}
+
+// cudaMallocAsync-style code in a capture: allocate/deallocate on the captured stream reuse the
+// same chunk as buffers do.
+TEST_F(graph_scope_test, raw_pointers_in_a_capture_are_reused_on_the_same_stream) {
+  pinpool::pool device(be_, options(pinpool::memory_kind::device));
+  pinpool::stream s = be_->create_stream();
+  ASSERT_EQ(cudaStreamBeginCapture(native(s), cudaStreamCaptureModeGlobal), cudaSuccess);
+  {
+    pinpool::graph_scope scope(device, s);
+    void* p = device.allocate(4096, s);
+    device.deallocate(p, s);
+    void* q = device.allocate(4096, s);
+    EXPECT_EQ(q, p);
+    device.deallocate(q, s);
+    cudaGraphExec_t exec = end_and_instantiate(native(s));
+    EXPECT_EQ(device.stats().outstanding_buffers, 1u) << "the scope's chunk";
+    EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+  }
+  EXPECT_EQ(device.stats().outstanding_buffers, 0u);
+  s.synchronize();
+}
+
+// The pool handle may go first: the scope keeps the pool's memory until it ends.
+TEST_F(graph_scope_test, a_scope_may_outlive_its_pool) {
+  pinpool::stream s = be_->create_stream();
+  auto device = std::make_unique<pinpool::pool>(be_, options(pinpool::memory_kind::device));
+  ASSERT_EQ(cudaStreamBeginCapture(native(s), cudaStreamCaptureModeGlobal), cudaSuccess);
+  auto scope = std::make_unique<pinpool::graph_scope>(*device, s);
+  device->acquire(4096, s).reset();
+  cudaGraphExec_t exec = end_and_instantiate(native(s));
+  std::vector<std::string> logged;
+  pinpool::log_sink old = pinpool::set_log_sink([&](const std::string& m) { logged.push_back(m); });
+  device.reset();
+  EXPECT_EQ(cudaGraphLaunch(exec, native(s)), cudaSuccess);
+  EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+  scope.reset();  // the last holder: the pool's memory goes now
+  pinpool::set_log_sink(old);
+  s.synchronize();
+  EXPECT_EQ(pinpool_emu::live_allocations(), 0u) << "the pool's memory was not released";
+}
+
+// Replays launched on another stream: release_after makes the scope's end wait for them too.
+// The host function of the replay holds a gate; until it opens, the chunk is not handed to the
+// host.
+struct gate_arg {
+  std::atomic<bool> open{false};
+  std::atomic<bool> ran{false};
+};
+void wait_for_gate(void* p) {
+  auto* g = static_cast<gate_arg*>(p);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!g->open.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  g->ran.store(true);
+}
+
+TEST_F(graph_scope_test, release_after_waits_for_replays_on_another_stream) {
+  pinpool::pool pinned(be_, options(pinpool::memory_kind::pinned_host));
+  pinpool::stream s = be_->create_stream();
+  pinpool::stream launch = be_->create_stream();
+  gate_arg gate;
+  void* in_graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  {
+    ASSERT_EQ(cudaStreamBeginCapture(native(s), cudaStreamCaptureModeGlobal), cudaSuccess);
+    pinpool::graph_scope scope(pinned, s);
+    scope.release_after(launch);
+    {
+      pinpool::buffer b = pinned.acquire(4096, s);
+      in_graph = b.data();
+      ASSERT_EQ(cudaLaunchHostFunc(native(s), wait_for_gate, &gate), cudaSuccess);
+    }
+    exec = end_and_instantiate(native(s));
+    ASSERT_NE(exec, nullptr);
+    ASSERT_EQ(cudaGraphLaunch(exec, native(launch)), cudaSuccess);
+  }  // the replay on `launch` is still held by the gate
+  pinpool::buffer host = pinned.acquire(4096);
+  EXPECT_NE(host.data(), in_graph) << "handed to the host while a replay may still use it";
+  gate.open.store(true);
+  launch.synchronize();
+  EXPECT_TRUE(gate.ran.load());
+  EXPECT_EQ(pinned.stats().bytes_pending, 0u);
+  EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
 }
 
 }  // namespace
