@@ -436,6 +436,7 @@ TEST_F(graph_scope_test, release_after_waits_for_replays_on_another_stream) {
   EXPECT_NE(host.data(), in_graph) << "handed to the host while a replay may still use it";
   gate.open.store(true);
   launch.synchronize();
+  s.synchronize();  // the release's event on s is signalled by s's worker, asynchronously
   EXPECT_TRUE(gate.ran.load());
   EXPECT_EQ(pinned.stats().bytes_pending, 0u);
   EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);

@@ -103,8 +103,9 @@ chunk* pool_core::take_parked(graph_scope_state& g, std::uint32_t cls, std::uint
 
 // ---- release ------------------------------------------------------------------------------------
 
-// Inline answer for the common case (no scope, no stream being captured); the rest out of line.
-// A runtime failure quarantines the chunk and the pool refuses work (capture_check_failed).
+// The common answer (no scope, no stream being captured) after the checks release_shared always
+// made; the rest out of line. A runtime failure quarantines the chunk and the pool refuses work
+// (capture_check_failed).
 pool_core::capture_release pool_core::release_capture_state(chunk* c) noexcept {
   try {
     const stream_ref* capturing = nullptr;
