@@ -9,6 +9,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -440,6 +441,51 @@ TEST_F(graph_scope_test, release_after_waits_for_replays_on_another_stream) {
   EXPECT_TRUE(gate.ran.load());
   EXPECT_EQ(pinned.stats().bytes_pending, 0u);
   EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+}
+
+// Two threads acquire and release through one scope at once, each on its own stream of the
+// capture (the origin and a joined stream): each reuses only its own stream's chunks, and the
+// capture stays valid. Run under TSan too.
+TEST_F(graph_scope_test, two_threads_use_one_scope_on_two_streams_of_a_capture) {
+  pinpool::pool device(be_, options(pinpool::memory_kind::device));
+  pinpool::stream s = be_->create_stream();
+  pinpool::stream joined = be_->create_stream();
+  cudaEvent_t fork = nullptr;
+  cudaEvent_t join = nullptr;
+  ASSERT_EQ(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), cudaSuccess);
+  ASSERT_EQ(cudaEventCreateWithFlags(&join, cudaEventDisableTiming), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(native(s), cudaStreamCaptureModeGlobal), cudaSuccess);
+  {
+    pinpool::graph_scope scope(device, s);
+    ASSERT_EQ(cudaEventRecord(fork, native(s)), cudaSuccess);
+    ASSERT_EQ(cudaStreamWaitEvent(native(joined), fork, 0), cudaSuccess);
+    auto churn = [&](const pinpool::stream& on, std::vector<void*>& seen) {
+      for (int i = 0; i < 200; ++i) {
+        pinpool::buffer b = device.acquire(4096 << (i % 3), on);
+        seen.push_back(b.data());
+      }
+    };
+    std::vector<void*> on_origin;
+    std::vector<void*> on_joined;
+    std::thread other([&] { churn(joined, on_joined); });
+    churn(s, on_origin);
+    other.join();
+    for (void* p : on_joined) {
+      EXPECT_EQ(std::count(on_origin.begin(), on_origin.end(), p), 0)
+          << "a chunk went from one captured stream to another";
+    }
+    ASSERT_EQ(cudaEventRecord(join, native(joined)), cudaSuccess);
+    ASSERT_EQ(cudaStreamWaitEvent(native(s), join, 0), cudaSuccess);
+    cudaGraphExec_t exec = end_and_instantiate(native(s));
+    EXPECT_LE(scope.bytes_held(), 2 * (device.chunk_size_for(4096) + device.chunk_size_for(8192) +
+                                       device.chunk_size_for(16384)))
+        << "each stream should reuse its three chunks";
+    EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+  }
+  EXPECT_EQ(device.stats().bytes_in_use, 0u);
+  s.synchronize();
+  EXPECT_EQ(cudaEventDestroy(fork), cudaSuccess);
+  EXPECT_EQ(cudaEventDestroy(join), cudaSuccess);
 }
 
 }  // namespace
