@@ -322,6 +322,24 @@ class cuda_backend final : public backend {
     return status != cudaStreamCaptureStatusNone;
   }
 
+  std::uint64_t capture_id(stream_ref s) override {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    unsigned long long id = 0;
+    PINPOOL_CUDA_TRY(cudaStreamGetCaptureInfo(as_cuda(s), &status, &id));
+    return status == cudaStreamCaptureStatusActive ? id : 0;
+  }
+
+  /// The thread's capture mode relaxed for the call, restored even when it throws.
+  slab allocate_during_capture(const slab_request& r) override {
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    PINPOOL_CUDA_TRY(cudaThreadExchangeStreamCaptureMode(&mode));
+    struct restore {
+      cudaStreamCaptureMode& mode;
+      ~restore() { PINPOOL_CUDA_TRY_NOTHROW(cudaThreadExchangeStreamCaptureMode(&mode)); }
+    } guard{mode};
+    return allocate(r);
+  }
+
   void* create_event(int device) override {
     check_device(device);
     device_guard guard(device);

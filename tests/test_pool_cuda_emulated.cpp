@@ -412,9 +412,9 @@ TEST_F(emulated_cuda_pool, a_per_thread_stream_of_another_thread_cannot_be_added
   EXPECT_EQ(b.stream_count(), 1u);
 }
 
-// Graph capture (review finding 6): until graphs are supported, an acquisition on a capturing
-// stream is refused, and a buffer released inside a capture (its release would be a captured
-// event that no query may ask about) is never reused.
+// Graph capture (review finding 6) without a graph_scope (test_graph_scope.cpp has the scope's
+// rules): an acquisition on a capturing stream is refused, and a buffer released inside a capture
+// (its release would be a captured event that no query may ask about) is never reused.
 TEST_F(emulated_cuda_pool, capture_is_refused_and_a_release_inside_it_is_not_reused) {
   auto be = pinpool::make_backend(pinpool::backend_kind::cuda);
   pinpool::pool_options o;

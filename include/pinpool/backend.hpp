@@ -88,6 +88,19 @@ class backend : public std::enable_shared_from_this<backend> {
     static_cast<void>(s);
     return false;
   }
+  /// @brief The id of the capture `s` takes part in while that capture is active (CUDA:
+  /// cudaStreamGetCaptureInfo; unique per capture); 0 when `s` is not being captured or its
+  /// capture was invalidated. Backends without graphs answer 0. Does not synchronise and does not
+  /// break a capture.
+  virtual std::uint64_t capture_id(stream_ref s) {
+    static_cast<void>(s);
+    return 0;
+  }
+  /// @brief `allocate` while a stream may be captured into a graph: CUDA makes the call with the
+  /// calling thread's capture mode relaxed (cudaThreadExchangeStreamCaptureMode), so that
+  /// cudaMalloc/cudaHostAlloc do not invalidate a global or thread-local capture (PyTorch's
+  /// allocator does the same). Default: `allocate`. @throws as `allocate`.
+  virtual slab allocate_during_capture(const slab_request& r) { return allocate(r); }
 
   /// @brief True when every piece of work enqueued on `s` so far has run (CUDA:
   /// cudaStreamQuery). Backends that cannot tell answer false. Does not block.

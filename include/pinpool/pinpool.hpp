@@ -6,6 +6,7 @@
 #include <pinpool/backend.hpp>
 #include <pinpool/buffer.hpp>
 #include <pinpool/error.hpp>
+#include <pinpool/graph_scope.hpp>
 #include <pinpool/log.hpp>
 #include <pinpool/memory_kind.hpp>
 #include <pinpool/pool.hpp>

@@ -19,6 +19,7 @@ namespace pinpool {
 namespace detail {
 class pool_core;
 }
+class graph_scope;
 
 /// @brief A pool of chunks carved from large slabs, grouped in size classes.
 ///
@@ -118,6 +119,7 @@ class pool {
   std::size_t chunk_size_for(std::size_t bytes) const noexcept;
 
  private:
+  friend class graph_scope;
   detail::pool_core* core_;  // owned; outlives the pool while buffers are outstanding
 };
 

@@ -75,10 +75,11 @@ struct pool_options {
   /// staging pool of tests/pool_suite.hpp's steady-state test kept growing).
   bool lazy_release = true;
   /// CUDA: each acquisition and each release on a stream asks whether the stream is being
-  /// captured into a graph (cudaStreamIsCapturing), refusing the acquisition and quarantining
-  /// the release (see docs/design.md). false: the application promises never to acquire or
-  /// release on a capturing stream (as RMM and CUB assume), and a same-stream round trip on an
-  /// owning stream makes no runtime call at all.
+  /// captured into a graph (cudaStreamIsCapturing); during a capture the pool's graph_scope for
+  /// it serves them, and without one the acquisition is refused and the release quarantined (see
+  /// docs/design.md, "CUDA Graphs"). false: the application promises never to acquire or release
+  /// on a capturing stream (as RMM and CUB assume; graph_scope refuses the pool), and a
+  /// same-stream round trip on an owning stream makes no runtime call at all.
   bool detect_capture = true;
   /// Name used in error messages, stats and NVTX. The pool keeps its own copy.
   const char* name = "pinpool";

@@ -59,6 +59,7 @@ class stream_list_lock {
 };
 
 struct slab_record;
+struct graph_scope_state;
 
 /// @brief An event handle of the backend and the device it was created on.
 struct event_slot {
@@ -96,6 +97,10 @@ struct chunk {
   bool raw_alloc_stream = false;
   // Out as a raw pointer now (set by allocate, cleared by deallocate): for the leak report.
   relaxed<bool> raw;
+  // Acquired through a graph_scope, or released into one (graph_scope_state.hpp): the scope
+  // that keeps it out of the pool. Written by the chunk's holder, or under the pool's lock while
+  // the scope holds the chunk.
+  graph_scope_state* scope = nullptr;
 };
 
 struct slab_record {

@@ -40,29 +40,24 @@ void pool_core::reject_foreign_per_thread_stream() const {
 
 void pool_core::reject_capture() const {
   throw error(std::string("pinpool: pool '") + opt_.name +
-              "': the stream is being captured into a CUDA graph; acquiring during capture is "
-              "not supported yet (a graph's memory must stay reserved for the graph's lifetime)");
+              "': the stream is being captured into a CUDA graph and no pinpool::graph_scope "
+              "of this pool serves its capture; create one after cudaStreamBeginCapture (its "
+              "chunks stay reserved for the graph until the scope is destroyed)");
+}
+
+void pool_core::reject_broken() const {
+  throw error(std::string("pinpool: pool '") + opt_.name +
+              "' refuses work after a runtime failure: " + broken_);
 }
 
 // A release on a stream under capture would record a captured event, which no query may ask
-// about and no replay would complete in order: the chunk is never reused instead. The answers
-// other than "not captured" are reported out of line (a small frame for the common case).
-bool pool_core::released_outside_capture(chunk* c) noexcept {
-  if (!may_capture_) return true;
-  try {
-    for (const stream_ref& s : c->streams) {
-      if (backend_->is_capturing(s)) return released_in_capture();
-    }
-    return true;
-  } catch (const std::exception& e) {
-    return capture_check_failed(e);
-  }
-}
-
+// about and no replay would complete in order: with no graph_scope for the capture, the chunk is
+// never reused instead (pool_capture.cpp: release_in_capture).
 bool pool_core::released_in_capture() const noexcept {
   ::pinpool::detail::log_message(
       "pinpool: pool '%s': a buffer was released on a stream being captured into a "
-      "CUDA graph; its chunk is never reused (release it after the capture ends)",
+      "CUDA graph with no pinpool::graph_scope of this pool for the capture; its chunk is "
+      "never reused (release it after the capture ends, or create a graph_scope)",
       opt_.name);
   return false;
 }

@@ -49,10 +49,7 @@ std::size_t pool_core::chunk_size_for(std::size_t bytes) const noexcept {
 buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
                                  bool may_wait) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!broken_.empty()) {
-    throw error(std::string("pinpool: pool '") + opt_.name +
-                "' refuses work after a runtime failure: " + broken_);
-  }
+  if (!broken_.empty()) reject_broken();
   ++counters_.acquisitions;
   lists_.count_acquisition(cls);
   std::chrono::steady_clock::time_point deadline{};
@@ -251,13 +248,15 @@ buffer pool_core::hand_out(chunk* c, std::size_t bytes, const stream_ref* s) {
 
 // Allocates a slab of `bytes` without holding the lock (the bytes are reserved against the cap
 // first). Called and returns with the lock held.
-slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes) {
+slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes,
+                                 bool in_capture) {
   arena_.reserve(bytes);
   lock.unlock();
   nvtx_range range("pinpool::grow");
   slab mem;
   try {
-    mem = backend_->allocate(slab_request{opt_.kind, opt_.device, bytes, -1});
+    const slab_request r{opt_.kind, opt_.device, bytes, -1};
+    mem = in_capture ? backend_->allocate_during_capture(r) : backend_->allocate(r);
     announce_slab(mem);
   } catch (...) {
     lock.lock();
@@ -279,15 +278,19 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
 // Streams: an event recorded on each (backend calls without the lock), then the chunk waits on
 // its class's pending list; released on one owning stream alone, no event (stream_fences). No
 // stream: idle at once. A runtime failure while recording quarantines the chunk (never reused: work
-// we cannot track may still use it) and is reported.
+// we cannot track may still use it) and is reported. A chunk of a graph scope, or released during
+// a capture, may stay with a scope instead (pool_capture.cpp).
 void pool_core::release_shared(chunk* c) noexcept {
   const bool ordered = !c->streams.empty();
   const bool lazy =
       lazy_release_ && c->streams.size() == 1 && c->streams.front().lifetime_tracked();
   // The checks' common answers inline (no call): no per-thread owner, capture not checked.
+  const bool owned = c->per_thread_owner == std::thread::id{} || released_by_owner(c);
+  const capture_release capture =
+      ordered && owned && may_capture_ ? release_capture_state(c) : capture_release::outside;
+  if (capture == capture_release::kept) return;
   const bool recorded =
-      !ordered || ((c->per_thread_owner == std::thread::id{} || released_by_owner(c)) &&
-                   (!may_capture_ || released_outside_capture(c)) && (lazy || record_events(c)));
+      !ordered || (owned && capture == capture_release::outside && (lazy || record_events(c)));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
   std::unique_lock<std::mutex> lock(mutex_);
   --lists_[c->cls].in_use;

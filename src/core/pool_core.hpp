@@ -17,12 +17,14 @@
 // The hot path (acquire, release and their thread-cache paths) is in pool_core_inl.hpp, included
 // by the files that define the public entry points (pool.cpp, buffer.cpp, raw_pointers.cpp).
 // Refusals and their messages are in pool_checks.cpp; registering thread-cache entries in
-// thread_cache.cpp.
+// thread_cache.cpp; acquisitions and releases during a stream capture, and graph scopes
+// (graph_scope_state.hpp), in pool_capture.cpp.
 
 #include "chunk.hpp"
 #include "class_lists.hpp"
 #include "counters.hpp"
 #include "event_pool.hpp"
+#include "graph_scope_state.hpp"
 #include "raw_index.hpp"
 #include "size_classes.hpp"
 #include "slab_arena.hpp"
@@ -117,6 +119,21 @@ class pool_core {
   /// the chunk is this thread's). (pool_core_inl.hpp)
   static inline bool waits_for(const chunk& c, const stream_ref& s) noexcept;
 
+  // Graph scopes (graph_scope.hpp; pool_capture.cpp).
+  /// @brief Serves acquisitions in the capture `g.origin` takes part in from now on.
+  /// @throws std::invalid_argument when the stream is not being captured, has no identity of its
+  /// own, belongs to another backend or device, the pool does not detect capture, or another
+  /// scope already serves that capture.
+  void open_scope(graph_scope_state& g);
+  /// @brief The scope ends: its parked chunks go back to the pool behind its release streams (or
+  /// are never reused when its capture is still active). Takes ownership of `g`; may delete the
+  /// core. Never throws.
+  void close_scope(graph_scope_state* g) noexcept;
+  /// @brief graph_scope::release_after. @throws std::invalid_argument as check_stream.
+  void add_scope_release_stream(graph_scope_state& g, const stream_ref& s);
+  /// @brief Bytes of the chunks `g` holds (in use and parked).
+  std::size_t scope_bytes(const graph_scope_state& g) const;
+
  private:
   ~pool_core();
   [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
@@ -125,11 +142,26 @@ class pool_core {
   [[noreturn]] void reject_stream(const stream_ref& s) const;
   [[noreturn]] void reject_foreign_per_thread_stream() const;
   [[noreturn]] void reject_capture() const;
+  [[noreturn]] void reject_broken() const;
   [[noreturn]] void reject_pointer(const void* p, const char* call) const;
   void release_on(chunk* c, const stream_ref& s);
-  bool released_outside_capture(chunk* c) noexcept;
+  // What a release on a stream does about graph capture: nothing (outside), the chunk kept by
+  // a graph scope (release_shared is done), or never reused.
+  enum class capture_release { outside, kept, quarantine };
+  capture_release release_capture_state(chunk* c) noexcept;
+  [[gnu::cold, gnu::noinline]] capture_release release_in_capture(chunk* c,
+                                                                  const stream_ref* capturing);
   [[gnu::cold, gnu::noinline]] bool released_in_capture() const noexcept;
   [[gnu::cold, gnu::noinline]] bool capture_check_failed(const std::exception& e) noexcept;
+  [[gnu::cold, gnu::noinline]] buffer acquire_in_capture(std::uint32_t cls, std::size_t bytes,
+                                                         const stream_ref& s);
+  chunk* take_new_in_capture(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                             std::size_t bytes);
+  graph_scope_state* scope_of_capture(std::uint64_t capture) const noexcept;
+  void park_in_scope(graph_scope_state& g, chunk* c, std::uint64_t reusable_on, bool adopted);
+  static chunk* take_parked(graph_scope_state& g, std::uint32_t cls, std::uint64_t stream_id);
+  static bool leave_scope(chunk* c) noexcept;
+  void return_scope_chunks(graph_scope_state& g, std::vector<chunk*>& back) noexcept;
   /// @brief A release could not be ordered (runtime failure): the pool refuses work from now on,
   /// giving the first such failure as the reason. Called with the lock held.
   void refuse_work(const char* why) noexcept {
@@ -151,7 +183,9 @@ class pool_core {
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
   bool wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
                         const stream_ref& s);
-  slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes);
+  /// `in_capture`: backend::allocate_during_capture.
+  slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes,
+                        bool in_capture = false);
   /// Runs `hooks.on_create` for a new slab; if it throws, frees the slab and rethrows. Unlocked.
   void announce_slab(const slab& mem);
   /// Runs `hooks.on_destroy` (exceptions logged), then returns the slab to the backend.
@@ -197,7 +231,7 @@ class pool_core {
   void forget_chunk(chunk* c) noexcept { lists_.forget(c); }
   void detach_own_cache() noexcept;
   bool deletable() const noexcept {
-    return closed_ && counters_.outstanding == 0 && attached_.empty();
+    return closed_ && counters_.outstanding == 0 && attached_.empty() && scopes_.empty();
   }
   void destroy_memory() noexcept;
   // The leak report (leak_report.cpp), with the lock held.
@@ -214,11 +248,12 @@ class pool_core {
   std::condition_variable released_cv_;
   int waiters_ = 0;
   bool closed_ = false;
-  const bool caching_;                  // thread caches in use (pools without a cap)
-  const bool may_capture_;              // capture is checked (CUDA, detect_capture)
-  const bool lazy_release_;             // device pools with lazy_release (stream_fences)
-  std::atomic<bool> refusing_{false};   // mirrors !broken_.empty() for lock-free paths
-  std::vector<cache_entry*> attached_;  // thread cache entries holding this pool's chunks
+  const bool caching_;                      // thread caches in use (pools without a cap)
+  const bool may_capture_;                  // capture is checked (CUDA, detect_capture)
+  const bool lazy_release_;                 // device pools with lazy_release (stream_fences)
+  std::atomic<bool> refusing_{false};       // mirrors !broken_.empty() for lock-free paths
+  std::vector<cache_entry*> attached_;      // thread cache entries holding this pool's chunks
+  std::vector<graph_scope_state*> scopes_;  // open graph scopes (pool_capture.cpp)
   event_pool events_;
   stream_fences fences_;
   class_lists lists_;

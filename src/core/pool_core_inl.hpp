@@ -47,7 +47,7 @@ inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool ma
   }
   const std::uint32_t cls = class_of(bytes);
   check_stream(*s);
-  if (may_capture_ && backend_->is_capturing(*s)) reject_capture();
+  if (may_capture_ && backend_->is_capturing(*s)) return acquire_in_capture(cls, bytes, *s);
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
     if (chunk* c = take_cached(this, cls, bytes)) return hand_over(c, bytes, s);
   }

@@ -278,6 +278,7 @@ struct capture_sequence {
   std::vector<std::shared_ptr<emu_stream>> streams;    // the members, kept alive
   std::string invalidated;                             // why, once invalidated
   bool ended = false;
+  unsigned long long id = 0;  // cudaStreamGetCaptureInfo's id: unique per capture, never 0
 };
 
 /// A graph (cudaStreamEndCapture) or an executable graph (cudaGraphInstantiate): its nodes, run
@@ -1058,6 +1059,8 @@ cudaError_t begin_capture(cudaStream_t s, cudaStreamCaptureMode mode, bool ptsz)
   lock_guard lock(g().mutex);
   if (stream->capture) return fail(cudaErrorIllegalState);
   auto c = std::make_shared<capture_sequence>();
+  static unsigned long long next_capture_id = 0;  // under the state's mutex
+  c->id = ++next_capture_id;
   c->mode = mode;
   c->thread = std::this_thread::get_id();
   c->origin = stream.get();
@@ -1124,6 +1127,30 @@ cudaError_t stream_is_capturing(cudaStream_t s, cudaStreamCaptureStatus* status,
     *status = stream->capture->invalidated.empty() ? cudaStreamCaptureStatusActive
                                                    : cudaStreamCaptureStatusInvalidated;
   }
+  return cudaSuccess;
+}
+
+// The status and the id only (the graph, its dependencies and edges are not modelled: null/0).
+cudaError_t stream_get_capture_info(cudaStream_t s, cudaStreamCaptureStatus* status,
+                                    unsigned long long* id, cudaGraph_t* graph,
+                                    const cudaGraphNode_t** deps, const cudaGraphEdgeData** edges,
+                                    size_t* num_deps, bool ptsz) {
+  if (cudaError_t e = enter("cudaStreamGetCaptureInfo")) return e;
+  if (status == nullptr) return fail(cudaErrorInvalidValue);
+  std::shared_ptr<emu_stream> stream = find_stream(s, "cudaStreamGetCaptureInfo", ptsz);
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  if (graph != nullptr) *graph = nullptr;
+  if (deps != nullptr) *deps = nullptr;
+  if (edges != nullptr) *edges = nullptr;
+  if (num_deps != nullptr) *num_deps = 0;
+  lock_guard lock(g().mutex);
+  if (!stream->capture) {
+    *status = cudaStreamCaptureStatusNone;
+    return cudaSuccess;  // id_out is left alone, as the runtime documents
+  }
+  *status = stream->capture->invalidated.empty() ? cudaStreamCaptureStatusActive
+                                                 : cudaStreamCaptureStatusInvalidated;
+  if (id != nullptr) *id = stream->capture->id;
   return cudaSuccess;
 }
 
@@ -1398,6 +1425,13 @@ cudaError_t CUDARTAPI cudaStreamIsCapturing(cudaStream_t stream,
                                             enum cudaStreamCaptureStatus* status) {
   return stream_is_capturing(stream, status, false);
 }
+cudaError_t CUDARTAPI cudaStreamGetCaptureInfo(cudaStream_t stream,
+                                               enum cudaStreamCaptureStatus* status,
+                                               unsigned long long* id, cudaGraph_t* graph,
+                                               const cudaGraphNode_t** deps,
+                                               const cudaGraphEdgeData** edges, size_t* num_deps) {
+  return stream_get_capture_info(stream, status, id, graph, deps, edges, num_deps, false);
+}
 cudaError_t CUDARTAPI cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode* mode) {
   if (cudaError_t e = enter("cudaThreadExchangeStreamCaptureMode", false)) return e;
   if (mode == nullptr) return fail(cudaErrorInvalidValue);
@@ -1513,6 +1547,14 @@ cudaError_t CUDARTAPI cudaStreamEndCapture_ptsz(cudaStream_t stream, cudaGraph_t
 cudaError_t CUDARTAPI cudaStreamIsCapturing_ptsz(cudaStream_t stream,
                                                  enum cudaStreamCaptureStatus* status) {
   return stream_is_capturing(stream, status, true);
+}
+cudaError_t CUDARTAPI cudaStreamGetCaptureInfo_ptsz(cudaStream_t stream,
+                                                    enum cudaStreamCaptureStatus* status,
+                                                    unsigned long long* id, cudaGraph_t* graph,
+                                                    const cudaGraphNode_t** deps,
+                                                    const cudaGraphEdgeData** edges,
+                                                    size_t* num_deps) {
+  return stream_get_capture_info(stream, status, id, graph, deps, edges, num_deps, true);
 }
 cudaError_t CUDARTAPI cudaGraphLaunch_ptsz(cudaGraphExec_t exec, cudaStream_t stream) {
   return graph_launch(exec, stream, true);

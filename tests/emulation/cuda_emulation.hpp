@@ -14,11 +14,12 @@
 // cudaStreamSynchronize, cudaStreamGetDevice, cudaStreamGetId, cudaMemcpyAsync, cudaLaunchHostFunc,
 // cudaEventCreateWithFlags, cudaEventDestroy, cudaEventRecord, cudaEventQuery,
 // cudaEventSynchronize, cudaStreamWaitEvent, cudaStreamBeginCapture, cudaStreamEndCapture,
-// cudaStreamIsCapturing, cudaThreadExchangeStreamCaptureMode, cudaGraphInstantiate,
-// cudaGraphLaunch, cudaGraphDestroy, cudaGraphExecDestroy, cudaDeviceCanAccessPeer,
-// cudaDeviceEnablePeerAccess; plus the _ptsz names that per-thread-default-stream
-// builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the stream-taking ones. Every call
-// is counted by name (counters::calls; a _ptsz call counts under the plain name).
+// cudaStreamIsCapturing, cudaStreamGetCaptureInfo, cudaThreadExchangeStreamCaptureMode,
+// cudaGraphInstantiate, cudaGraphLaunch, cudaGraphDestroy, cudaGraphExecDestroy,
+// cudaDeviceCanAccessPeer, cudaDeviceEnablePeerAccess; plus the _ptsz names that
+// per-thread-default-stream builds (-DCUDA_API_PER_THREAD_DEFAULT_STREAM) reference for the
+// stream-taking ones. Every call is counted by name (counters::calls; a _ptsz call counts under the
+// plain name).
 //
 // Rule checks: each violation is printed on stderr and appended to a list (see violations()):
 // an event recorded on a stream of another device; cudaFree/cudaFreeHost of memory that a queued,
@@ -107,7 +108,8 @@
 // Gaps (not modelled): kernels; in graphs: replays run the nodes one after another on the launch
 // stream (real graphs may run independent branches concurrently), launching into a capturing
 // stream (child graphs), external event nodes (cudaEventWaitExternal), graph updates, and
-// cudaStreamGetCaptureInfo; cudaMalloc/cudaHostAlloc do not synchronise; peer access is recorded
+// cudaStreamGetCaptureInfo beyond the status and the capture's id (a counter: no graph, no
+// dependencies); cudaMalloc/cudaHostAlloc do not synchronise; peer access is recorded
 // (cudaDeviceEnablePeerAccess) but not checked (copies between devices need none on CUDA
 // either, only kernels would: any device memory may be copied on any device's stream); event
 // handles are never reused; event timing; cudaMemcpy (synchronous), cudaMallocAsync and memory

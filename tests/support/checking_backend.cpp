@@ -197,6 +197,10 @@ bool checking_backend::is_capturing(pinpool::stream_ref s) {
   return inner_->is_capturing(s);
 }
 
+std::uint64_t checking_backend::capture_id(pinpool::stream_ref s) {
+  return inner_->capture_id(s);
+}
+
 bool checking_backend::stream_idle(pinpool::stream_ref s) {
   return inner_->stream_idle(s);
 }

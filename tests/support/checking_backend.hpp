@@ -64,6 +64,7 @@ class checking_backend final : public pinpool::backend {
   std::uint64_t stream_id(void* handle, int device) noexcept override;
   int stream_device(void* handle) override;
   bool is_capturing(pinpool::stream_ref s) override;
+  std::uint64_t capture_id(pinpool::stream_ref s) override;
   bool stream_idle(pinpool::stream_ref s) override;
 
   void* create_event(int device) override;

@@ -37,6 +37,7 @@ class forwarding_backend : public pinpool::backend {
   }
   int stream_device(void* h) override { return inner_->stream_device(h); }
   bool is_capturing(pinpool::stream_ref s) override { return inner_->is_capturing(s); }
+  std::uint64_t capture_id(pinpool::stream_ref s) override { return inner_->capture_id(s); }
   bool stream_idle(pinpool::stream_ref s) override { return inner_->stream_idle(s); }
   void* create_event(int device) override { return inner_->create_event(device); }
   void destroy_event(void* e, int device) noexcept override { inner_->destroy_event(e, device); }
