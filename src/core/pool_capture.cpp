@@ -17,6 +17,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace pinpool::detail {
@@ -54,6 +55,11 @@ buffer pool_core::acquire_in_capture(std::uint32_t cls, std::size_t bytes, const
     if (chunk* c = take_parked(*g, cls, s.id())) {
       g->out.push_back(c);
       counters_.bytes_requested += bytes;
+      // Under the lock, as hand_out: the streams of its earlier use in the capture go (else the
+      // next release would see two streams and never reuse it).
+      c->st = chunk::state::in_use;
+      c->streams.clear();
+      c->per_thread_owner = std::thread::id{};
       return hand_over(hit(c), bytes, &s);
     }
   }
