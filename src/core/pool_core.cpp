@@ -248,7 +248,8 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
   nvtx_range range("pinpool::grow");
   slab mem;
   try {
-    mem = backend_->allocate(slab_request{opt_.kind, opt_.device, bytes, -1});
+    mem = backend_->allocate(
+        slab_request{opt_.kind, opt_.device, bytes, opt_.numa_node, opt_.slab_touch_threads});
     announce_slab(mem);
   } catch (...) {
     lock.lock();
@@ -516,6 +517,7 @@ pool_stats pool_core::stats() {
   st.bytes_reserved = arena_.bytes_reserved();
   st.bytes_pending = lists_.bytes_pending();
   st.slabs = arena_.slabs().size();
+  st.numa_nodes = arena_.numa_nodes();
   st.classes.reserve(lists_.used().size());
   for (const std::uint32_t i : lists_.used()) {
     const class_state& k = lists_[i];
