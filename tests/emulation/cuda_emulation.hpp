@@ -49,6 +49,8 @@
 // - cudaFree and cudaFreeHost synchronise the device first: all queued work of the streams of
 //   the memory's device (cudaFree) or of the current device (cudaFreeHost) runs, destroyed
 //   streams' work included.
+//   cudaHostUnregister is modelled as cudaFreeHost is (the current device synchronised first):
+//   the emulation's choice, the conservative one, not a documented guarantee.
 // - cudaMemcpyAsync and host synchronisation, after the runtime's "API synchronization
 //   behavior": pageable to device reads the source into a staging buffer before returning (the
 //   caller may reuse it at once; the copy stays asynchronous); device to pageable, and host to
