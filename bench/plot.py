@@ -9,6 +9,8 @@
       and DIR/*.png
   plot.py rmm-section DIR
       rewrites only the RMM section of DIR/RESULTS.md from DIR/rmm.json
+  plot.py slab-section DIR
+      rewrites only the slab section of DIR/RESULTS.md from DIR/slab.json
 
 Only the standard library and matplotlib (Debian's python3-matplotlib).
 """
@@ -879,6 +881,123 @@ def cmd_rmm_section(args):
         f.write(new)
     print(f"wrote the RMM section of {path}")
 
+# ---- suite slab: pinned slab creation ----------------------------------------------------------------
+
+SLAB_BEGIN = "<!-- suite slab: begin (bench/plot.py slab-section rewrites only this part) -->"
+SLAB_END = "<!-- suite slab: end -->"
+SLAB_VARIANTS = [
+    ("mmap_touch_mlock", "mmap, touch on 1 thread, mlock (before: the CPU backend's path)"),
+    ("slab_4k_1t", "pinned_slab, 4 KiB pages, 1 thread"),
+    ("slab_4k_2t", "pinned_slab, 4 KiB pages, 2 threads"),
+    ("slab_4k_4t", "pinned_slab, 4 KiB pages, 4 threads"),
+    ("slab_1t", "pinned_slab, huge pages, 1 thread"),
+    ("slab_2t", "pinned_slab, huge pages, 2 threads"),
+    ("slab_4t", "pinned_slab, huge pages, 4 threads (the default from 64 MiB)"),
+    ("cuda_host_alloc", "cudaHostAlloc (GPU machines only)"),
+    ("register_1t", "pinned_slab + cudaHostRegister, 1 thread (GPU machines only)"),
+    ("register_4t", "pinned_slab + cudaHostRegister, 4 threads: the CUDA backend's default"),
+    ("memcpy", "memcpy between touched buffers (bytes copied / s)"),
+    ("memset", "memset of a touched buffer (bytes written / s)"),
+]
+
+
+def section_slab(d):
+    """The slab section, from DIR/slab.json alone, between markers."""
+    path = os.path.join(d, "slab.json")
+    out = [SLAB_BEGIN, "## Suite slab: pinned slab creation", ""]
+    if not os.path.exists(path):
+        return "\n".join(out + ["Not run (`bench/run --suites slab`).", "", SLAB_END, ""])
+    with open(path) as f:
+        data = json.load(f)
+    res = {(r["variant"], r["bytes"]): r for r in data["results"]}
+    sizes = sorted({r["bytes"] for r in data["results"]})
+    memlock = data.get("rlimit_memlock_bytes", -1)
+    out += [
+        f"`bench/run --suites slab` (`pinpool-bench-slab`, {data.get('repetitions', '?')} "
+        "interleaved repetitions after a warm-up round, medians): GB/s of slab created, from "
+        "nothing to every page backed and locked, the unmapping not timed. `pinned_slab` is "
+        "src/pinned_slab.cpp as both backends call it (2 MiB-aligned mapping, "
+        "`madvise(MADV_HUGEPAGE)` unless \"4 KiB pages\", `mbind`, first touch on N threads, "
+        "`mlock`, node read back); the CUDA backend registers (`cudaHostRegister`) where this "
+        "`mlock`s, which is not timed here. memcpy and memset are one thread on the same "
+        "machine in the same run: the bandwidth the kernel's page zeroing competes with. "
+        "\"huge pages\": the share of the slab that transparent huge pages backed "
+        "(`thp_fault_alloc` of /proc/vmstat over the variant's repetitions x 2 MiB / bytes; "
+        "other processes' faults count too). The speed-ups below are ratios of medians (in "
+        "parentheses: of the fastest repetitions; far apart where the run was bimodal). "
+        "Variants run in a random order per round: in a fixed order the variant that always "
+        "followed a 1 GiB slab of 4 KiB pages being unmapped was 5-10x slower in every run.",
+        "",
+        f"Machine: {data.get('hardware_threads', '?')} hardware threads, transparent huge pages "
+        f"`{data.get('thp', '?')}`, NUMA nodes online `{data.get('numa_nodes_online', '?')}`, "
+        f"RLIMIT_MEMLOCK {'unlimited' if memlock < 0 else human_bytes(int(memlock))}; load "
+        f"average before `{data.get('loadavg_before', '?')}`, after "
+        f"`{data.get('loadavg_after', '?')}` (the first three figures: 1, 5, 15 minutes).",
+        "",
+    ]
+    header = (["variant"] + [f"{human_bytes(b)}: GB/s (median ms, best GB/s, huge pages)"
+                             for b in sizes] + ["locked"])
+    rows = []
+    for key, label in SLAB_VARIANTS:
+        if not any((key, b) in res for b in sizes):
+            continue  # the CUDA variants without a GPU
+        cells, locked = [], "-"
+        for b in sizes:
+            r = res.get((key, b))
+            huge = "" if key.startswith("mem") or r is None else \
+                f", {100 * r.get('huge_page_fraction', 0):.0f}%"
+            best = f", best {r['bytes'] / r['min_s'] / 1e9:.2f}" if r else ""
+            cells.append(f"{r['gb_per_s']:.2f} ({r['median_s'] * 1e3:.1f} ms{best}{huge})"
+                         if r else "-")
+            if r and not key.startswith("mem"):
+                locked = "yes" if r["locked"] else "no"
+        rows.append([f"{label}"] + cells + [locked])
+    out += [table(header, rows), ""]
+    ratio_rows = []
+    for b in sizes:
+        base, best = res.get(("mmap_touch_mlock", b)), res.get(("slab_4t", b))
+        one, cp = res.get(("slab_1t", b)), res.get(("memcpy", b))
+        four_k1, four_k4 = res.get(("slab_4k_1t", b)), res.get(("slab_4k_4t", b))
+        if not (base and best and one and cp):
+            continue
+        ratio_rows.append([
+            human_bytes(b),
+            f"{fmt_ratio(base['median_s'] / best['median_s'])} "
+            f"(bests: {fmt_ratio(base['min_s'] / best['min_s'])})",
+            f"{fmt_ratio(one['median_s'] / best['median_s'])} "
+            f"(bests: {fmt_ratio(one['min_s'] / best['min_s'])})",
+            fmt_ratio(four_k1["median_s"] / four_k4["median_s"]) if four_k1 and four_k4 else "-",
+            f"{best['gb_per_s'] / cp['gb_per_s']:.2f}",
+        ])
+    if ratio_rows:
+        out += [table(["slab", "speed-up over the old path", "4 threads over 1 (huge pages)",
+                       "4 threads over 1 (4 KiB)", "default slab GB/s / memcpy GB/s"],
+                      ratio_rows), ""]
+    out += [SLAB_END, ""]
+    return "\n".join(out)
+
+
+def cmd_slab_section(args):
+    """Inserts or replaces only the slab section of DIR/RESULTS.md (the rest stays as it is)."""
+    d = args.dir
+    text = section_slab(d)
+    path = os.path.join(d, "RESULTS.md")
+    old = open(path).read() if os.path.exists(path) else "# pinpool benchmark results\n\n"
+    if SLAB_BEGIN in old and SLAB_END in old:
+        a = old.index(SLAB_BEGIN)
+        b = old.index(SLAB_END) + len(SLAB_END)
+        new = old[:a] + text.rstrip("\n") + old[b:]
+    else:
+        anchor = "## Suite 5: memory"
+        if anchor in old:
+            a = old.index(anchor)
+            new = old[:a] + text + "\n" + old[a:]
+        else:
+            new = old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+    print(f"wrote the slab section of {path}")
+
 
 def cmd_report(args):
     d = args.dir
@@ -923,6 +1042,7 @@ def cmd_report(args):
         section_e2e(d),
         section_gpu(d, gpu),
         section_rmm(d, charts),
+        section_slab(d),
         section_memory(memory, d, charts),
     ]
     prof = os.path.join(d, "profile.txt")
@@ -955,11 +1075,16 @@ def main():
     x = sub.add_parser("rmm-section",
                        help="insert or replace only the RMM section of DIR/RESULTS.md (rmm.json)")
     x.add_argument("dir")
+    y = sub.add_parser("slab-section",
+                       help="insert or replace only the slab section of DIR/RESULTS.md (slab.json)")
+    y.add_argument("dir")
     args = ap.parse_args()
     if args.cmd == "machine":
         cmd_machine(args)
     elif args.cmd == "rmm-section":
         cmd_rmm_section(args)
+    elif args.cmd == "slab-section":
+        cmd_slab_section(args)
     else:
         cmd_report(args)
     return 0

@@ -1,14 +1,13 @@
 #include "cpu_backend.hpp"
 #include "cpu_stream.hpp"
+#include "numa.hpp"
+#include "pinned_slab.hpp"
 
 #include <pinpool/error.hpp>
 
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <string>
-#include <sys/mman.h>
 
 namespace pinpool::detail {
 namespace {
@@ -36,21 +35,18 @@ class cpu_backend final : public backend {
   const char* name() const noexcept override { return "cpu"; }
   int device_count() const noexcept override { return 1; }
 
-  /// mmap'd (page-aligned) memory; pinned_host is mlock'd when RLIMIT_MEMLOCK allows.
+  /// Anonymous memory (pinned_slab.hpp), placed on `r.numa_node`. pinned_host: first-touched
+  /// on `r.touch_threads` threads, then mlock'd when RLIMIT_MEMLOCK allows; host: untouched.
   slab allocate(const slab_request& r) override {
     check_request(r);
     inject(faults_ ? &faults_->fail_nth_allocation : nullptr, "allocate");
-    void* p = ::mmap(nullptr, r.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-      throw out_of_memory("pinpool: cpu backend: cannot map " + std::to_string(r.bytes) +
-                          " bytes of " + to_string(r.kind) + " memory: " + std::strerror(errno));
-    }
-    slab s{p, r.bytes, r.kind, r.device, false};
-    if (r.kind == memory_kind::pinned_host) s.page_locked = ::mlock(p, r.bytes) == 0;
+    const bool pinned = r.kind == memory_kind::pinned_host;
+    const host_slab h = make_host_slab({r.bytes, r.numa_node, r.touch_threads, pinned, pinned});
+    slab s{h.ptr, r.bytes, r.kind, r.device, h.locked, h.numa_node, false};
     return s;
   }
 
-  void deallocate(const slab& s) noexcept override { ::munmap(s.ptr, s.bytes); }
+  void deallocate(const slab& s) noexcept override { free_host_slab(s.ptr, s.bytes); }
 
   void* create_native_stream(int device) override {
     check_device(device);
@@ -111,9 +107,7 @@ class cpu_backend final : public backend {
   static void check_request(const slab_request& r) {
     check_device(r.device);
     if (r.bytes == 0) throw std::invalid_argument("pinpool: cpu backend: cannot allocate 0 bytes");
-    if (r.numa_node != -1) {
-      throw std::invalid_argument("pinpool: cpu backend: NUMA placement is not supported yet");
-    }
+    check_numa_node(r.numa_node, "pinpool: cpu backend");
   }
   // Identities are process-wide, so no two streams of any CPU backend share one.
   static std::uint64_t next_stream_id() noexcept {

@@ -1,5 +1,7 @@
 #include "cuda_backend.hpp"
 #include "cuda_check.hpp"
+#include "numa.hpp"
+#include "pinned_slab.hpp"
 
 #include <pinpool/error.hpp>
 #include <pinpool/log.hpp>
@@ -20,7 +22,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <sys/mman.h>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -172,45 +173,44 @@ class cuda_backend final : public backend {
   const char* name() const noexcept override { return "cuda"; }
   int device_count() const noexcept override { return device_count_; }
 
-  /// device: cudaMalloc; pinned_host: cudaHostAlloc (portable); host: mmap (page-aligned).
-  /// @note cudaMalloc/cudaHostAlloc may synchronise the device.
+  /// device: cudaMalloc; host: anonymous memory, untouched; pinned_host: anonymous memory
+  /// first-touched on a few threads and registered (cudaHostRegister, portable), or cudaHostAlloc
+  /// (portable) when registration fails (pinned_slab.hpp). Host slabs are placed on
+  /// `r.numa_node`.
+  /// @note cudaMalloc/cudaHostAlloc/cudaHostRegister may synchronise the device.
   slab allocate(const slab_request& r) override {
-    const memory_kind kind = r.kind;
-    const int device = r.device;
-    const std::size_t bytes = r.bytes;
-    check_device(device);
-    if (bytes == 0) throw std::invalid_argument("pinpool: cuda backend: cannot allocate 0 bytes");
-    if (r.numa_node != -1) {
-      throw std::invalid_argument("pinpool: cuda backend: NUMA placement is not supported yet");
+    check_device(r.device);
+    if (r.bytes == 0) throw std::invalid_argument("pinpool: cuda backend: cannot allocate 0 bytes");
+    if (r.kind == memory_kind::device && r.numa_node != -1) {
+      throw std::invalid_argument("pinpool: cuda backend: numa_node applies to host memory only");
     }
-    slab s{nullptr, bytes, kind, device, false};
-    if (kind == memory_kind::host) {
-      // Whole pages, as the CPU backend allocates (glibc maps blocks this large anyway); through
-      // malloc, ASan poisons and unpoisons the shadow of every slab (seconds per fuzz input).
-      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw_out_of_memory(kind, device, bytes, "mmap failed");
-      s.ptr = p;
-      return s;
+    check_numa_node(r.numa_node, "pinpool: cuda backend");
+    if (r.kind == memory_kind::host) {
+      // Untouched, as the CPU backend's host slabs (through malloc, ASan would poison and
+      // unpoison the shadow of every slab: seconds per fuzz input).
+      const host_slab h = make_host_slab({r.bytes, r.numa_node, 0, false, false});
+      return slab{h.ptr, r.bytes, r.kind, r.device, false, -1, false};
     }
-    device_guard guard(device);
-    if (kind == memory_kind::device) {
-      PINPOOL_CUDA_TRY_ALLOCATION(cudaMalloc(&s.ptr, bytes), kind, device, bytes);
-    } else {
-      PINPOOL_CUDA_TRY_ALLOCATION(cudaHostAlloc(&s.ptr, bytes, cudaHostAllocPortable), kind, device,
-                                  bytes);
-      s.page_locked = true;
-    }
+    device_guard guard(r.device);
+    if (r.kind == memory_kind::pinned_host) return allocate_pinned(r);
+    slab s{nullptr, r.bytes, r.kind, r.device, false, -1, false};
+    PINPOOL_CUDA_TRY_ALLOCATION(cudaMalloc(&s.ptr, r.bytes), r.kind, r.device, r.bytes);
     return s;
   }
 
-  /// @note cudaFree/cudaFreeHost may synchronise the device.
+  /// @note cudaFree/cudaFreeHost/cudaHostUnregister may synchronise the device.
   void deallocate(const slab& s) noexcept override {
     switch (s.kind) {
       case memory_kind::host:
-        ::munmap(s.ptr, s.bytes);
+        free_host_slab(s.ptr, s.bytes);
         break;
       case memory_kind::pinned_host:
-        PINPOOL_CUDA_TRY_NOTHROW(cudaFreeHost(s.ptr));
+        if (s.registered) {
+          PINPOOL_CUDA_TRY_NOTHROW(cudaHostUnregister(s.ptr));
+          free_host_slab(s.ptr, s.bytes);
+        } else {
+          PINPOOL_CUDA_TRY_NOTHROW(cudaFreeHost(s.ptr));
+        }
         break;
       case memory_kind::device: {
         device_guard guard(s.device, std::nothrow);
@@ -395,6 +395,33 @@ class cuda_backend final : public backend {
   }
 
  private:
+  /// Anonymous memory touched on a few threads, then cudaHostRegister; on failure (the driver
+  /// refuses, or RLIMIT_MEMLOCK under some drivers) cudaHostAlloc, reported once per backend.
+  /// @pre `r.device` is current.
+  slab allocate_pinned(const slab_request& r) {
+    slab s{nullptr, r.bytes, r.kind, r.device, true, -1, true};
+    const host_slab h = make_host_slab({r.bytes, r.numa_node, r.touch_threads, true, false});
+    const cudaError_t status = cudaHostRegister(h.ptr, r.bytes, cudaHostRegisterPortable);
+    if (status == cudaSuccess) {
+      s.ptr = h.ptr;
+      s.numa_node = h.numa_node;
+      return s;
+    }
+    clear_if_last(status);
+    free_host_slab(h.ptr, h.bytes);
+    if (!register_failed_.exchange(true)) {
+      ::pinpool::detail::log_message(
+          "pinpool: cuda backend: cudaHostRegister failed (%s: %s); pinned slabs come from "
+          "cudaHostAlloc",
+          cudaGetErrorName(status), cudaGetErrorString(status));
+    }
+    s.registered = false;
+    PINPOOL_CUDA_TRY_ALLOCATION(cudaHostAlloc(&s.ptr, r.bytes, cudaHostAllocPortable), r.kind,
+                                r.device, r.bytes);
+    s.numa_node = numa_node_of(s.ptr, r.bytes);
+    return s;
+  }
+
   /// A query's answer: done, not ready (no failure, and not the thread's last error), or a
   /// failure, which throws.
   static bool query_answer(cudaError_t status, const char* call) {
@@ -412,7 +439,8 @@ class cuda_backend final : public backend {
 
   const int device_count_;
   std::shared_ptr<failure_log> failures_ = std::make_shared<failure_log>();
-  std::atomic<int> streams_created_{0};  // numbers the NVTX stream names
+  std::atomic<int> streams_created_{0};       // numbers the NVTX stream names
+  std::atomic<bool> register_failed_{false};  // the fallback to cudaHostAlloc was reported
 };
 
 }  // namespace

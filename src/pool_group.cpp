@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace pinpool {
 namespace {
@@ -35,6 +36,17 @@ void check_lists(const backend& be, const std::vector<int>& devices,
   }
 }
 
+// Adds `more` into `sum`, both ascending by node.
+void add_numa_nodes(std::vector<numa_node_stats>& sum, const std::vector<numa_node_stats>& more) {
+  for (const numa_node_stats& n : more) {
+    auto at = std::lower_bound(sum.begin(), sum.end(), n.node,
+                               [](const numa_node_stats& a, int node) { return a.node < node; });
+    if (at == sum.end() || at->node != n.node) at = sum.insert(at, numa_node_stats{n.node, 0, 0});
+    at->bytes += n.bytes;
+    at->slabs += n.slabs;
+  }
+}
+
 }  // namespace
 
 pool_group::pool_group(std::shared_ptr<backend> be, std::vector<int> devices,
@@ -50,6 +62,7 @@ pool_group::pool_group(std::shared_ptr<backend> be, std::vector<int> devices,
       o.name = name.c_str();  // the pool keeps its own copy
       o.device = d;
       o.kind = k;
+      if (k == memory_kind::device) o.numa_node = -1;  // a host setting: the pinned pools'
       o.on_exhausted = [this, d, k, user = base.on_exhausted](const exhaustion& e) {
         if (e.attempt == 1 && trim_sharing_memory_with(d, k) != 0) return true;
         return user && user(e);
@@ -126,6 +139,7 @@ pool_stats pool_group::stats() {
     sum.backend_frees += s.backend_frees;
     sum.slabs += s.slabs;
     sum.outstanding_buffers += s.outstanding_buffers;
+    add_numa_nodes(sum.numa_nodes, s.numa_nodes);
   }
   sum.page_locked = any_pinned && sum.page_locked;
   return sum;

@@ -26,6 +26,12 @@ std::string pool_stats::to_json() const {
       << ",\"chunks_in_use\":" << c.chunks_in_use << ",\"acquisitions\":" << c.acquisitions
       << ",\"hits\":" << c.hits << "}";
   }
+  o << "],\"numa_nodes\":[";
+  for (std::size_t i = 0; i < numa_nodes.size(); ++i) {
+    const numa_node_stats& n = numa_nodes[i];
+    o << (i != 0 ? "," : "") << "{\"node\":" << n.node << ",\"bytes\":" << n.bytes
+      << ",\"slabs\":" << n.slabs << "}";
+  }
   o << "]}";
   return o.str();
 }

@@ -66,7 +66,7 @@ TEST(checking_backend, a_matching_allocate_and_deallocate_is_clean) {
 TEST(checking_backend, a_foreign_pointer_free_is_caught_and_not_forwarded) {
   checked c;
   alignas(256) static unsigned char foreign[4096];
-  c.be->deallocate(pinpool::slab{foreign, sizeof foreign, memory_kind::host, 0, false});
+  c.be->deallocate(pinpool::slab{foreign, sizeof foreign, memory_kind::host, 0, false, -1, false});
   EXPECT_EQ(c.spy->deallocations, 0);
   ASSERT_EQ(c.be->violation_count(), 1u);
   EXPECT_TRUE(mentions(c.be->violations(), "unknown slab")) << c.be->report();

@@ -69,6 +69,8 @@ TEST_F(emulated_cuda_pool, steady_state_makes_no_runtime_allocation_event_or_str
     EXPECT_EQ(after.host_alloc_calls, before.host_alloc_calls);
     EXPECT_EQ(after.free_calls, before.free_calls);
     EXPECT_EQ(after.free_host_calls, before.free_host_calls);
+    EXPECT_EQ(after.count("cudaHostRegister"), before.count("cudaHostRegister"));
+    EXPECT_EQ(after.count("cudaHostUnregister"), before.count("cudaHostUnregister"));
     EXPECT_EQ(after.event_create_calls, before.event_create_calls);
     EXPECT_EQ(after.stream_create_calls, before.stream_create_calls);
   }

@@ -102,13 +102,16 @@ TEST_F(emulated_pool_group, an_exhausted_pinned_pool_trims_the_other_devices_pin
   pinpool::pool_group group(be_, {0, 1}, {memory_kind::pinned_host}, base);
   group.get(0, memory_kind::pinned_host).acquire(4096).reset();  // an idle slab on device 0
   ASSERT_GT(group.get(0, memory_kind::pinned_host).stats().bytes_reserved, 0u);
-  pinpool_emu::fail_nth_allocation(1);  // device 1's pool's first cudaHostAlloc
+  // Device 1's pool's first slab: its registration fails, then the cudaHostAlloc it falls back to.
+  pinpool_emu::fail_nth_host_register(1);
+  pinpool_emu::fail_nth_allocation(1);
   pinpool::buffer b = group.get(1, memory_kind::pinned_host).acquire(4096);
   EXPECT_EQ(group.get(0, memory_kind::pinned_host).stats().bytes_reserved, 0u);
   EXPECT_EQ(asked, 0) << "the group's trim was enough";
-  EXPECT_EQ(pinpool_emu::get_counters().count("cudaFreeHost"), 1u);
+  EXPECT_EQ(pinpool_emu::get_counters().count("cudaHostUnregister"), 1u);
 
-  pinpool_emu::fail_nth_allocation(1);  // nothing left to trim: the callback is asked
+  pinpool_emu::fail_nth_host_register(1);  // nothing left to trim: the callback is asked
+  pinpool_emu::fail_nth_allocation(1);
   pinpool::pool& other = group.get(0, memory_kind::pinned_host);
   EXPECT_THROW(other.acquire(4096), pinpool::out_of_memory);
   EXPECT_EQ(asked, 1);

@@ -19,6 +19,7 @@
 #include <deque>
 #include <gtest/gtest.h>
 #include <memory>
+#include <sys/mman.h>
 #include <thread>
 #include <vector>
 
@@ -764,6 +765,30 @@ TEST_F(conformance_memory, cuda_host_alloc_and_cuda_free_host_succeed) {
   ASSERT_NE(p, nullptr);
   std::memset(p, 0x5A, 1 << 20);  // host memory: the host may touch it
   EXPECT_EQ(cudaFreeHost(p), cudaSuccess);
+}
+
+// The CUDA backend's pinned slabs: anonymous memory registered, copied through, unregistered.
+TEST_F(conformance_memory, registered_host_memory_round_trips_through_device_memory) {
+  constexpr std::size_t bytes = std::size_t{1} << 21;
+  void* host = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(host, MAP_FAILED);
+  auto* h = static_cast<unsigned char*>(host);
+  for (std::size_t i = 0; i < bytes; ++i) h[i] = static_cast<unsigned char>(i * 7);
+  ASSERT_EQ(cudaHostRegister(host, bytes, cudaHostRegisterPortable), cudaSuccess);
+  EXPECT_EQ(cudaHostRegister(host, bytes, cudaHostRegisterPortable),
+            cudaErrorHostMemoryAlreadyRegistered);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorHostMemoryAlreadyRegistered);
+  void* dev = device_memory(bytes);
+  cudaStream_t s = stream();
+  ASSERT_EQ(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, s), cudaSuccess);
+  std::vector<unsigned char> expected(h, h + bytes);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  std::memset(host, 0, bytes);
+  ASSERT_EQ(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(std::memcmp(expected.data(), host, bytes), 0);
+  EXPECT_EQ(cudaHostUnregister(host), cudaSuccess);
+  ::munmap(host, bytes);
 }
 
 // ---- events and streams -------------------------------------------------------------------

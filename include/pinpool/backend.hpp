@@ -22,9 +22,13 @@ struct slab_request {
   memory_kind kind = memory_kind::host;
   int device = 0;
   std::size_t bytes = 0;
-  /// Host NUMA node for host and pinned_host slabs; -1 = no preference. Reserved: backends
-  /// accept only -1 today.
+  /// Host NUMA node for host and pinned_host slabs (mbind, preferred, before the first touch);
+  /// -1 = the node of the thread that creates the slab where the system has several, else none.
+  /// Device slabs: must be -1.
   int numa_node = -1;
+  /// pinned_host: threads that first-touch the slab before it is page-locked; 0 = automatic
+  /// (min(4, hardware threads, bytes / 16 MiB), at least 1: small slabs on the calling thread).
+  unsigned touch_threads = 0;
 };
 
 /// @brief A block of backend memory; pools carve chunks out of slabs. It remembers what it is,
@@ -35,6 +39,12 @@ struct slab {
   memory_kind kind = memory_kind::host;
   int device = 0;
   bool page_locked = false;  ///< pinned_host only: true when the memory really is page-locked.
+  /// Host and pinned_host: the NUMA node the slab's pages are on, read back from the kernel
+  /// after they were touched (move_pages); -1 when not known (untouched host slabs, device).
+  int numa_node = -1;
+  /// CUDA pinned_host: true when the slab is anonymous memory registered with cudaHostRegister
+  /// (freed by cudaHostUnregister + munmap), false when cudaHostAlloc made it (cudaFreeHost).
+  bool registered = false;
 };
 
 /// @brief Memory and ordering provider. Thread-safe: every member may be called concurrently.

@@ -31,7 +31,8 @@ namespace pinpool {
 class pool_group {
  public:
   /// @brief Makes the pools. Each gets `base` with its device and kind set and the name
-  /// "<base.name>.<kind>.<device>" (for example "pinpool.device.1").
+  /// "<base.name>.<kind>.<device>" (for example "pinpool.device.1"). `base.numa_node` applies
+  /// to the pinned pools (device pools get -1).
   /// @throws std::invalid_argument for an empty or repeated device or kind, a device the
   /// backend does not have, or `memory_kind::host` (host memory belongs to no device: use one
   /// `pool`); anything `pool`'s constructor throws.

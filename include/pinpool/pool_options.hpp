@@ -49,6 +49,18 @@ struct pool_options {
   /// fits with room to spare, so it makes no backend allocation after its first frames, where a
   /// ramp can still grow a few frames later when reuse timing varies.
   std::size_t first_slab_bytes = std::size_t{64} << 20;
+  /// Host NUMA node of host and pinned_host slabs (docs/design.md, "Pinned slabs and NUMA"):
+  /// the kernel is asked to prefer it (mbind MPOL_PREFERRED) before the slab's first touch; a
+  /// full node spills to others, and pool_stats::numa_nodes reports where the pages really are.
+  /// -1: the node of the thread that creates the slab where the system has several, else no
+  /// preference. A node the system does not have, or a node for a device pool, is refused at
+  /// construction (std::invalid_argument naming the nodes present).
+  int numa_node = -1;
+  /// pinned_host: threads that first-touch a new slab before it is page-locked (in parallel:
+  /// page faults, not the registration, are most of a large slab's creation time). 0 =
+  /// automatic: min(4, hardware threads, slab bytes / 16 MiB), at least 1, so slabs under
+  /// 32 MiB are touched on the calling thread alone.
+  unsigned slab_touch_threads = 0;
   /// Chunk alignment and the granularity of the smallest classes (power of two, >= 16).
   std::size_t alignment = 256;
   /// Size classes per power of two (power of two, 1..64). 8 bounds rounding waste at 12.5% for

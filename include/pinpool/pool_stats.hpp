@@ -20,6 +20,13 @@ struct size_class_stats {
   std::uint64_t hits = 0;  ///< acquisitions served by a reused chunk
 };
 
+/// @brief Where a pool's host slabs are: one NUMA node's share.
+struct numa_node_stats {
+  int node = -1;          ///< -1: not known (host slabs not yet touched, or the kernel refused)
+  std::size_t bytes = 0;  ///< bytes of the slabs whose pages are on this node
+  std::size_t slabs = 0;
+};
+
 /// @brief Snapshot taken by `pool::stats()` (under the pool's lock: all figures agree).
 struct pool_stats {
   std::string name;
@@ -44,6 +51,11 @@ struct pool_stats {
   std::size_t slabs = 0;
   std::size_t outstanding_buffers = 0;
   std::vector<size_class_stats> classes;  ///< only classes that have chunks
+  /// Host and pinned_host pools: reserved bytes by the NUMA node each slab's pages were read back
+  /// on when it was made (the node most of its sampled pages are on), ascending by node; empty
+  /// for device pools. Per node rather than per slab: it stays small however many slabs a pool
+  /// holds, and sums across pools (pool_group::stats).
+  std::vector<numa_node_stats> numa_nodes;
 
   /// @brief One JSON object with every field above.
   std::string to_json() const;

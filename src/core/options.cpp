@@ -1,3 +1,4 @@
+#include "../numa.hpp"
 #include "options.hpp"
 
 #include <algorithm>
@@ -35,6 +36,10 @@ void validate(const backend* be, const pool_options& o) {
          std::to_string(o.max_bytes) + ")");
   }
   if (o.acquire_timeout.count() < 0) fail("acquire_timeout must not be negative");
+  if (o.numa_node != -1 && o.kind == memory_kind::device) {
+    fail("numa_node applies to host memory; a device pool must leave it at -1");
+  }
+  check_numa_node(o.numa_node, std::string("pinpool: pool '") + o.name + "'");
 }
 
 }  // namespace

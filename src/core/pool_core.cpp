@@ -255,7 +255,7 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
   nvtx_range range("pinpool::grow");
   slab mem;
   try {
-    const slab_request r{opt_.kind, opt_.device, bytes, -1};
+    const slab_request r{opt_.kind, opt_.device, bytes, opt_.numa_node, opt_.slab_touch_threads};
     mem = in_capture ? backend_->allocate_during_capture(r) : backend_->allocate(r);
     announce_slab(mem);
   } catch (...) {
@@ -529,6 +529,7 @@ pool_stats pool_core::stats() {
   st.bytes_reserved = arena_.bytes_reserved();
   st.bytes_pending = lists_.bytes_pending();
   st.slabs = arena_.slabs().size();
+  st.numa_nodes = arena_.numa_nodes();
   st.classes.reserve(lists_.used().size());
   for (const std::uint32_t i : lists_.used()) {
     const class_state& k = lists_[i];

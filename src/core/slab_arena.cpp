@@ -1,6 +1,7 @@
 #include "slab_arena.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace pinpool::detail {
 
@@ -55,6 +56,21 @@ slab_record& slab_arena::adopt(const slab& mem, void* nvtx_heap) {
   if (mem.kind == memory_kind::pinned_host) all_locked_ = all_locked_ && mem.page_locked;
   slabs_.push_back(std::move(record));
   return *slabs_.back();
+}
+
+std::vector<numa_node_stats> slab_arena::numa_nodes() const {
+  std::map<int, numa_node_stats> by_node;
+  for (const auto& s : slabs_) {
+    if (s->mem.kind == memory_kind::device) continue;
+    numa_node_stats& n = by_node[s->mem.numa_node];
+    n.node = s->mem.numa_node;
+    n.bytes += s->mem.bytes;
+    ++n.slabs;
+  }
+  std::vector<numa_node_stats> nodes;
+  nodes.reserve(by_node.size());
+  for (const auto& entry : by_node) nodes.push_back(entry.second);
+  return nodes;
 }
 
 bool slab_arena::recarve_idle(const std::function<void(chunk*)>& forget) {

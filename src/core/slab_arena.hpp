@@ -9,6 +9,7 @@
 #include "size_classes.hpp"
 
 #include <pinpool/backend.hpp>
+#include <pinpool/pool_stats.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +54,9 @@ class slab_arena {
   std::size_t bytes_reserved() const noexcept { return reserved_; }
   /// @brief Chunks of class `cls` carved and not dropped.
   std::size_t chunks_of(std::uint32_t cls) const noexcept { return per_class_[cls]; }
+  /// @brief Bytes and slabs held per read-back NUMA node (host and pinned_host slabs),
+  /// ascending by node.
+  std::vector<numa_node_stats> numa_nodes() const;
   /// @brief Whether every pinned slab so far was really page-locked.
   bool all_page_locked() const noexcept { return all_locked_; }
 

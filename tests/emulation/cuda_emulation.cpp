@@ -106,6 +106,7 @@ struct allocation {
   std::size_t bytes = 0;
   int device = 0;
   bool pinned = false;
+  bool registered = false;   // cudaHostRegister: the application's memory (never unmapped here)
   void* shadow = nullptr;    // device: the read/write view of the same memory
   std::size_t capacity = 0;  // bytes really backing it (copies past the end stop there)
   int pending = 0;           // queued copies that touch it
@@ -117,6 +118,7 @@ struct allocation {
     return static_cast<char*>(shadow) + (address(p) - address(ptr));
   }
   void release_memory() const {
+    if (registered) return;
     if (pinned) {
       munmap(ptr, capacity);
     } else {
@@ -357,9 +359,10 @@ struct state {
   std::vector<std::uintptr_t> free_stream_handles;
   std::uintptr_t next_handle = first_handle;
   pinpool_emu::counters counters;
-  unsigned fail_countdown = 0;         // cudaMalloc / cudaHostAlloc
-  unsigned fail_event_countdown = 0;   // cudaEventCreateWithFlags / cudaEventRecord
-  unsigned fail_stream_countdown = 0;  // cudaStreamCreateWithFlags
+  unsigned fail_countdown = 0;           // cudaMalloc / cudaHostAlloc
+  unsigned fail_register_countdown = 0;  // cudaHostRegister
+  unsigned fail_event_countdown = 0;     // cudaEventCreateWithFlags / cudaEventRecord
+  unsigned fail_stream_countdown = 0;    // cudaStreamCreateWithFlags
   std::array<std::atomic<bool>, max_devices> sticky{};  // per device context
   std::atomic<long long> block_timeout_ms{default_block_timeout.count()};
   std::atomic<bool> serialized_host_functions{false};  // on the device's callback thread
@@ -921,7 +924,14 @@ cudaError_t allocate(void** ptr, std::size_t bytes, bool pinned, const char* cal
   return cudaSuccess;
 }
 
-cudaError_t release(void* ptr, bool pinned, const char* call) {
+/// What a free call expects: cudaFree device memory, cudaFreeHost cudaHostAlloc memory,
+/// cudaHostUnregister cudaHostRegister memory.
+const char* origin_of(const allocation& a) {
+  if (!a.pinned) return "cudaMalloc";
+  return a.registered ? "cudaHostRegister" : "cudaHostAlloc";
+}
+
+cudaError_t release(void* ptr, bool pinned, const char* call, bool registered = false) {
   const cudaError_t e = enter(call);
   if (e == cudaErrorNotPermitted || e == cudaErrorCudartUnloading) return e;
   if (e == cudaSuccess) {
@@ -934,25 +944,27 @@ cudaError_t release(void* ptr, bool pinned, const char* call) {
     {
       lock_guard lock(st.mutex);
       auto it = st.allocations.find(address(ptr));
-      known = it != st.allocations.end() && !it->second->freed && it->second->pinned == pinned;
+      known = it != st.allocations.end() && !it->second->freed && it->second->pinned == pinned &&
+              it->second->registered == registered;
       if (known && !pinned) device = it->second->device;  // cudaFree: the memory's device
     }
     if (known) synchronize_device_for(device, call);
   }
   lock_guard lock(st.mutex);
-  ++(pinned ? st.counters.free_host_calls : st.counters.free_calls);
+  if (!registered) ++(pinned ? st.counters.free_host_calls : st.counters.free_calls);
   if (ptr == nullptr) return e;
   auto it = st.allocations.find(address(ptr));
   if (it == st.allocations.end() || it->second->freed) {
-    violation(std::string(call) + ": " + hex(address(ptr)) +
-              " was not allocated by cudaMalloc/cudaHostAlloc, or was already freed");
-    return fail(cudaErrorInvalidValue);
+    violation(
+        std::string(call) + ": " + hex(address(ptr)) +
+        " was not allocated by cudaMalloc/cudaHostAlloc/cudaHostRegister, or was already freed");
+    return fail(registered ? cudaErrorHostMemoryNotRegistered : cudaErrorInvalidValue);
   }
   allocation& a = *it->second;
-  if (a.pinned != pinned) {
-    violation(std::string(call) + ": " + hex(address(ptr)) + " was allocated by " +
-              (a.pinned ? "cudaHostAlloc" : "cudaMalloc") + " (not freed)");
-    return fail(cudaErrorInvalidValue);
+  if (a.pinned != pinned || a.registered != registered) {
+    violation(std::string(call) + ": " + hex(address(ptr)) + " was allocated by " + origin_of(a) +
+              " (not freed)");
+    return fail(registered ? cudaErrorHostMemoryNotRegistered : cudaErrorInvalidValue);
   }
   if (a.pending > 0) {
     violation(std::string(call) + ": " + hex(address(ptr)) + " freed while " +
@@ -963,6 +975,27 @@ cudaError_t release(void* ptr, bool pinned, const char* call) {
     st.allocations.erase(it);
   }
   return e;
+}
+
+/// cudaHostRegister: the application's host memory becomes pinned (copies treat it as
+/// cudaHostAlloc memory) until cudaHostUnregister; the emulation never unmaps it.
+cudaError_t host_register(void* ptr, std::size_t bytes) {
+  if (cudaError_t e = enter("cudaHostRegister")) return e;
+  if (ptr == nullptr || bytes == 0) return fail(cudaErrorInvalidValue);
+  if (cudaError_t e = refuse_if_capture_forbids("cudaHostRegister")) return e;
+  state& st = g();
+  lock_guard lock(st.mutex);
+  if (counts_down(st.fail_register_countdown)) return fail(cudaErrorNotSupported);
+  if (st.allocations.count(address(ptr)) != 0) return fail(cudaErrorHostMemoryAlreadyRegistered);
+  auto a = std::make_shared<allocation>();
+  a->ptr = ptr;
+  a->bytes = bytes;
+  a->capacity = bytes;
+  a->device = t_device;
+  a->pinned = true;
+  a->registered = true;
+  st.allocations[address(ptr)] = a;
+  return cudaSuccess;
 }
 
 /// Copies are queued like any stream work, with CUDA's host-synchronous cases modelled:
@@ -1226,6 +1259,11 @@ constexpr error_text error_texts[] = {
     {cudaSuccess, "cudaSuccess", "no error"},
     {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
     {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+    {cudaErrorNotSupported, "cudaErrorNotSupported", "operation not supported"},
+    {cudaErrorHostMemoryAlreadyRegistered, "cudaErrorHostMemoryAlreadyRegistered",
+     "part or all of the requested memory range is already mapped"},
+    {cudaErrorHostMemoryNotRegistered, "cudaErrorHostMemoryNotRegistered",
+     "pointer does not correspond to a registered memory region"},
     {cudaErrorCudartUnloading, "cudaErrorCudartUnloading", "driver shutting down"},
     {cudaErrorInsufficientDriver, "cudaErrorInsufficientDriver",
      "CUDA driver version is insufficient for CUDA runtime version"},
@@ -1362,6 +1400,12 @@ cudaError_t CUDARTAPI cudaFree(void* ptr) {
 }
 cudaError_t CUDARTAPI cudaFreeHost(void* ptr) {
   return release(ptr, true, "cudaFreeHost");
+}
+cudaError_t CUDARTAPI cudaHostRegister(void* ptr, size_t size, unsigned int /*flags*/) {
+  return host_register(ptr, size);
+}
+cudaError_t CUDARTAPI cudaHostUnregister(void* ptr) {
+  return release(ptr, true, "cudaHostUnregister", true);
 }
 
 /// cudaStreamDefault: a blocking stream (synchronises with the legacy stream);
@@ -1643,6 +1687,7 @@ void reset(int device_count) {
     st.counters = {};
   }
   st.fail_countdown = 0;
+  st.fail_register_countdown = 0;
   st.fail_event_countdown = 0;
   st.fail_stream_countdown = 0;
   st.block_timeout_ms = default_block_timeout.count();
@@ -1689,6 +1734,11 @@ std::size_t live_streams() {
 void fail_nth_allocation(unsigned n) {
   lock_guard lock(g().mutex);
   g().fail_countdown = n;
+}
+
+void fail_nth_host_register(unsigned n) {
+  lock_guard lock(g().mutex);
+  g().fail_register_countdown = n;
 }
 
 void fail_nth_event_call(unsigned n) {

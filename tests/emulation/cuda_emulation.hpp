@@ -6,11 +6,13 @@
 // backend on the CPU (device_memory.cpp and chaos.cpp hold two of its parts). Modelled: N devices
 // (env PINPOOL_EMU_DEVICES, default 2), a thread-local current device, streams as worker threads
 // with a FIFO (real asynchrony), events, a per-thread last error, device memory the host cannot
-// touch, and page-aligned host memory for cudaHostAlloc.
+// touch, page-aligned host memory for cudaHostAlloc, and host memory registered with
+// cudaHostRegister (pinned for copies until cudaHostUnregister; never unmapped by the emulation).
 //
 // Emulated entry points: cudaGetDeviceCount, cudaGetDevice, cudaSetDevice, cudaDeviceSynchronize,
 // cudaGetLastError, cudaPeekAtLastError, cudaGetErrorName, cudaGetErrorString, cudaMalloc,
-// cudaFree, cudaHostAlloc, cudaFreeHost, cudaStreamCreateWithFlags, cudaStreamDestroy,
+// cudaFree, cudaHostAlloc, cudaFreeHost, cudaHostRegister, cudaHostUnregister,
+// cudaStreamCreateWithFlags, cudaStreamDestroy,
 // cudaStreamSynchronize, cudaStreamGetDevice, cudaStreamGetId, cudaMemcpyAsync, cudaLaunchHostFunc,
 // cudaEventCreateWithFlags, cudaEventDestroy, cudaEventRecord, cudaEventQuery,
 // cudaEventSynchronize, cudaStreamWaitEvent, cudaStreamBeginCapture, cudaStreamEndCapture,
@@ -27,7 +29,8 @@
 // or writes (the real free is then deferred until the copy ran); a copy touching freed memory or
 // running past the end of an allocation (it stops where the memory ends); freeing a pointer that
 // was not allocated (or twice); cudaFree of cudaHostAlloc memory or cudaFreeHost of cudaMalloc
-// memory (refused, not freed); any runtime call from inside a cudaLaunchHostFunc callback (except
+// memory, or either of cudaHostRegister memory, or cudaHostUnregister of anything else
+// (refused, not freed); any runtime call from inside a cudaLaunchHostFunc callback (except
 // cudaGetErrorName/String; the call returns cudaErrorNotPermitted without acting); use of a
 // destroyed stream or event (cudaErrorInvalidResourceHandle); a blocking call (cudaFree,
 // cudaFreeHost, a host-synchronous cudaMemcpyAsync) that would wait forever on a GPU: reported
@@ -47,6 +50,8 @@
 // - cudaFree and cudaFreeHost synchronise the device first: all queued work of the streams of
 //   the memory's device (cudaFree) or of the current device (cudaFreeHost) runs, destroyed
 //   streams' work included.
+//   cudaHostUnregister is modelled as cudaFreeHost is (the current device synchronised first):
+//   the emulation's choice, the conservative one, not a documented guarantee.
 // - cudaMemcpyAsync and host synchronisation, after the runtime's "API synchronization
 //   behavior": pageable to device reads the source into a staging buffer before returning (the
 //   caller may reuse it at once; the copy stays asynchronous); device to pageable, and host to
@@ -162,7 +167,8 @@ std::vector<std::string> violations();
 void clear_violations();
 
 counters get_counters();
-/// @brief Allocations (cudaMalloc/cudaHostAlloc) not yet freed.
+/// @brief Allocations (cudaMalloc/cudaHostAlloc) and registrations (cudaHostRegister) not yet
+/// freed (cudaFree/cudaFreeHost/cudaHostUnregister).
 std::size_t live_allocations();
 /// @brief Live streams, implicit ones included.
 std::size_t live_streams();
@@ -176,6 +182,10 @@ void set_peer_access_capable(bool capable);
 /// @brief The `n`th cudaMalloc/cudaHostAlloc call from now (1 = the next) fails with
 /// cudaErrorMemoryAllocation (not sticky). 0 cancels.
 void fail_nth_allocation(unsigned n);
+/// @brief The `n`th cudaHostRegister call from now (1 = the next) fails with
+/// cudaErrorNotSupported (not sticky), as on systems that refuse to register host memory. 0
+/// cancels.
+void fail_nth_host_register(unsigned n);
 /// @brief The `n`th cudaEventCreateWithFlags/cudaEventRecord call from now fails with
 /// cudaErrorLaunchOutOfResources (recoverable). 0 cancels.
 void fail_nth_event_call(unsigned n);
