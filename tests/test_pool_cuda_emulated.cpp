@@ -61,6 +61,22 @@ TEST_F(emulated_cuda_pool, steady_state_makes_no_runtime_allocation_event_or_str
       s.synchronize();
     };
     round();
+    // A warm-up round with the stream held until its end: every release's fence is still in
+    // flight when the next host acquisition asks, so the event pool reaches the most fences a
+    // round can have in flight (one per iteration). Without it, how many events steady state
+    // needs depends on how far the host runs ahead of the copies (flaky once the emulated
+    // copies got slower with registered pinned slabs).
+    std::promise<void> gate;
+    std::shared_future<void> opened = gate.get_future().share();
+    s.launch_host_func([opened] { opened.wait(); });
+    for (int i = 0; i < 4; ++i) {
+      auto staging = h.acquire(1 << 20);
+      auto dev = d.acquire(1 << 20, s);
+      s.memcpy_async(dev.data(), staging.data(), 1 << 20);
+      staging.set_stream(s);
+    }
+    gate.set_value();
+    s.synchronize();
     round();
     const auto before = pinpool_emu::get_counters();
     for (int i = 0; i < 50; ++i) round();
