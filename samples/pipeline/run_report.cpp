@@ -2,6 +2,7 @@
 
 #include <pinpool/detail/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <sstream>
@@ -128,9 +129,15 @@ std::string run_report::summary_table() const {
            "they share bound it\n";
     }
   }
-  o << "\n  pool          reserved     peak in use   hits/acquisitions   backend allocations\n";
+  int name_width = 12;  // the pools' names in one column, however long
+  for (const pool_stats& p : pools)
+    name_width = std::max(name_width, static_cast<int>(p.name.size()));
+  std::snprintf(line.data(), line.size(),
+                "\n  %-*s %10s %14s   hits/acquisitions   backend allocations\n", name_width,
+                "pool", "reserved", "peak in use");
+  o << line.data();
   for (const pool_stats& p : pools) {
-    std::snprintf(line.data(), line.size(), "  %-12s %10s %14s %10llu/%-10llu %8llu\n",
+    std::snprintf(line.data(), line.size(), "  %-*s %10s %14s %10llu/%-10llu %8llu\n", name_width,
                   p.name.c_str(), mib(p.bytes_reserved).c_str(), mib(p.peak_bytes_in_use).c_str(),
                   static_cast<unsigned long long>(p.hits),
                   static_cast<unsigned long long>(p.acquisitions),
