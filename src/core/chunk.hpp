@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -106,9 +107,11 @@ struct chunk {
 struct slab_record {
   slab mem;
   void* nvtx_heap = nullptr;    // NVTX memory-API heap of this slab
-  std::size_t carved = 0;       // bump offset
+  std::uint64_t serial = 0;     // order of creation (ties in the best-fit search go to older)
   std::size_t live_chunks = 0;  // carved chunks in use or pending
-  std::vector<chunk*> chunks;   // every chunk carved from it
+  std::vector<chunk*> chunks;   // every chunk carved from it and not given back to free space
+  // Free space (carved into no chunk): offset -> bytes, adjacent extents merged.
+  std::map<std::size_t, std::size_t> free;
 };
 
 }  // namespace pinpool::detail

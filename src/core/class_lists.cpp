@@ -17,7 +17,10 @@ void class_lists::mark_used(std::uint32_t cls) noexcept {
 
 chunk* class_lists::take_ready(std::uint32_t cls) noexcept {
   chunk* c = classes_[cls].ready.pop_front();
-  if (c != nullptr) ++c->slab->live_chunks;
+  if (c != nullptr) {
+    ++c->slab->live_chunks;
+    bytes_ready_ -= c->bytes;
+  }
   return c;
 }
 
@@ -74,6 +77,7 @@ std::uint64_t class_lists::add_pending(chunk* c, std::uint64_t release_stream, b
 void class_lists::make_idle(chunk* c) noexcept {
   c->st = chunk::state::ready;
   --c->slab->live_chunks;
+  bytes_ready_ += c->bytes;
   classes_[c->cls].ready.push_front(c);
 }
 

@@ -42,6 +42,8 @@ class class_lists {
   std::uint32_t count() const noexcept { return static_cast<std::uint32_t>(classes_.size()); }
   /// @brief Bytes of the chunks on pending lists.
   std::size_t bytes_pending() const noexcept { return bytes_pending_; }
+  /// @brief Bytes of the chunks on ready lists (idle).
+  std::size_t bytes_ready() const noexcept { return bytes_ready_; }
   /// @brief Counts an acquisition of `cls` (on the pool's lists, not a thread cache's).
   void count_acquisition(std::uint32_t cls) noexcept;
   /// @brief The classes ever acquired from or released to the lists, ascending: only they can
@@ -81,8 +83,11 @@ class class_lists {
   /// of a release stream is not done, later chunks of that stream are not asked about.
   template <class Done>
   void settle(Done&& done);
-  /// @brief Unlinks an idle chunk whose slab is being re-carved or freed.
-  void forget(chunk* c) noexcept { classes_[c->cls].ready.erase(c); }
+  /// @brief Unlinks an idle chunk given back to free space or whose slab is freed.
+  void forget(chunk* c) noexcept {
+    classes_[c->cls].ready.erase(c);
+    bytes_ready_ -= c->bytes;
+  }
 
  private:
   chunk* unpend(class_state& k, chunk* c);
@@ -93,6 +98,7 @@ class class_lists {
   event_pool& events_;
   stream_fences& fences_;  // counts lazily released chunks leaving the pending lists
   std::size_t bytes_pending_ = 0;
+  std::size_t bytes_ready_ = 0;
   std::uint64_t releases_ = 0;  // numbers the releases (chunk::release_seq)
 };
 

@@ -70,17 +70,15 @@ buffer pool_core::acquire_in_capture(std::uint32_t cls, std::size_t bytes, const
   return hand_out(c, bytes, &s);
 }
 
-// As take_new, less what would ask the runtime about releases (fencing and settling at the cap):
-// carved, from a new slab, or from idle slabs re-carved. At the cap with nothing idle: exhausted
-// (waiting would mean polling events, which a capture forbids).
+// As take_new, less what would ask the runtime about releases (fencing and settling): carved
+// from free space, with idle chunks given back to it first, or from a new slab. At the cap with
+// nothing idle: exhausted (waiting would mean polling events, which a capture forbids).
 chunk* pool_core::take_new_in_capture(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
                                       std::size_t bytes) {
-  do {
-    if (chunk* c = arena_.carve(cls)) return c;
-    if (const std::size_t slab_bytes = arena_.growth_bytes(cls)) {
-      return arena_.carve_from(add_slab(lock, slab_bytes, true), cls);
-    }
-  } while (arena_.recarve_idle([this](chunk* c) { forget_chunk(c); }));
+  if (chunk* c = carve_from_free_space(cls)) return c;
+  if (const std::size_t slab_bytes = arena_.growth_bytes(cls)) {
+    return arena_.carve_from(add_slab(lock, slab_bytes, true), cls);
+  }
   throw pool_exhausted(std::string("pinpool: pool '") + opt_.name +
                        "' exhausted during a graph capture: no idle chunk for " +
                        std::to_string(bytes) + " bytes under max_bytes " +

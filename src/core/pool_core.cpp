@@ -85,18 +85,29 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   }
 }
 
-// A chunk no list had: carved from a slab with room, from a new slab, or from idle slabs
-// re-carved at the cap. Null when the cap leaves nothing.
+// A chunk no list had, growing the pool last: carved from free space; else from free space that
+// idle chunks of other classes make when given back to their slabs (merged with their free
+// neighbours); else, once, after settling the releases that completed (runtime calls, made only
+// when the pool would otherwise grow or is at its cap: fences on the streams with unfenced lazy
+// releases, then queries); else from a new slab. Null when the cap leaves nothing.
 chunk* pool_core::take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
-  for (;;) {
-    if (chunk* c = arena_.carve(cls)) return c;
-    if (const std::size_t slab_bytes = arena_.growth_bytes(cls)) {
-      return arena_.carve_from(add_slab(lock, slab_bytes), cls);
-    }
-    fence_all(lock);  // at the cap: idle slabs may hide behind releases nobody fenced yet
+  for (bool settled = false;; settled = true) {
+    if (chunk* c = carve_from_free_space(cls)) return c;
+    if (settled || lists_.bytes_pending() + arena_.bytes_free() < sizes_.chunk_bytes(cls)) break;
+    fence_all(lock);
     lists_.settle([this](const chunk& c) { return release_done(c); });
-    if (!arena_.recarve_idle([this](chunk* c) { forget_chunk(c); })) return nullptr;
   }
+  const std::size_t slab_bytes = arena_.growth_bytes(cls);
+  return slab_bytes == 0 ? nullptr : arena_.carve_from(add_slab(lock, slab_bytes), cls);
+}
+
+// Carved from free space, after giving the idle chunks back to it when they may make room.
+chunk* pool_core::carve_from_free_space(std::uint32_t cls) {
+  if (chunk* c = arena_.carve(cls)) return c;
+  const std::size_t idle = lists_.bytes_ready();
+  if (idle == 0 || idle + arena_.bytes_free() < sizes_.chunk_bytes(cls)) return nullptr;
+  arena_.dissolve_idle([this](chunk* c) { forget_chunk(c); });
+  return arena_.carve(cls);
 }
 
 // A chunk that needs no wait and no runtime call: an idle chunk, else one released on `s`

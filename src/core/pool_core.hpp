@@ -3,7 +3,8 @@
 // point at it; it deletes itself when the pool is gone and its last chunk came back.
 //
 // It composes the pieces, each in its own file and each used under `mutex_`:
-//   slab_arena   slabs, carving, growth under the cap, re-carving and trimming idle slabs
+//   slab_arena   slabs, best-fit carving from free space, growth under the cap, idle chunks
+//                given back to free space, trimming idle slabs
 //   class_lists  per-class ready/pending chunks and the reuse lookups
 //   event_pool   idle release events per device
 //   stream_fences per-stream fences of chunks released without an event (lazy release)
@@ -180,6 +181,7 @@ class pool_core {
                                  const stream_ref* s);
   chunk* hit(chunk* c) noexcept;
   chunk* take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
+  chunk* carve_from_free_space(std::uint32_t cls);
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
   bool wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
                         const stream_ref& s);

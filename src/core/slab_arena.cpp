@@ -16,23 +16,67 @@ slab_arena::slab_arena(const size_classes& sizes, std::size_t alignment, std::si
 
 chunk* slab_arena::carve(std::uint32_t cls) {
   const std::size_t need = sizes_.chunk_bytes(cls);
-  for (auto& s : slabs_) {
-    if (s->mem.bytes - s->carved >= need) return carve_from(*s, cls);
+  const auto it = by_size_.lower_bound(extent{need, 0, 0, nullptr});
+  if (it == by_size_.end()) return nullptr;
+  return carve_at(*it->slab, it->offset, cls);
+}
+
+chunk* slab_arena::carve_from(slab_record& s, std::uint32_t cls) {
+  const std::size_t need = sizes_.chunk_bytes(cls);
+  for (const auto& [offset, bytes] : s.free) {
+    if (bytes >= need) return carve_at(s, offset, cls);
   }
   return nullptr;
 }
 
-chunk* slab_arena::carve_from(slab_record& s, std::uint32_t cls) {
+// The chunk takes the start of the free extent at `offset`; the rest stays free (its
+// neighbours are chunks or the slab's end, so nothing merges).
+chunk* slab_arena::carve_at(slab_record& s, std::size_t offset, std::uint32_t cls) {
+  const auto it = s.free.find(offset);
+  const std::size_t bytes = it->second;
+  const std::size_t need = sizes_.chunk_bytes(cls);
+  erase_free(s, it);
+  if (bytes > need) {
+    s.free.emplace(offset + need, bytes - need);
+    by_size_.insert(extent{bytes - need, s.serial, offset + need, &s});
+    free_bytes_ += bytes - need;
+  }
   chunk* c = new_record();
-  c->ptr = static_cast<std::byte*>(s.mem.ptr) + s.carved;
-  c->bytes = sizes_.chunk_bytes(cls);
+  c->ptr = static_cast<std::byte*>(s.mem.ptr) + offset;
+  c->bytes = need;
   c->cls = cls;
   c->slab = &s;
-  s.carved += c->bytes;
   ++s.live_chunks;
   s.chunks.push_back(c);
   ++per_class_[cls];
   return c;
+}
+
+void slab_arena::erase_free(slab_record& s, std::map<std::size_t, std::size_t>::iterator it) {
+  by_size_.erase(extent{it->second, s.serial, it->first, &s});
+  free_bytes_ -= it->second;
+  s.free.erase(it);
+}
+
+void slab_arena::add_free(slab_record& s, std::size_t offset, std::size_t bytes) {
+  auto next = s.free.lower_bound(offset);
+  if (next != s.free.end() && offset + bytes == next->first) {
+    bytes += next->second;
+    const auto after = std::next(next);
+    erase_free(s, next);
+    next = after;
+  }
+  if (next != s.free.begin()) {
+    const auto prev = std::prev(next);
+    if (prev->first + prev->second == offset) {
+      offset = prev->first;
+      bytes += prev->second;
+      erase_free(s, prev);
+    }
+  }
+  s.free.emplace(offset, bytes);
+  by_size_.insert(extent{bytes, s.serial, offset, &s});
+  free_bytes_ += bytes;
 }
 
 // Slabs grow geometrically: the first is first_slab_ (or slab_bytes_ when smaller), each later
@@ -53,8 +97,10 @@ slab_record& slab_arena::adopt(const slab& mem, void* nvtx_heap) {
   auto record = std::make_unique<slab_record>();
   record->mem = mem;
   record->nvtx_heap = nvtx_heap;
+  record->serial = next_serial_++;
   if (mem.kind == memory_kind::pinned_host) all_locked_ = all_locked_ && mem.page_locked;
   slabs_.push_back(std::move(record));
+  add_free(*slabs_.back(), 0, mem.bytes);
   return *slabs_.back();
 }
 
@@ -73,15 +119,24 @@ std::vector<numa_node_stats> slab_arena::numa_nodes() const {
   return nodes;
 }
 
-bool slab_arena::recarve_idle(const std::function<void(chunk*)>& forget) {
+bool slab_arena::dissolve_idle(const std::function<void(chunk*)>& forget) {
   bool any = false;
   for (auto& s : slabs_) {
-    if (s->live_chunks == 0 && s->carved != 0) {
-      drop_chunks(*s, forget);
-      any = true;
-    }
+    auto kept = std::stable_partition(s->chunks.begin(), s->chunks.end(),
+                                      [](const chunk* c) { return c->st != chunk::state::ready; });
+    for (auto it = kept; it != s->chunks.end(); ++it) dissolve(*s, *it, forget);
+    any = any || kept != s->chunks.end();
+    s->chunks.erase(kept, s->chunks.end());
   }
   return any;
+}
+
+void slab_arena::dissolve(slab_record& s, chunk* c, const std::function<void(chunk*)>& forget) {
+  forget(c);
+  --per_class_[c->cls];
+  c->st = chunk::state::carved;
+  spare_records_.push_back(c);
+  add_free(s, static_cast<std::size_t>(c->ptr - static_cast<std::byte*>(s.mem.ptr)), c->bytes);
 }
 
 std::vector<std::unique_ptr<slab_record>> slab_arena::remove_idle(
@@ -91,6 +146,7 @@ std::vector<std::unique_ptr<slab_record>> slab_arena::remove_idle(
   std::vector<std::unique_ptr<slab_record>> removed;
   for (auto it = idle; it != slabs_.end(); ++it) {
     drop_chunks(**it, forget);
+    while (!(*it)->free.empty()) erase_free(**it, (*it)->free.begin());
     reserved_ -= (*it)->mem.bytes;
     removed.push_back(std::move(*it));
   }
@@ -106,7 +162,6 @@ void slab_arena::drop_chunks(slab_record& s, const std::function<void(chunk*)>& 
     spare_records_.push_back(c);
   }
   s.chunks.clear();
-  s.carved = 0;
 }
 
 chunk* slab_arena::new_record() {

@@ -1,9 +1,12 @@
 #pragma once
-// The pool's memory (internal): slabs from the backend, carved by bump allocation into chunks of
-// any size class, and the chunk records. Decides how much to grow under the cap; re-carves slabs
-// whose chunks are all idle; hands idle slabs back for trimming. Not thread-safe: the pool calls
-// it under its lock, and calls the backend itself (without the lock) between `reserve` and
-// `adopt`. Returning slabs to the backend is the owner's job (`slabs()` at teardown).
+// The pool's memory (internal): slabs from the backend, carved into chunks of any size class, and
+// the chunk records. A slab's space not in a chunk is free space (extents, adjacent ones merged);
+// a chunk is carved best-fit from the smallest free extent that holds it, across all slabs. Idle
+// chunks can be given back to free space (`dissolve_idle`), so memory parked in one class can
+// serve another, however the classes' sizes fall. Decides how much to grow under the cap; hands
+// idle slabs back for trimming. Not thread-safe: the pool calls it under its lock, and calls the
+// backend itself (without the lock) between `reserve` and `adopt`. Returning slabs to the
+// backend is the owner's job (`slabs()` at teardown).
 
 #include "chunk.hpp"
 #include "size_classes.hpp"
@@ -16,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 namespace pinpool::detail {
@@ -27,8 +31,10 @@ class slab_arena {
   slab_arena(const size_classes& sizes, std::size_t alignment, std::size_t slab_bytes,
              std::size_t max_bytes, std::size_t first_slab = 0);
 
-  /// @brief A new chunk of class `cls` from the first slab with room; null when none has.
+  /// @brief A new chunk of class `cls` from the smallest free extent that holds it (the oldest
+  /// slab's, lowest address, among equals); null when none does.
   chunk* carve(std::uint32_t cls);
+  /// @brief The same from slab `s` alone (a new slab: @pre it has room).
   chunk* carve_from(slab_record& s, std::uint32_t cls);
 
   /// @brief The size of the next slab for a chunk of `cls`: the first slab's size doubled once
@@ -42,16 +48,18 @@ class slab_arena {
   /// @brief Takes ownership of a slab the backend provided (its bytes were reserved).
   slab_record& adopt(const slab& mem, void* nvtx_heap);
 
-  /// @brief Slabs whose chunks are all idle start again from an empty carve (no backend call),
-  /// so memory parked in one class can serve another. `forget` is called for each dropped chunk
-  /// record first (to unlink it from its list). @return whether any slab was re-carved.
-  bool recarve_idle(const std::function<void(chunk*)>& forget);
+  /// @brief Gives every idle chunk (state `ready`) back to its slab's free space, merged with
+  /// the free space around it (no backend call). `forget` is called for each such chunk record
+  /// first (to unlink it from its list). @return whether any chunk was given back.
+  bool dissolve_idle(const std::function<void(chunk*)>& forget);
   /// @brief Removes the idle slabs (after `forget` for each of their chunks) and gives them to
   /// the caller, which returns them to the backend. Their bytes are no longer reserved.
   std::vector<std::unique_ptr<slab_record>> remove_idle(const std::function<void(chunk*)>& forget);
 
   const std::vector<std::unique_ptr<slab_record>>& slabs() const noexcept { return slabs_; }
   std::size_t bytes_reserved() const noexcept { return reserved_; }
+  /// @brief Bytes of free space, in all slabs (not in any chunk).
+  std::size_t bytes_free() const noexcept { return free_bytes_; }
   /// @brief Chunks of class `cls` carved and not dropped.
   std::size_t chunks_of(std::uint32_t cls) const noexcept { return per_class_[cls]; }
   /// @brief Bytes and slabs held per read-back NUMA node (host and pinned_host slabs),
@@ -61,6 +69,24 @@ class slab_arena {
   bool all_page_locked() const noexcept { return all_locked_; }
 
  private:
+  // A free extent in the best-fit index: ordered by size, then slab age, then address.
+  struct extent {
+    std::size_t bytes;
+    std::uint64_t serial;
+    std::size_t offset;
+    slab_record* slab;
+    bool operator<(const extent& o) const noexcept {
+      if (bytes != o.bytes) return bytes < o.bytes;
+      if (serial != o.serial) return serial < o.serial;
+      return offset < o.offset;
+    }
+  };
+  /// Adds [offset, offset + bytes) of `s` to its free space, merged with free neighbours.
+  void add_free(slab_record& s, std::size_t offset, std::size_t bytes);
+  void erase_free(slab_record& s, std::map<std::size_t, std::size_t>::iterator it);
+  chunk* carve_at(slab_record& s, std::size_t offset, std::uint32_t cls);
+  /// Gives chunk `c` (idle, record of `s`) back to free space; the caller drops it from s.chunks.
+  void dissolve(slab_record& s, chunk* c, const std::function<void(chunk*)>& forget);
   void drop_chunks(slab_record& s, const std::function<void(chunk*)>& forget);
   chunk* new_record();
 
@@ -70,6 +96,9 @@ class slab_arena {
   const std::size_t first_slab_;
   const std::size_t max_bytes_;
   std::size_t reserved_ = 0;
+  std::size_t free_bytes_ = 0;
+  std::uint64_t next_serial_ = 0;
+  std::set<extent> by_size_;  // every slab's free extents
   bool all_locked_ = true;
   std::vector<std::unique_ptr<slab_record>> slabs_;
   std::vector<std::size_t> per_class_;

@@ -1,4 +1,5 @@
-// slab_arena: slabs, carving, growth under the cap, re-carving and removing idle slabs
+// slab_arena: slabs, best-fit carving from free space, growth under the cap, idle chunks given
+// back to free space (merged), removing idle slabs
 // (src/core/slab_arena.hpp). Slabs are fake host memory: the arena never touches chunk memory.
 #include "core/chunk.hpp"
 #include "core/class_lists.hpp"
@@ -39,6 +40,12 @@ struct slab_arena_test : ::testing::Test {
     return a.adopt(memory.make(bytes, kAlign, kind, locked), nullptr);
   }
   static std::byte* base(const slab_record& s) { return static_cast<std::byte*>(s.mem.ptr); }
+  // Bytes of `s` in chunks: everything but its free space.
+  static std::size_t carved(const slab_record& s) {
+    std::size_t free = 0;
+    for (const auto& extent : s.free) free += extent.second;
+    return s.mem.bytes - free;
+  }
 };
 
 TEST_F(slab_arena_test, carve_without_slabs_is_null) {
@@ -55,7 +62,7 @@ TEST_F(slab_arena_test, carve_bumps_offsets_and_keeps_alignment) {
 
   const std::vector<std::size_t> requests{1, 700, 256, 2049, 100};
   std::size_t offset = 0;
-  std::vector<chunk*> carved;
+  std::vector<chunk*> chunks;
   for (std::size_t r : requests) {
     chunk* c = a.carve(cls(r));
     ASSERT_NE(c, nullptr) << r;
@@ -66,17 +73,17 @@ TEST_F(slab_arena_test, carve_bumps_offsets_and_keeps_alignment) {
     EXPECT_EQ(c->slab, &s);
     EXPECT_EQ(c->st, chunk::state::carved);
     offset += c->bytes;
-    carved.push_back(c);
+    chunks.push_back(c);
   }
-  EXPECT_EQ(s.carved, offset);
+  EXPECT_EQ(carved(s), offset);
   EXPECT_EQ(offset, 256u + 768 + 256 + 2304 + 256);
   EXPECT_EQ(s.live_chunks, requests.size()) << "a new chunk is handed out: live";
-  EXPECT_EQ(s.chunks, carved);
+  EXPECT_EQ(s.chunks, chunks);
   EXPECT_EQ(a.chunks_of(cls(1)), 3u);
   EXPECT_EQ(a.chunks_of(cls(700)), 1u);
   EXPECT_EQ(a.chunks_of(cls(2049)), 1u);
   EXPECT_EQ(a.chunks_of(cls(4096)), 0u);
-  EXPECT_EQ(std::set<chunk*>(carved.begin(), carved.end()).size(), carved.size())
+  EXPECT_EQ(std::set<chunk*>(chunks.begin(), chunks.end()).size(), chunks.size())
       << "distinct records";
 }
 
@@ -87,16 +94,16 @@ TEST_F(slab_arena_test, carve_is_null_when_no_slab_has_room) {
   ASSERT_NE(a.carve(cls(2048)), nullptr);
   EXPECT_EQ(a.carve(cls(2048)), nullptr);
   EXPECT_EQ(a.carve(cls(512)), nullptr);
-  EXPECT_EQ(s.carved, 4096u) << "a failed carve changes nothing";
+  EXPECT_EQ(carved(s), 4096u) << "a failed carve changes nothing";
   chunk* last = a.carve(cls(256));  // exactly the room left
   ASSERT_NE(last, nullptr);
   EXPECT_EQ(last->ptr, base(s) + 4096);
   EXPECT_EQ(a.carve(cls(1)), nullptr);
-  EXPECT_EQ(s.carved, s.mem.bytes);
+  EXPECT_EQ(carved(s), s.mem.bytes);
   EXPECT_EQ(s.live_chunks, 3u);
 }
 
-TEST_F(slab_arena_test, carve_uses_the_first_slab_with_room) {
+TEST_F(slab_arena_test, carve_takes_the_smallest_free_extent_that_fits) {
   slab_arena a(sizes, kAlign, kSlab, 0);
   slab_record& s1 = grow(a, 1024);
   slab_record& s2 = grow(a, 8192);
@@ -110,6 +117,13 @@ TEST_F(slab_arena_test, carve_uses_the_first_slab_with_room) {
   EXPECT_EQ(small->ptr, base(s1));
   EXPECT_EQ(a.carve(cls(512))->slab, &s1);
   EXPECT_EQ(a.carve(cls(512))->slab, &s2) << "s1 is full";
+
+  slab_arena b(sizes, kAlign, kSlab, 0);
+  slab_record& large = grow(b, 8192);
+  slab_record& small_slab = grow(b, 1024);
+  EXPECT_EQ(b.carve(cls(512))->slab, &small_slab) << "best fit, not first fit";
+  EXPECT_EQ(b.carve(cls(1024))->slab, &large) << "512 left in the small slab";
+  EXPECT_EQ(b.bytes_free(), 512u + 7168);
 }
 
 TEST_F(slab_arena_test, carve_from_a_given_slab) {
@@ -121,7 +135,7 @@ TEST_F(slab_arena_test, carve_from_a_given_slab) {
   EXPECT_EQ(c->ptr, base(s2));
   EXPECT_EQ(c->bytes, 1024u);
   EXPECT_EQ(s2.live_chunks, 1u);
-  EXPECT_EQ(a.slabs()[0]->carved, 0u);
+  EXPECT_EQ(carved(*a.slabs()[0]), 0u);
 }
 
 TEST_F(slab_arena_test, growth_without_a_cap_is_slab_bytes_or_the_chunk) {
@@ -165,7 +179,7 @@ TEST_F(slab_arena_test, an_oversize_chunk_fills_its_own_slab) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->slab, &s);
   EXPECT_EQ(s.chunks, (std::vector<chunk*>{c}));
-  EXPECT_EQ(s.carved, s.mem.bytes);
+  EXPECT_EQ(carved(s), s.mem.bytes);
   EXPECT_EQ(a.carve(cls(1)), nullptr);
 }
 
@@ -222,7 +236,8 @@ TEST_F(slab_arena_test, adopt_keeps_the_slab_and_its_nvtx_heap) {
   EXPECT_EQ(s.mem.ptr, mem.ptr);
   EXPECT_EQ(s.mem.bytes, 4096u);
   EXPECT_EQ(s.nvtx_heap, &heap);
-  EXPECT_EQ(s.carved, 0u);
+  EXPECT_EQ(carved(s), 0u);
+  EXPECT_EQ(s.free.size(), 1u) << "one free extent: the whole slab";
   EXPECT_EQ(s.live_chunks, 0u);
   EXPECT_EQ(a.slabs().back().get(), &s);
 }
@@ -240,7 +255,7 @@ struct slab_arena_lists_test : slab_arena_test {
   };
 };
 
-TEST_F(slab_arena_lists_test, recarve_idle_only_for_slabs_without_live_chunks) {
+TEST_F(slab_arena_lists_test, dissolve_idle_gives_back_idle_chunks_only) {
   slab_record& idle = grow(a, 4096);
   slab_record& busy = grow(a, 4096);
   slab_record& empty = grow(a, 4096);
@@ -248,39 +263,75 @@ TEST_F(slab_arena_lists_test, recarve_idle_only_for_slabs_without_live_chunks) {
   chunk* i2 = a.carve_from(idle, cls(256));
   chunk* b1 = a.carve_from(busy, cls(1024));
   chunk* b2 = a.carve_from(busy, cls(1024));
+  chunk* b3 = a.carve_from(busy, cls(1024));
   lists.make_idle(i1);
   lists.make_idle(i2);
-  lists.make_idle(b1);  // b2 stays in use
+  lists.make_idle(b1);              // b2 stays in use
+  lists.add_pending(b3, 3, false);  // released on a stream: still live
   ASSERT_EQ(idle.live_chunks, 0u);
-  ASSERT_EQ(busy.live_chunks, 1u);
-  ASSERT_EQ(a.chunks_of(cls(1024)), 3u);
+  ASSERT_EQ(busy.live_chunks, 2u);
+  ASSERT_EQ(a.chunks_of(cls(1024)), 4u);
+  ASSERT_EQ(lists.bytes_ready(), 1024u + 256 + 1024);
 
-  EXPECT_TRUE(a.recarve_idle(forget));
-  EXPECT_EQ(std::set<chunk*>(forgotten.begin(), forgotten.end()), (std::set<chunk*>{i1, i2}));
-  EXPECT_EQ(forgotten.size(), 2u) << "once each";
-  EXPECT_EQ(idle.carved, 0u);
+  EXPECT_TRUE(a.dissolve_idle(forget));
+  EXPECT_EQ(std::set<chunk*>(forgotten.begin(), forgotten.end()), (std::set<chunk*>{i1, i2, b1}));
+  EXPECT_EQ(forgotten.size(), 3u) << "once each";
+  EXPECT_EQ(lists.bytes_ready(), 0u);
+  EXPECT_EQ(carved(idle), 0u);
+  EXPECT_EQ(idle.free.size(), 1u) << "merged into one extent";
   EXPECT_TRUE(idle.chunks.empty());
-  EXPECT_EQ(busy.carved, 2048u);
-  EXPECT_EQ(busy.chunks, (std::vector<chunk*>{b1, b2}));
-  EXPECT_EQ(empty.carved, 0u);
+  EXPECT_EQ(carved(busy), 2048u);
+  EXPECT_EQ(busy.chunks, (std::vector<chunk*>{b2, b3}));
+  EXPECT_EQ(carved(empty), 0u);
   EXPECT_EQ(a.chunks_of(cls(1024)), 2u);
   EXPECT_EQ(a.chunks_of(cls(256)), 0u);
-  EXPECT_EQ(a.slabs().size(), 3u) << "re-carving keeps the slabs";
+  EXPECT_EQ(a.slabs().size(), 3u) << "giving chunks back keeps the slabs";
   EXPECT_EQ(a.bytes_reserved(), 3 * 4096u);
-  // Unlinked from the ready list: only b1 is idle in its class now.
-  EXPECT_EQ(lists.take_ready(cls(1024)), b1);
-  EXPECT_EQ(lists.take_ready(cls(1024)), nullptr);
-  EXPECT_EQ(lists.take_ready(cls(256)), nullptr);
+  EXPECT_EQ(a.bytes_free(), 4096u + 2048 + 4096);
+  EXPECT_EQ(lists.take_ready(cls(1024)), nullptr) << "unlinked from the ready list";
 
   forgotten.clear();
-  EXPECT_FALSE(a.recarve_idle(forget)) << "nothing carved in the idle slabs";
+  EXPECT_FALSE(a.dissolve_idle(forget)) << "nothing idle";
   EXPECT_TRUE(forgotten.empty());
 
-  // The re-carved slab serves another class from its start.
+  // The freed space serves another class: b1's place (1024 at the start of busy) is the best
+  // fit for 1024, the idle slab's whole extent for 4096.
   chunk* other = a.carve(cls(4096));
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->slab, &idle);
   EXPECT_EQ(other->ptr, base(idle));
+  chunk* again = a.carve(cls(1024));
+  EXPECT_EQ(again->slab, &busy);
+  EXPECT_EQ(again->ptr, base(busy));
+}
+
+// Chunks given back merge with free neighbours on both sides, so space split among classes
+// serves a larger one; chunks in use split free space.
+TEST_F(slab_arena_lists_test, dissolved_chunks_merge_with_free_neighbours) {
+  slab_record& s = grow(a, 8192);
+  std::vector<chunk*> c;
+  for (int i = 0; i < 6; ++i) c.push_back(a.carve(cls(1024)));  // 6 KiB carved, 2 KiB free
+  ASSERT_EQ(a.bytes_free(), 2048u);
+  for (int i : {1, 2, 4, 5}) lists.make_idle(c[i]);  // c[0] and c[3] stay in use
+  ASSERT_TRUE(a.dissolve_idle(forget));
+  // Free: [1024, 3072) and [4096, 8192), the last merged with the slab's tail.
+  ASSERT_EQ(s.free.size(), 2u);
+  EXPECT_EQ(s.free.at(1024), 2048u);
+  EXPECT_EQ(s.free.at(4096), 4096u);
+  EXPECT_EQ(a.carve(cls(8192)), nullptr) << "c[3] splits the free space";
+  chunk* big = a.carve(cls(4096));
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->ptr, base(s) + 4096);
+  chunk* mid = a.carve(cls(2048));
+  ASSERT_NE(mid, nullptr);
+  EXPECT_EQ(mid->ptr, base(s) + 1024);
+  EXPECT_EQ(a.bytes_free(), 0u);
+  lists.make_idle(c[3]);
+  lists.make_idle(mid);
+  lists.make_idle(big);
+  ASSERT_TRUE(a.dissolve_idle(forget));
+  ASSERT_EQ(s.free.size(), 1u) << "c[3] joined both sides";
+  EXPECT_EQ(s.free.at(1024), 7168u);
 }
 
 TEST_F(slab_arena_lists_test, chunk_records_are_reused_after_a_drop) {
@@ -290,7 +341,7 @@ TEST_F(slab_arena_lists_test, chunk_records_are_reused_after_a_drop) {
   c1->requested = 300;
   lists.make_idle(c1);
   lists.make_idle(c2);
-  ASSERT_TRUE(a.recarve_idle(forget));
+  ASSERT_TRUE(a.dissolve_idle(forget));
   EXPECT_EQ(c1->st, chunk::state::carved);
   EXPECT_EQ(c1->prev, nullptr);
   EXPECT_EQ(c1->next, nullptr);
