@@ -538,8 +538,51 @@ TYPED_TEST_P(pool_suite, a_destroyed_streams_releases_need_no_fence) {
   EXPECT_EQ(st.stream_waits, 0u);
 }
 
+// pool_options::max_pending_bytes: a host loop that stages chunks for slow stream work grows
+// the pool without a bound (the control); with a bound it waits on the host for the oldest
+// pending chunk instead, and gets it only after that chunk's stream work ran.
+TYPED_TEST_P(pool_suite, max_pending_bytes_bounds_a_host_loop_that_outruns_its_stream) {
+  constexpr std::size_t chunk = 64 << 10;
+  constexpr int ops = 24;
+  for (const std::size_t bound : {std::size_t{0}, 4 * chunk}) {
+    pinpool::pool_options o;
+    o.kind = memory_kind::pinned_host;
+    o.slab_bytes = chunk;  // a slab per chunk: bytes_reserved counts chunks
+    o.max_pending_bytes = bound;
+    pinpool::pool p(this->be_, o);
+    pinpool::stream s = this->be_->create_stream();
+    std::vector<std::atomic<bool>> done(ops);
+    std::vector<void*> addresses;  // of op i
+    int reused_before_done = 0;
+    for (int i = 0; i < ops; ++i) {
+      pinpool::buffer b = p.acquire(chunk);
+      for (std::size_t j = 0; j < addresses.size(); ++j) {  // the chunk's previous user
+        if (addresses[j] == b.data() && !done[j]) ++reused_before_done;
+      }
+      addresses.push_back(b.data());
+      std::memset(b.data(), i, chunk);
+      s.launch_host_func([&done, i] {
+        sleep_ms(2);
+        done[static_cast<std::size_t>(i)] = true;
+      });
+      b.set_stream(s);
+    }
+    s.synchronize();
+    const pinpool::pool_stats st = p.stats();
+    EXPECT_EQ(reused_before_done, 0) << "bound " << bound;
+    if (bound == 0) {
+      EXPECT_GT(st.bytes_reserved, 8 * chunk) << "the control: the loop outruns its stream";
+      EXPECT_EQ(st.waits, 0u);
+    } else {
+      EXPECT_LE(st.bytes_reserved, bound + chunk);
+      EXPECT_GT(st.waits, 0u);
+    }
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    pool_suite, below_the_cap_streams_wait_on_each_other_only_when_asked,
+    pool_suite, max_pending_bytes_bounds_a_host_loop_that_outruns_its_stream,
+    below_the_cap_streams_wait_on_each_other_only_when_asked,
     stats_after_the_work_finished_show_nothing_pending, chunks_are_aligned_to_256_bytes,
     rounding_waste_is_at_most_one_eighth, steady_state_makes_no_backend_allocation,
     same_stream_reuse_is_immediate, no_premature_reuse_by_host_or_other_stream,

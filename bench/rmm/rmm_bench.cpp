@@ -15,6 +15,7 @@
 //   same_stream_<bytes>  acquire on s, release on s (no work between), steady state
 //   cross_stream         acquire on A, a 4 KiB copy on A, release on A; the next acquisition on B
 //   pinned_staging       pinned chunk acquired by the host, filled, copied on s, released on s
+//                        (pinpool also with max_pending_bytes = 4 MiB: pinpool_bounded)
 //   pipeline_<n>streams  the sample pipeline's per-frame plan replayed (see pipeline_trace())
 //   fragmentation        mixed sizes (256 B..4 MiB), frees out of order, one stream
 // Host instructions per same-stream round trip: callgrind on --loop, collecting only inside
@@ -122,15 +123,19 @@ struct pinpool_peer final : peer {
   pinpool_peer(std::shared_ptr<pinpool::backend> b, pinpool::memory_kind kind,
                const std::vector<pinpool::stream>& streams, bool detect_capture = true,
                bool lazy_release = true,
-               pinpool::cross_stream_reuse reuse = pinpool::cross_stream_reuse::at_cap)
-      : pool(b, make_options(kind, detect_capture, lazy_release, reuse)), be(std::move(b)) {
+               pinpool::cross_stream_reuse reuse = pinpool::cross_stream_reuse::at_cap,
+               std::size_t max_pending = 0)
+      : pool(b, make_options(kind, detect_capture, lazy_release, reuse, max_pending)),
+        be(std::move(b)) {
     for (const auto& st : streams) {
       refs.emplace_back(static_cast<cudaStream_t>(st.native_handle()), st.ref());
     }
   }
   static pinpool::pool_options make_options(pinpool::memory_kind kind, bool detect_capture,
-                                            bool lazy_release, pinpool::cross_stream_reuse reuse) {
+                                            bool lazy_release, pinpool::cross_stream_reuse reuse,
+                                            std::size_t max_pending) {
     pinpool::pool_options o;
+    o.max_pending_bytes = max_pending;
     o.pending_reuse = reuse;
     o.kind = kind;
     o.detect_capture = detect_capture;
@@ -468,7 +473,12 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
     peers p(env);
     void* dst = nullptr;
     cudaMalloc(&dst, std::size_t{1} << 20);
+    // pinpool_bounded: pool_options::max_pending_bytes = 4 MiB (the host waits for the oldest
+    // copy once 4 are in flight, instead of growing).
+    pinpool_peer bounded(env.be, pinpool::memory_kind::pinned_host, env.streams, true, true,
+                         pinpool::cross_stream_reuse::at_cap, std::size_t{4} << 20);
     for (auto [name, pin] : {std::pair<const char*, peer*>{"pinpool", p.pp_pin.get()},
+                             std::pair<const char*, peer*>{"pinpool_bounded", &bounded},
                              std::pair<const char*, peer*>{"rmm_pool", p.r_pin.get()}}) {
       result r = measure("pinned_staging", name, iterations, [&](int) {
         void* q = pin->acquire(std::size_t{1} << 20, nullptr, true);
@@ -480,6 +490,9 @@ void run_in_process(environment& env, int iterations, std::vector<result>& out) 
                (name == std::string("rmm_pool")
                     ? "; RMM: allocate on the default stream + cudaStreamSynchronize(default) "
                       "before the host writes (RMM orders a reused block only device-side)"
+                : name == std::string("pinpool_bounded")
+                    ? "; pool_options::max_pending_bytes = 4 MiB (the host waits for the oldest "
+                      "copy once 4 MiB are pending, instead of growing)"
                     : "");
       // After the loop (pinpool's stats() queries events, so it is read once, at the end).
       r.peak_reserved = pin->reserved();

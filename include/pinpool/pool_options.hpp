@@ -76,6 +76,17 @@ struct pool_options {
   bool thread_cache = true;
   /// See `cross_stream_reuse` (device pools, acquisitions on a stream).
   cross_stream_reuse pending_reuse = cross_stream_reuse::at_cap;
+  /// Bounds how far a producer that outruns its streams can grow the pool (0 = no bound, the
+  /// default: below max_bytes the pool grows and the host never blocks). When at least this many
+  /// bytes are pending (released on streams whose work may still run) and an acquisition finds
+  /// nothing reusable, it waits for the oldest pending chunk of its size class instead of
+  /// growing: device-side (`stream_wait_event`) for device memory acquired on a stream, else on
+  /// the host (`synchronize_event`: this blocks the calling thread until that chunk's stream
+  /// work is done; `try_acquire` grows instead). With no chunk of its class pending, the pool
+  /// grows. Example: a host loop staging 1 MiB chunks for copies on one stream, on the emulated
+  /// runtime (bench suite rmm): hundreds of MiB of pinned memory unbounded, max_pending_bytes +
+  /// 1 MiB with a bound.
+  std::size_t max_pending_bytes = 0;
   /// Device pools: a chunk released on one owning `stream` alone
   /// (`stream_ref::lifetime_tracked`) records no event. Later work on that stream reuses it with
   /// no runtime call; an event (a fence) is recorded on the stream only when another stream wants

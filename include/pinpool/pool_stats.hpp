@@ -39,9 +39,10 @@ struct pool_stats {
   std::size_t peak_bytes_in_use = 0;
   std::size_t bytes_requested = 0;  ///< sum of the requests of the chunks in use
   std::uint64_t acquisitions = 0;
-  std::uint64_t hits = 0;          ///< served by reusing a chunk
-  std::uint64_t grows = 0;         ///< slabs added
-  std::uint64_t waits = 0;         ///< acquisitions that had to wait (cap reached)
+  std::uint64_t hits = 0;   ///< served by reusing a chunk
+  std::uint64_t grows = 0;  ///< slabs added
+  /// Acquisitions that had to wait: at the cap, or on the host at max_pending_bytes.
+  std::uint64_t waits = 0;
   std::uint64_t stream_waits = 0;  ///< device-side waits inserted for cross-stream reuse
   /// Events recorded on a stream at hand-off time, each covering every chunk released on that
   /// stream before it without an event of its own (`pool_options::lazy_release`).

@@ -64,6 +64,9 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
       if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
     }
     if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
+    if (opt_.max_pending_bytes != 0 && lists_.bytes_pending() >= opt_.max_pending_bytes) {
+      if (chunk* c = take_after_wait(lock, cls, s, may_wait)) return hand_out(hit(c), bytes, s);
+    }
     if (chunk* c = take_new_reclaiming(lock, cls, bytes, s, may_wait, reclaim)) {
       return hand_out(c, bytes, s);
     }
@@ -180,7 +183,23 @@ chunk* pool_core::take_behind_device_wait(std::unique_lock<std::mutex>& lock, st
   std::uint64_t seq = 0;
   chunk* c = lists_.take_oldest_pending(cls, seq);
   if (c == nullptr) return nullptr;
-  return wait_device_side(lock, c, seq, *s) ? c : nullptr;
+  return wait_for_release(lock, c, seq, s) ? c : nullptr;
+}
+
+// Over max_pending_bytes: the oldest pending chunk of `cls`, after a wait for its release
+// instead of growing: device-side for device memory acquired on a stream, else on the host
+// (unless the caller may not wait: try_acquire grows instead).
+chunk* pool_core::take_after_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                  const stream_ref* s, bool may_wait) {
+  if (s != nullptr && opt_.kind == memory_kind::device) {
+    return take_behind_device_wait(lock, cls, s);
+  }
+  if (!may_wait) return nullptr;
+  std::uint64_t seq = 0;
+  chunk* c = lists_.take_oldest_pending(cls, seq);
+  if (c == nullptr) return nullptr;
+  nvtx_range range("pinpool::wait");
+  return wait_for_release(lock, c, seq, nullptr) ? c : nullptr;
 }
 
 chunk* pool_core::hit(chunk* c) noexcept {
@@ -210,16 +229,17 @@ bool pool_core::release_done(const chunk& c) {
 }
 
 // Makes later work on `s` wait for the release of chunk `c` (taken off its pending list as
-// release `seq`): its events, or a lazy chunk's stream fence (recorded first when no record
-// covers it). The backend is called without the lock. False, the chunk back on its list, when
-// the fence cannot be recorded yet; on failure the same, and the error propagates.
-bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
-                                 const stream_ref& s) {
+// release `seq`), or with `s` null the host (blocking): its events, or a lazy chunk's stream
+// fence (recorded first when no record covers it). The backend is called without the lock.
+// False, the chunk back on its list, when the fence cannot be recorded yet; on failure the same,
+// and the error propagates.
+bool pool_core::wait_for_release(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
+                                 const stream_ref* s) {
   std::vector<event_slot> waits = c->events;
+  std::uint64_t covers = 0;
   try {
     if (c->lazy) {
       event_slot fence{};
-      std::uint64_t covers = 0;
       // No idle check first: the wait is one call, the check two (three when busy).
       const fence_state st = fence_for(lock, c->release_stream, seq, fence, covers, false);
       if (st == fence_state::not_yet) {
@@ -229,15 +249,24 @@ bool pool_core::wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, s
       if (st != fence_state::complete) waits.push_back(fence);
     }
     lock.unlock();
-    for (const event_slot& e : waits) backend_->stream_wait_event(s, e.event, e.device);
+    for (const event_slot& e : waits) {
+      if (s != nullptr) {
+        backend_->stream_wait_event(*s, e.event, e.device);
+      } else {
+        backend_->synchronize_event(e.event, e.device);
+      }
+    }
   } catch (...) {
     if (!lock.owns_lock()) lock.lock();
     lists_.restore_pending(c);
     throw;
   }
   lock.lock();
-  if (!waits.empty()) ++counters_.stream_waits;
-  if (c->lazy) fences_.left_pending(c->release_stream);
+  if (!waits.empty()) ++(s != nullptr ? counters_.stream_waits : counters_.waits);
+  if (c->lazy) {
+    if (s == nullptr && covers != 0) note_fence_done(c->release_stream, covers);
+    fences_.left_pending(c->release_stream);
+  }
   events_.give_back_all(*c);
   return true;
 }

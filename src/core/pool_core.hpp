@@ -179,12 +179,14 @@ class pool_core {
   chunk* take_reusable(std::uint32_t cls, const stream_ref* s);
   chunk* take_behind_device_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
                                  const stream_ref* s);
+  chunk* take_after_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls, const stream_ref* s,
+                         bool may_wait);
   chunk* hit(chunk* c) noexcept;
   chunk* take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
   chunk* carve_from_free_space(std::uint32_t cls);
   buffer hand_out(chunk* c, std::size_t bytes, const stream_ref* s);
-  bool wait_device_side(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
-                        const stream_ref& s);
+  bool wait_for_release(std::unique_lock<std::mutex>& lock, chunk* c, std::uint64_t seq,
+                        const stream_ref* s);
   /// `in_capture`: backend::allocate_during_capture.
   slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes,
                         bool in_capture = false);
