@@ -7,6 +7,12 @@
 #include <string>
 #include <vector>
 
+#ifdef PINPOOL_BENCH_GPU  // the real-GPU suites (bench/CMakeLists.txt defines it for them)
+#include <pinpool/pinpool.hpp>
+
+#include <cuda_runtime_api.h>
+#endif
+
 namespace pinpool::bench {
 
 /// The request sizes of the round-trip suites: 256 B to 64 MiB, one every factor of 16 plus
@@ -41,5 +47,43 @@ inline std::string human_bytes(std::size_t bytes) {
   }
   return std::to_string(bytes) + " " + units[u];
 }
+
+#ifdef PINPOOL_BENCH_GPU
+
+/// The options of a GPU suite's pool: `kind` on `device`, named `name`, the rest defaults.
+inline pinpool::pool_options gpu_pool_options(pinpool::memory_kind kind, const char* name,
+                                              int device) {
+  pinpool::pool_options o;
+  o.kind = kind;
+  o.device = device;
+  o.name = name;
+  return o;
+}
+
+/// main() of a GPU suite. Without a usable device: prints "<suite>: skipped: ..." and returns 0.
+/// Otherwise makes `rig` (shared by the benchmarks), calls `register_all`, runs the benchmarks
+/// that the command line selects and destroys `rig`; 1 for an unrecognised argument.
+template <class Rig>
+int run_gpu_benchmarks(int argc, char** argv, const char* suite, Rig*& rig,
+                       void (*register_all)()) {
+  int devices = 0;
+  const cudaError_t err = cudaGetDeviceCount(&devices);
+  if (err != cudaSuccess || devices == 0) {
+    std::printf("%s: skipped: no usable CUDA device (%s)\n", suite,
+                err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+    return 0;
+  }
+  rig = new Rig();
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  delete rig;
+  rig = nullptr;
+  return 0;
+}
+
+#endif  // PINPOOL_BENCH_GPU
 
 }  // namespace pinpool::bench

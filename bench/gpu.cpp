@@ -24,7 +24,6 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -38,6 +37,7 @@
 
 namespace {
 
+using pinpool::bench::gpu_pool_options;
 using pinpool::bench::round_trip_sizes;
 using pinpool::bench::touch;
 
@@ -63,16 +63,10 @@ struct gpu_rig {
       : be(pinpool::make_backend(pinpool::backend_kind::cuda)),
         s0(be->create_stream()),
         s1(be->create_stream()),
-        device(be, options(pinpool::memory_kind::device, "bench-gpu-device")),
-        pinned(be, options(pinpool::memory_kind::pinned_host, "bench-gpu-pinned")) {}
+        device(be, gpu_pool_options(pinpool::memory_kind::device, "bench-gpu-device", kDevice)),
+        pinned(be,
+               gpu_pool_options(pinpool::memory_kind::pinned_host, "bench-gpu-pinned", kDevice)) {}
 
-  static pinpool::pool_options options(pinpool::memory_kind kind, const char* name) {
-    pinpool::pool_options o;
-    o.kind = kind;
-    o.device = kDevice;
-    o.name = name;
-    return o;
-  }
   cudaStream_t native0() const { return static_cast<cudaStream_t>(s0.native_handle()); }
 
   std::shared_ptr<pinpool::backend> be;
@@ -235,6 +229,10 @@ void bm_copy_pinpool_pipeline(benchmark::State& state) {
 }
 
 void register_all() {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, kDevice) == cudaSuccess) {
+    benchmark::AddCustomContext("gpu", prop.name);
+  }
   using fn = void (*)(benchmark::State&);
   const std::pair<const char*, fn> round_trips[] = {
       {"gpu/pinpool_device", bm_pinpool_device},     {"gpu/cudaMalloc", bm_cuda_malloc},
@@ -262,23 +260,5 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int devices = 0;
-  const cudaError_t err = cudaGetDeviceCount(&devices);
-  if (err != cudaSuccess || devices == 0) {
-    std::printf("pinpool-bench-gpu: skipped: no usable CUDA device (%s)\n",
-                err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
-    return 0;
-  }
-  cudaDeviceProp prop{};
-  if (cudaGetDeviceProperties(&prop, kDevice) == cudaSuccess) {
-    benchmark::AddCustomContext("gpu", prop.name);
-  }
-  g_rig = new gpu_rig();
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  delete g_rig;
-  return 0;
+  return pinpool::bench::run_gpu_benchmarks(argc, argv, "pinpool-bench-gpu", g_rig, register_all);
 }

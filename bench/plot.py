@@ -860,15 +860,15 @@ def human_mib(n):
     return f"{n / (1 << 20):.1f} MiB"
 
 
-def cmd_rmm_section(args):
-    """Inserts or replaces only the RMM section of DIR/RESULTS.md (the rest stays as it is)."""
-    d = args.dir
-    text = section_rmm(d, charts_available())
+def rewrite_section(d, name, text, begin, end):
+    """Inserts or replaces only the section `text` (between the markers `begin` and `end`) of
+    DIR/RESULTS.md, the rest staying as it is: in place of the old one where both markers are
+    there, else before suite 5, else at the end."""
     path = os.path.join(d, "RESULTS.md")
     old = open(path).read() if os.path.exists(path) else "# pinpool benchmark results\n\n"
-    if RMM_BEGIN in old and RMM_END in old:
-        a = old.index(RMM_BEGIN)
-        b = old.index(RMM_END) + len(RMM_END)
+    if begin in old and end in old:
+        a = old.index(begin)
+        b = old.index(end) + len(end)
         new = old[:a] + text.rstrip("\n") + old[b:]
     else:
         anchor = "## Suite 5: memory"
@@ -879,7 +879,12 @@ def cmd_rmm_section(args):
             new = old.rstrip("\n") + "\n\n" + text
     with open(path, "w") as f:
         f.write(new)
-    print(f"wrote the RMM section of {path}")
+    print(f"wrote the {name} section of {path}")
+
+
+def cmd_rmm_section(args):
+    """Inserts or replaces only the RMM section of DIR/RESULTS.md (the rest stays as it is)."""
+    rewrite_section(args.dir, "RMM", section_rmm(args.dir, charts_available()), RMM_BEGIN, RMM_END)
 
 # ---- suite slab: pinned slab creation ----------------------------------------------------------------
 
@@ -979,24 +984,7 @@ def section_slab(d):
 
 def cmd_slab_section(args):
     """Inserts or replaces only the slab section of DIR/RESULTS.md (the rest stays as it is)."""
-    d = args.dir
-    text = section_slab(d)
-    path = os.path.join(d, "RESULTS.md")
-    old = open(path).read() if os.path.exists(path) else "# pinpool benchmark results\n\n"
-    if SLAB_BEGIN in old and SLAB_END in old:
-        a = old.index(SLAB_BEGIN)
-        b = old.index(SLAB_END) + len(SLAB_END)
-        new = old[:a] + text.rstrip("\n") + old[b:]
-    else:
-        anchor = "## Suite 5: memory"
-        if anchor in old:
-            a = old.index(anchor)
-            new = old[:a] + text + "\n" + old[a:]
-        else:
-            new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
-    print(f"wrote the slab section of {path}")
+    rewrite_section(args.dir, "slab", section_slab(args.dir), SLAB_BEGIN, SLAB_END)
 
 
 def cmd_report(args):

@@ -2,6 +2,8 @@
 // pool::leak_report() and the pool destructor's report of outstanding chunks, as a typed suite
 // over every backend, with the same environments as pool_suite.hpp (instantiated beside it).
 
+#include "support/backend_test.hpp"
+
 #include <pinpool/pinpool.hpp>
 
 #include <algorithm>
@@ -21,17 +23,8 @@
 namespace pinpool_test {
 
 template <class Env>
-class leak_report_suite : public ::testing::Test {
+class leak_report_suite : public backend_test<Env> {
  protected:
-  void SetUp() override {
-    const std::string why = Env::skip_reason();
-    if (!why.empty()) GTEST_SKIP() << why;
-    be_ = Env::make();
-  }
-  void TearDown() override {
-    if (be_) Env::after_test();
-  }
-
   std::unique_ptr<pinpool::pool> make_pool(const char* name, std::size_t max_bytes = 0) {
     pinpool::pool_options o;
     o.kind = pinpool::memory_kind::pinned_host;
@@ -39,10 +32,8 @@ class leak_report_suite : public ::testing::Test {
     o.max_bytes = max_bytes;
     o.acquire_timeout = std::chrono::milliseconds{5000};
     o.slab_bytes = 4 << 20;
-    return std::make_unique<pinpool::pool>(be_, o);
+    return std::make_unique<pinpool::pool>(this->be_, o);
   }
-
-  std::shared_ptr<pinpool::backend> be_;
 };
 
 TYPED_TEST_SUITE_P(leak_report_suite);

@@ -1,10 +1,9 @@
 #pragma once
 // One typed behaviour suite for every backend (RMM's tests/mr style). A backend environment
-// `Env` provides:
-//   static std::string skip_reason();                  // "" when the backend is usable
-//   static std::shared_ptr<pinpool::backend> make();
-//   static void after_test();                          // e.g. fail on emulation rule violations
-// and the suite is instantiated with INSTANTIATE_TYPED_TEST_SUITE_P(name, pool_suite, Env).
+// `Env` (what it provides: support/backend_test.hpp) instantiates it with
+// INSTANTIATE_TYPED_TEST_SUITE_P(name, pool_suite, Env).
+
+#include "support/backend_test.hpp"
 
 #include <pinpool/pinpool.hpp>
 
@@ -31,17 +30,8 @@ inline void sleep_ms(int ms) {
 }
 
 template <class Env>
-class pool_suite : public ::testing::Test {
+class pool_suite : public backend_test<Env> {
  protected:
-  void SetUp() override {
-    const std::string why = Env::skip_reason();
-    if (!why.empty()) GTEST_SKIP() << why;
-    be_ = Env::make();
-  }
-  void TearDown() override {
-    if (be_) Env::after_test();
-  }
-
   std::unique_ptr<pinpool::pool> make_pool(memory_kind kind, std::size_t max_bytes = 0,
                                            std::chrono::milliseconds timeout = 0ms,
                                            std::size_t slab_bytes = 4 << 20) {
@@ -50,10 +40,8 @@ class pool_suite : public ::testing::Test {
     o.max_bytes = max_bytes;
     o.acquire_timeout = timeout;
     o.slab_bytes = slab_bytes;
-    return std::make_unique<pinpool::pool>(be_, o);
+    return std::make_unique<pinpool::pool>(this->be_, o);
   }
-
-  std::shared_ptr<pinpool::backend> be_;
 };
 
 TYPED_TEST_SUITE_P(pool_suite);

@@ -2,6 +2,8 @@
 // The raw-pointer API (pool::allocate / deallocate / record_stream) as a typed suite over every
 // backend, with the same environments as pool_suite.hpp (instantiated beside it).
 
+#include "support/backend_test.hpp"
+
 #include <pinpool/pinpool.hpp>
 
 #include <atomic>
@@ -23,17 +25,8 @@
 namespace pinpool_test {
 
 template <class Env>
-class raw_pointer_suite : public ::testing::Test {
+class raw_pointer_suite : public backend_test<Env> {
  protected:
-  void SetUp() override {
-    const std::string why = Env::skip_reason();
-    if (!why.empty()) GTEST_SKIP() << why;
-    be_ = Env::make();
-  }
-  void TearDown() override {
-    if (be_) Env::after_test();
-  }
-
   std::unique_ptr<pinpool::pool> make_pool(pinpool::memory_kind kind, std::size_t max_bytes = 0,
                                            std::size_t slab_bytes = 4 << 20) {
     pinpool::pool_options o;
@@ -42,10 +35,8 @@ class raw_pointer_suite : public ::testing::Test {
     o.acquire_timeout = std::chrono::milliseconds{5000};
     o.slab_bytes = slab_bytes;
     o.name = "raw-test";
-    return std::make_unique<pinpool::pool>(be_, o);
+    return std::make_unique<pinpool::pool>(this->be_, o);
   }
-
-  std::shared_ptr<pinpool::backend> be_;
 };
 
 TYPED_TEST_SUITE_P(raw_pointer_suite);

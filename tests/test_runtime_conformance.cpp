@@ -19,6 +19,8 @@
 #include <deque>
 #include <gtest/gtest.h>
 #include <memory>
+#include <ostream>
+#include <string>
 #include <sys/mman.h>
 #include <thread>
 #include <vector>
@@ -197,6 +199,9 @@ class runtime_test : public ::testing::Test {
     }
     return graph;
   }
+
+ public:
+  /// The capture status of `s` (public: capture_breakers' calls ask it too).
   static cudaStreamCaptureStatus status(cudaStream_t s) {
     cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
     EXPECT_EQ(cudaStreamIsCapturing(s, &st), cudaSuccess);
@@ -435,106 +440,6 @@ TEST_F(conformance_capture, waiting_on_an_event_recorded_outside_the_capture_fai
   EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
 }
 
-// ---- calls that invalidate a capture --------------------------------------------------------
-
-TEST_F(conformance_capture, a_stream_synchronize_on_a_capturing_stream_invalidates_the_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusNone);
-}
-
-TEST_F(conformance_capture, a_stream_query_on_a_capturing_stream_invalidates_the_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  EXPECT_EQ(cudaStreamQuery(s), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-TEST_F(conformance_capture, a_stream_synchronize_in_relaxed_mode_still_invalidates_the_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
-  EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-TEST_F(conformance_capture, a_device_synchronize_during_a_global_capture_invalidates_it) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-// The emulation treats every stream synchronisation as a potentially unsafe call in global mode
-// (the capturing stream here is non-blocking, so the legacy stream does not encompass it).
-TEST_F(conformance_capture, a_legacy_stream_synchronize_during_a_global_capture_invalidates_it) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  EXPECT_EQ(cudaStreamSynchronize(cudaStreamLegacy), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-// As above: the emulation forbids cudaStreamQuery of any stream during a global capture.
-TEST_F(conformance_capture, a_query_of_another_stream_during_a_global_capture_invalidates_it) {
-  cudaStream_t s = stream();
-  cudaStream_t other = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  EXPECT_EQ(cudaStreamQuery(other), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  EXPECT_EQ(status(other), cudaStreamCaptureStatusNone);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-// The event is checked before the capture mode (CUDA 13 on an H100): a global-mode thread gets
-// cudaErrorCapturedEvent, not cudaErrorStreamCaptureUnsupported, and the capture breaks. Asked
-// again, the event of the invalidated capture is cudaErrorInvalidValue.
-TEST_F(conformance_capture, an_event_query_of_a_captured_event_in_global_mode_invalidates_it) {
-  cudaStream_t s = stream();
-  cudaEvent_t e = event();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
-  EXPECT_EQ(cudaEventQuery(e), cudaErrorCapturedEvent);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  EXPECT_EQ(cudaEventQuery(e), cudaErrorInvalidValue);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-TEST_F(conformance_capture,
-       an_event_synchronize_of_a_captured_event_in_global_mode_invalidates_it) {
-  cudaStream_t s = stream();
-  cudaEvent_t e = event();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
-  EXPECT_EQ(cudaEventSynchronize(e), cudaErrorCapturedEvent);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  EXPECT_EQ(cudaEventSynchronize(e), cudaErrorInvalidValue);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-// Relaxed mode changes nothing for a captured event (CUDA 13 on an H100): the first query is
-// cudaErrorCapturedEvent and invalidates the capture; after that the event is
-// cudaErrorInvalidValue, also once the capture has ended.
-TEST_F(conformance_capture, a_relaxed_thread_querying_a_captured_event_gets_captured_event) {
-  cudaStream_t s = stream();
-  cudaEvent_t e = event();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  ASSERT_EQ(cudaEventRecord(e, s), cudaSuccess);
-  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
-  EXPECT_EQ(cudaEventQuery(e), cudaErrorCapturedEvent);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated) << "the refused query broke it";
-  EXPECT_EQ(cudaEventSynchronize(e), cudaErrorInvalidValue);
-  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-  EXPECT_EQ(cudaEventQuery(e), cudaErrorInvalidValue);
-}
-
 // An event last recorded in a capture that ended has no work to ask about (CUDA 13 on an H100).
 TEST_F(conformance_capture, an_event_recorded_in_a_capture_that_ended_is_invalid_value) {
   cudaStream_t s = stream();
@@ -596,30 +501,6 @@ TEST_F(conformance_capture_modes, the_capture_mode_is_per_thread) {
 }
 
 TEST_F(conformance_capture_modes,
-       a_cuda_malloc_in_the_capturing_thread_invalidates_a_global_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  void* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaErrorStreamCaptureUnsupported);
-  adopt_device_memory(p);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-TEST_F(conformance_capture_modes,
-       a_cuda_host_alloc_in_the_capturing_thread_invalidates_a_global_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  void* p = nullptr;
-  EXPECT_EQ(cudaHostAlloc(&p, 1 << 20, cudaHostAllocDefault), cudaErrorStreamCaptureUnsupported);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-  if (p != nullptr) {
-    EXPECT_EQ(cudaFreeHost(p), cudaSuccess);
-  }
-}
-
-TEST_F(conformance_capture_modes,
        a_cuda_free_during_a_global_capture_fails_frees_nothing_and_invalidates) {
   cudaStream_t s = stream();
   void* p = nullptr;
@@ -631,99 +512,173 @@ TEST_F(conformance_capture_modes,
   EXPECT_EQ(cudaFree(p), cudaSuccess) << "the refused cudaFree freed nothing";
 }
 
-TEST_F(conformance_capture_modes,
-       a_cuda_malloc_from_another_global_thread_invalidates_a_global_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  void* p = nullptr;
-  cudaError_t got = cudaSuccess;
-  on_another_thread([&] { got = cudaMalloc(&p, 1 << 20); });
-  adopt_device_memory(p);
-  EXPECT_EQ(got, cudaErrorStreamCaptureUnsupported) << name(got);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
+// ---- calls that invalidate a capture, or may run beside one ---------------------------------
+
+/// What a capture breaker works on: made before the capture begins, except what `call` allocates.
+struct breaker_env {
+  cudaStream_t s = nullptr;      // the capturing stream
+  cudaStream_t other = nullptr;  // a stream that is not capturing
+  cudaEvent_t event = nullptr;   // for `call` to record in the capture
+  void* device = nullptr;        // cudaMalloc'ed by `call`; the fixture frees it
+  void* host = nullptr;          // cudaHostAlloc'ed by `call`; the test frees it
+};
+
+/// One call made while `s` captures in `capture` mode: what it returns and what the capture is
+/// then (active: EndCapture succeeds; invalidated: EndCapture fails invalidated). `after_end`,
+/// where set, checks more once the capture has ended.
+struct capture_breaker {
+  const char* name;
+  cudaStreamCaptureMode capture;
+  cudaError_t (*call)(breaker_env&);
+  cudaError_t want;
+  cudaStreamCaptureStatus status;
+  void (*after_end)(breaker_env&) = nullptr;
+};
+
+void PrintTo(const capture_breaker& c, std::ostream* os) {
+  *os << c.name;
 }
 
-TEST_F(conformance_capture_modes,
-       a_thread_local_thread_may_cuda_malloc_during_another_threads_global_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  void* p = nullptr;
+/// Runs `body` with this thread in capture mode `mode`, then restores the thread's mode.
+template <class F>
+cudaError_t in_mode(cudaStreamCaptureMode mode, F body) {
+  EXPECT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  const cudaError_t got = body();
+  EXPECT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  return got;
+}
+
+/// cudaMalloc of 1 MiB from a new thread in capture mode `mode` (global: the default).
+cudaError_t malloc_on_another_thread(breaker_env& env, cudaStreamCaptureMode mode) {
   cudaError_t got = cudaErrorUnknown;
   on_another_thread([&] {
-    cudaStreamCaptureMode mode = cudaStreamCaptureModeThreadLocal;
-    (void)cudaThreadExchangeStreamCaptureMode(&mode);
-    got = cudaMalloc(&p, 1 << 20);
+    if (mode != cudaStreamCaptureModeGlobal) {
+      (void)cudaThreadExchangeStreamCaptureMode(&mode);
+    }
+    got = cudaMalloc(&env.device, 1 << 20);
   });
-  adopt_device_memory(p);
-  EXPECT_EQ(got, cudaSuccess) << name(got);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
-  end_capture(s, cudaSuccess);
+  return got;
 }
 
-TEST_F(conformance_capture_modes,
-       a_relaxed_thread_may_cuda_malloc_during_another_threads_global_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  void* p = nullptr;
-  cudaError_t got = cudaErrorUnknown;
-  on_another_thread([&] {
-    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-    (void)cudaThreadExchangeStreamCaptureMode(&mode);
-    got = cudaMalloc(&p, 1 << 20);
-  });
-  adopt_device_memory(p);
-  EXPECT_EQ(got, cudaSuccess) << name(got);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
-  end_capture(s, cudaSuccess);
+cudaError_t malloc_here(breaker_env& env) {
+  return cudaMalloc(&env.device, 1 << 20);
 }
 
-TEST_F(conformance_capture_modes, the_capturing_thread_in_relaxed_mode_may_cuda_malloc_and_free) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
-  void* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaSuccess);
-  EXPECT_EQ(cudaFree(p), cudaSuccess);
-  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
-  end_capture(s, cudaSuccess);
+/// Records `env.event` in the capture, then queries (or synchronises) it twice: the first call
+/// breaks the capture, the second finds an event of an invalidated capture.
+template <cudaError_t (*Ask)(cudaEvent_t)>
+cudaError_t ask_captured_event_twice(breaker_env& env) {
+  EXPECT_EQ(cudaEventRecord(env.event, env.s), cudaSuccess);
+  const cudaError_t got = Ask(env.event);
+  EXPECT_EQ(Ask(env.event), cudaErrorInvalidValue);
+  return got;
 }
 
-TEST_F(conformance_capture_modes,
-       a_global_thread_may_cuda_malloc_during_another_threads_thread_local_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  void* p = nullptr;
-  cudaError_t got = cudaErrorUnknown;
-  on_another_thread([&] { got = cudaMalloc(&p, 1 << 20); });
-  adopt_device_memory(p);
-  EXPECT_EQ(got, cudaSuccess) << name(got);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
-  end_capture(s, cudaSuccess);
+constexpr cudaStreamCaptureMode global = cudaStreamCaptureModeGlobal;
+constexpr cudaStreamCaptureMode thread_local_mode = cudaStreamCaptureModeThreadLocal;
+constexpr cudaStreamCaptureMode relaxed = cudaStreamCaptureModeRelaxed;
+constexpr cudaError_t unsupported = cudaErrorStreamCaptureUnsupported;
+constexpr cudaStreamCaptureStatus active = cudaStreamCaptureStatusActive;
+constexpr cudaStreamCaptureStatus invalidated = cudaStreamCaptureStatusInvalidated;
+
+const capture_breaker capture_breakers[] = {
+    {"a_stream_synchronize_on_a_capturing_stream_invalidates_the_capture", global,
+     [](breaker_env& env) { return cudaStreamSynchronize(env.s); }, unsupported, invalidated},
+    {"a_stream_query_on_a_capturing_stream_invalidates_the_capture", global,
+     [](breaker_env& env) { return cudaStreamQuery(env.s); }, unsupported, invalidated},
+    {"a_stream_synchronize_in_relaxed_mode_still_invalidates_the_capture", relaxed,
+     [](breaker_env& env) { return cudaStreamSynchronize(env.s); }, unsupported, invalidated},
+    {"a_device_synchronize_during_a_global_capture_invalidates_it", global,
+     [](breaker_env&) { return cudaDeviceSynchronize(); }, unsupported, invalidated},
+    // The emulation treats every stream synchronisation as a potentially unsafe call in global
+    // mode (the capturing stream is non-blocking, so the legacy stream does not encompass it).
+    {"a_legacy_stream_synchronize_during_a_global_capture_invalidates_it", global,
+     [](breaker_env&) { return cudaStreamSynchronize(cudaStreamLegacy); }, unsupported,
+     invalidated},
+    // As above: the emulation forbids cudaStreamQuery of any stream during a global capture.
+    {"a_query_of_another_stream_during_a_global_capture_invalidates_it", global,
+     [](breaker_env& env) {
+       const cudaError_t got = cudaStreamQuery(env.other);
+       EXPECT_EQ(runtime_test::status(env.other), cudaStreamCaptureStatusNone);
+       return got;
+     },
+     unsupported, invalidated},
+    // The event is checked before the capture mode (CUDA 13 on an H100): a global-mode thread
+    // gets cudaErrorCapturedEvent, not cudaErrorStreamCaptureUnsupported, and the capture
+    // breaks. Asked again, the event of the invalidated capture is cudaErrorInvalidValue.
+    {"an_event_query_of_a_captured_event_in_global_mode_invalidates_it", global,
+     ask_captured_event_twice<cudaEventQuery>, cudaErrorCapturedEvent, invalidated},
+    {"an_event_synchronize_of_a_captured_event_in_global_mode_invalidates_it", global,
+     ask_captured_event_twice<cudaEventSynchronize>, cudaErrorCapturedEvent, invalidated},
+    // Relaxed mode changes nothing for a captured event (CUDA 13 on an H100): the first query is
+    // cudaErrorCapturedEvent and invalidates the capture; after that the event is
+    // cudaErrorInvalidValue, also once the capture has ended.
+    {"a_relaxed_thread_querying_a_captured_event_gets_captured_event", global,
+     [](breaker_env& env) {
+       EXPECT_EQ(cudaEventRecord(env.event, env.s), cudaSuccess);
+       return in_mode(relaxed, [&] {
+         const cudaError_t got = cudaEventQuery(env.event);
+         EXPECT_EQ(cudaEventSynchronize(env.event), cudaErrorInvalidValue);
+         return got;
+       });
+     },
+     cudaErrorCapturedEvent, invalidated,
+     [](breaker_env& env) { EXPECT_EQ(cudaEventQuery(env.event), cudaErrorInvalidValue); }},
+    {"a_cuda_malloc_in_the_capturing_thread_invalidates_a_global_capture", global, malloc_here,
+     unsupported, invalidated},
+    {"a_cuda_host_alloc_in_the_capturing_thread_invalidates_a_global_capture", global,
+     [](breaker_env& env) { return cudaHostAlloc(&env.host, 1 << 20, cudaHostAllocDefault); },
+     unsupported, invalidated},
+    {"a_cuda_malloc_from_another_global_thread_invalidates_a_global_capture", global,
+     [](breaker_env& env) { return malloc_on_another_thread(env, global); }, unsupported,
+     invalidated},
+    {"a_thread_local_thread_may_cuda_malloc_during_another_threads_global_capture", global,
+     [](breaker_env& env) { return malloc_on_another_thread(env, thread_local_mode); }, cudaSuccess,
+     active},
+    {"a_relaxed_thread_may_cuda_malloc_during_another_threads_global_capture", global,
+     [](breaker_env& env) { return malloc_on_another_thread(env, relaxed); }, cudaSuccess, active},
+    {"the_capturing_thread_in_relaxed_mode_may_cuda_malloc_and_free", global,
+     [](breaker_env&) {
+       return in_mode(relaxed, [] {
+         void* p = nullptr;
+         const cudaError_t got = cudaMalloc(&p, 1 << 20);
+         EXPECT_EQ(cudaFree(p), cudaSuccess);
+         return got;
+       });
+     },
+     cudaSuccess, active},
+    {"a_global_thread_may_cuda_malloc_during_another_threads_thread_local_capture",
+     thread_local_mode, [](breaker_env& env) { return malloc_on_another_thread(env, global); },
+     cudaSuccess, active},
+    {"a_cuda_malloc_in_the_capturing_thread_invalidates_a_thread_local_capture", thread_local_mode,
+     malloc_here, unsupported, invalidated},
+    {"the_capturing_thread_may_cuda_malloc_during_its_relaxed_capture", relaxed, malloc_here,
+     cudaSuccess, active},
+};
+
+class conformance_capture_breaker : public runtime_test,
+                                    public ::testing::WithParamInterface<capture_breaker> {};
+
+TEST_P(conformance_capture_breaker, as_on_a_gpu) {
+  const capture_breaker& c = GetParam();
+  breaker_env env{stream(), stream(), event()};
+  ASSERT_EQ(cudaStreamBeginCapture(env.s, c.capture), cudaSuccess);
+  const cudaError_t got = c.call(env);
+  adopt_device_memory(env.device);
+  EXPECT_EQ(got, c.want) << name(got) << " instead of " << name(c.want);
+  EXPECT_EQ(status(env.s), c.status);
+  end_capture(env.s, c.status == active ? cudaSuccess : cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(status(env.s), cudaStreamCaptureStatusNone);
+  if (c.after_end != nullptr) c.after_end(env);
+  if (env.host != nullptr) {
+    EXPECT_EQ(cudaFreeHost(env.host), cudaSuccess);
+  }
 }
 
-TEST_F(conformance_capture_modes,
-       a_cuda_malloc_in_the_capturing_thread_invalidates_a_thread_local_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  void* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaErrorStreamCaptureUnsupported);
-  adopt_device_memory(p);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusInvalidated);
-  end_capture(s, cudaErrorStreamCaptureInvalidated);
-}
-
-TEST_F(conformance_capture_modes, the_capturing_thread_may_cuda_malloc_during_its_relaxed_capture) {
-  cudaStream_t s = stream();
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
-  void* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, 1 << 20), cudaSuccess);
-  adopt_device_memory(p);
-  EXPECT_EQ(status(s), cudaStreamCaptureStatusActive);
-  end_capture(s, cudaSuccess);
-}
+INSTANTIATE_TEST_SUITE_P(calls, conformance_capture_breaker, ::testing::ValuesIn(capture_breakers),
+                         [](const ::testing::TestParamInfo<capture_breaker>& info) {
+                           return std::string(info.param.name);
+                         });
 
 // ---- memory -------------------------------------------------------------------------------
 

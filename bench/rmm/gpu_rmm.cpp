@@ -15,6 +15,8 @@
 // cudaMalloc / cudaHostAlloc called from this translation unit, initial size 0, so every runtime
 // call is made by the same runtime as pinpool's).
 
+#include "bench_util.hpp"
+
 #include <pinpool/pinpool.hpp>
 
 #include <cuda/memory_resource>
@@ -24,7 +26,6 @@
 
 #include <benchmark/benchmark.h>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <new>
 #include <optional>
@@ -90,11 +91,7 @@ struct rig {
   rig& operator=(const rig&) = delete;
 
   static pinpool::pool_options options(pinpool::memory_kind kind, const char* name) {
-    pinpool::pool_options o;
-    o.kind = kind;
-    o.device = kDevice;
-    o.name = name;
-    return o;
+    return pinpool::bench::gpu_pool_options(kind, name, kDevice);
   }
   static pinpool::pool_options no_capture(pinpool::pool_options o) {
     o.detect_capture = false;
@@ -233,19 +230,6 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int devices = 0;
-  const cudaError_t err = cudaGetDeviceCount(&devices);
-  if (err != cudaSuccess || devices == 0) {
-    std::printf("pinpool-bench-gpu-rmm: skipped: no usable CUDA device (%s)\n",
-                err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
-    return 0;
-  }
-  g_rig = new rig();
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  delete g_rig;
-  return 0;
+  return pinpool::bench::run_gpu_benchmarks(argc, argv, "pinpool-bench-gpu-rmm", g_rig,
+                                            register_all);
 }

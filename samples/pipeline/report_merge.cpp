@@ -1,8 +1,8 @@
-#include "mini_json.hpp"
 #include "ranks.hpp"
 #include "report_merge.hpp"
 
 #include <pinpool/detail/json.hpp>
+#include <pinpool/detail/json_reader.hpp>
 
 #include <algorithm>
 #include <exception>
@@ -16,22 +16,22 @@
 namespace pinpool::pipeline {
 namespace {
 
+using detail::json;
 using detail::json_quoted;
 
 constexpr std::chrono::milliseconds merge_poll_interval{100};
 
 // Rank `rank`'s report at `path` when it is there, complete and of this run; else nullopt.
-std::optional<json_value> read_report(const std::string& path, const rank_identity& self,
-                                      int rank) {
+std::optional<json> read_report(const std::string& path, const rank_identity& self, int rank) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return std::nullopt;
   const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   try {
-    json_value v = parse_json(text);
-    const json_value* id = v.find("rank");
-    if (id == nullptr || static_cast<int>(id->number_at("rank", -1)) != rank ||
-        static_cast<int>(id->number_at("ranks", -1)) != self.ranks ||
-        id->text_at("run_id") != self.run_id) {
+    json v = json::parse(text);
+    const json* id = v.find("rank");
+    if (id == nullptr || static_cast<int>(id->get_number("rank", -1)) != rank ||
+        static_cast<int>(id->get_number("ranks", -1)) != self.ranks ||
+        id->get_string("run_id") != self.run_id) {
       return std::nullopt;  // another run's (or a stray) file: wait for this run's
     }
     return v;
@@ -40,10 +40,10 @@ std::optional<json_value> read_report(const std::string& path, const rank_identi
   }
 }
 
-std::vector<std::optional<json_value>> wait_for_reports(const rank_identity& self,
-                                                        const std::string& merged_path,
-                                                        std::chrono::seconds timeout) {
-  std::vector<std::optional<json_value>> reports(static_cast<std::size_t>(self.ranks));
+std::vector<std::optional<json>> wait_for_reports(const rank_identity& self,
+                                                  const std::string& merged_path,
+                                                  std::chrono::seconds timeout) {
+  std::vector<std::optional<json>> reports(static_cast<std::size_t>(self.ranks));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     bool all = true;
@@ -71,19 +71,20 @@ class merger {
     frames_planned_ = plan.size();
   }
 
-  void add(int rank, const std::string& path, const json_value& report) {
-    const double seconds = report.number_at("seconds");
-    const auto ok = static_cast<std::size_t>(report.number_at("frames_ok"));
-    const auto failed = static_cast<std::size_t>(report.number_at("frames_failed"));
+  void add(int rank, const std::string& path, const json& report) {
+    const double seconds = report.get_number("seconds");
+    const auto ok = static_cast<std::size_t>(report.get_number("frames_ok"));
+    const auto failed = static_cast<std::size_t>(report.get_number("frames_failed"));
     out_.frames_ok += ok;
     out_.frames_failed += failed;
     seconds_ = std::max(seconds_, seconds);
     std::ostringstream o;
-    o << "{\"rank\":" << rank << ",\"host\":" << json_quoted(report.find("rank")->text_at("host"))
+    o << "{\"rank\":" << rank
+      << ",\"host\":" << json_quoted(report.find("rank")->get_string("host"))
       << ",\"report\":" << json_quoted(path)
-      << ",\"frames_planned\":" << number_text(report.number_at("frames_planned"))
+      << ",\"frames_planned\":" << number_text(report.get_number("frames_planned"))
       << ",\"frames_ok\":" << ok << ",\"frames_failed\":" << failed << ",\"seconds\":" << seconds
-      << ",\"frames_per_second\":" << number_text(report.number_at("frames_per_second"))
+      << ",\"frames_per_second\":" << number_text(report.get_number("frames_per_second"))
       << ",\"devices\":" << devices_json(report) << "}";
     per_rank_.push_back(o.str());
     account(rank, report, "outputs", "output", outputs_);
@@ -120,28 +121,29 @@ class merger {
   }
 
  private:
-  static std::string devices_json(const json_value& report) {
+  static std::string devices_json(const json& report) {
     std::vector<std::string> items;
-    if (const json_value* devices = report.find("devices")) {
-      for (const json_value& d : devices->items) {
-        items.push_back("{\"device\":" + number_text(d.number_at("device")) +
-                        ",\"streams\":" + number_text(d.number_at("streams")) +
-                        ",\"frames_ok\":" + number_text(d.number_at("frames_ok")) + "}");
+    const json* devices = report.find("devices");
+    if (devices != nullptr && devices->is_array()) {
+      for (const json& d : devices->array()) {
+        items.push_back("{\"device\":" + number_text(d.get_number("device")) +
+                        ",\"streams\":" + number_text(d.get_number("streams")) +
+                        ",\"frames_ok\":" + number_text(d.get_number("frames_ok")) + "}");
       }
     }
     return "[" + joined(items) + "]";
   }
 
   // Each {input, <detail>} of the report's list `list`, tagged with the rank, and counted.
-  void account(int rank, const json_value& report, const char* list, const char* detail,
+  void account(int rank, const json& report, const char* list, const char* detail,
                std::vector<std::string>& into) {
-    const json_value* entries = report.find(list);
-    if (entries == nullptr) return;
-    for (const json_value& e : entries->items) {
-      const std::string input = e.text_at("input");
+    const json* entries = report.find(list);
+    if (entries == nullptr || !entries->is_array()) return;
+    for (const json& e : entries->array()) {
+      const std::string input = e.get_string("input");
       ++seen_[input];
       into.push_back("{\"input\":" + json_quoted(input) + ",\"" + detail + "\":" +
-                     json_quoted(e.text_at(detail)) + ",\"rank\":" + std::to_string(rank) + "}");
+                     json_quoted(e.get_string(detail)) + ",\"rank\":" + std::to_string(rank) + "}");
     }
   }
 
@@ -177,8 +179,7 @@ class merger {
 
 merge_outcome merge_rank_reports(const std::vector<frame_source>& plan, const rank_identity& self,
                                  const std::string& merged_path, std::chrono::seconds timeout) {
-  const std::vector<std::optional<json_value>> reports =
-      wait_for_reports(self, merged_path, timeout);
+  const std::vector<std::optional<json>> reports = wait_for_reports(self, merged_path, timeout);
   merger m(plan, self);
   for (int r = 0; r < self.ranks; ++r) {
     const auto& report = reports[static_cast<std::size_t>(r)];

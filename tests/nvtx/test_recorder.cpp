@@ -1,8 +1,7 @@
 // pinpool_nvtx_recorder: NVTX calls made in this process, read back in-process; and the Chrome
 // JSON writer on hand-made snapshots.
 
-#include "json_reader.hpp"
-
+#include <pinpool/detail/json_reader.hpp>
 #include <pinpool/trace/recorder.hpp>
 
 #include <nvtx3/nvToolsExt.h>
@@ -25,7 +24,7 @@
 
 namespace {
 
-using pinpool::test::json;
+using pinpool::detail::json;
 namespace trace = pinpool::trace;
 using trace::recorder;
 

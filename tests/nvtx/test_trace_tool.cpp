@@ -2,7 +2,7 @@
 // PINPOOL_TRACE_OUT, then reads the Chrome trace JSON they leave. Paths of the programs come
 // from CMake (PINPOOL_TRACE_LIB, PINPOOL_NVTX_DEMO, PINPOOL_PIPELINE_EXE).
 
-#include "json_reader.hpp"
+#include <pinpool/detail/json_reader.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -24,7 +24,7 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
-using pinpool::test::json;
+using pinpool::detail::json;
 
 struct run_result {
   int pid = 0;

@@ -5,11 +5,11 @@
 // ranks and a rank that never reports.
 #include "devices.hpp"
 #include "frame_plan.hpp"
-#include "mini_json.hpp"
 #include "options.hpp"
 #include "pipeline.hpp"
 #include "ranks.hpp"
 
+#include <pinpool/detail/json_reader.hpp>
 #include <pinpool/io/image_io.hpp>
 #include <pinpool/pinpool.hpp>
 
@@ -27,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace pp = pinpool::pipeline;
+using pinpool::detail::json;
 
 struct temp_dir {
   fs::path path;
@@ -104,23 +105,23 @@ std::string pipeline_args(const fs::path& in, const fs::path& out) {
 
 // Checks rank 0's merged report: `ranks` ranks, every input of `in` written exactly once.
 void expect_merged_report(const fs::path& report, const fs::path& in, int ranks) {
-  const pp::json_value merged = pp::parse_json(read_text(report));
-  EXPECT_EQ(merged.number_at("ranks"), ranks);
-  const pp::json_value* per_rank = merged.find("per_rank");
+  const json merged = json::parse(read_text(report));
+  EXPECT_EQ(merged.get_number("ranks"), ranks);
+  const json* per_rank = merged.find("per_rank");
   ASSERT_NE(per_rank, nullptr);
-  EXPECT_EQ(per_rank->items.size(), static_cast<std::size_t>(ranks));
+  EXPECT_EQ(per_rank->array().size(), static_cast<std::size_t>(ranks));
   std::map<std::string, int> seen;
-  for (const pp::json_value& o : merged.find("outputs")->items) ++seen[o.text_at("input")];
+  for (const json& o : merged.find("outputs")->array()) ++seen[o.get_string("input")];
   std::size_t inputs = 0;
   for (const auto& e : fs::directory_iterator(in)) {
     ++inputs;
     EXPECT_EQ(seen[e.path().string()], 1) << e.path() << " in\n" << read_text(report);
   }
   EXPECT_EQ(seen.size(), inputs);
-  EXPECT_EQ(merged.find("total")->number_at("frames_ok"), static_cast<double>(inputs));
-  EXPECT_TRUE(merged.find("missing_ranks")->items.empty());
-  EXPECT_TRUE(merged.find("accounting")->find("unaccounted")->items.empty());
-  EXPECT_TRUE(merged.find("accounting")->find("repeated")->items.empty());
+  EXPECT_EQ(merged.find("total")->get_number("frames_ok"), static_cast<double>(inputs));
+  EXPECT_TRUE(merged.find("missing_ranks")->array().empty());
+  EXPECT_TRUE(merged.find("accounting")->find("unaccounted")->array().empty());
+  EXPECT_TRUE(merged.find("accounting")->find("repeated")->array().empty());
 }
 
 // ---- --devices ---------------------------------------------------------------------------------
@@ -311,9 +312,9 @@ TEST(pipeline_ranks, two_ranks_from_slurm_variables_write_what_one_process_write
   EXPECT_EQ(image_files(out), image_files(dir.path / "single"));
   EXPECT_EQ(image_files(out).size(), 9u);
   expect_merged_report(out / "pinpool-report.json", in, 2);
-  const pp::json_value rank1 = pp::parse_json(read_text(out / "pinpool-report.rank1.json"));
-  EXPECT_EQ(rank1.number_at("frames_planned"), 4);  // inputs 1, 3, 5, 7
-  EXPECT_EQ(rank1.find("rank")->text_at("run_id"), "77.0");
+  const json rank1 = json::parse(read_text(out / "pinpool-report.rank1.json"));
+  EXPECT_EQ(rank1.get_number("frames_planned"), 4);  // inputs 1, 3, 5, 7
+  EXPECT_EQ(rank1.find("rank")->get_string("run_id"), "77.0");
 }
 
 TEST(pipeline_ranks, mpirun_two_ranks_write_what_one_process_writes) {
@@ -367,13 +368,13 @@ TEST(pipeline_ranks, mpirun_a_failed_input_on_rank_1_is_in_rank_0s_merged_report
   const auto mpi = run_command(mpirun + pipeline_exe + pipeline_args(in, out) +
                                " --merge-timeout 60 </dev/null");
   EXPECT_EQ(mpi.status, 1) << mpi.output;
-  const pp::json_value merged = pp::parse_json(read_text(out / "pinpool-report.json"));
-  EXPECT_EQ(merged.find("total")->number_at("frames_ok"), 3);
-  ASSERT_EQ(merged.find("failures")->items.size(), 1u) << read_text(out / "pinpool-report.json");
-  const pp::json_value& failed = merged.find("failures")->items[0];
-  EXPECT_EQ(failed.text_at("input"), (in / "in_00b.png").string());
-  EXPECT_EQ(failed.number_at("rank"), 1);
-  EXPECT_TRUE(merged.find("accounting")->find("unaccounted")->items.empty());
+  const json merged = json::parse(read_text(out / "pinpool-report.json"));
+  EXPECT_EQ(merged.find("total")->get_number("frames_ok"), 3);
+  ASSERT_EQ(merged.find("failures")->array().size(), 1u) << read_text(out / "pinpool-report.json");
+  const json& failed = merged.find("failures")->array()[0];
+  EXPECT_EQ(failed.get_string("input"), (in / "in_00b.png").string());
+  EXPECT_EQ(failed.get_number("rank"), 1);
+  EXPECT_TRUE(merged.find("accounting")->find("unaccounted")->array().empty());
 }
 
 // Rank 0 alone: it waits --merge-timeout for rank 1, ignores a report of another run (another
@@ -395,22 +396,21 @@ TEST(pipeline_ranks, rank_0_names_a_rank_that_never_reports) {
   EXPECT_NE(r.output.find((in / "in_01.png").string() + ": no rank wrote or failed it"),
             std::string::npos)
       << r.output;
-  const pp::json_value merged = pp::parse_json(read_text(out / "pinpool-report.json"));
-  ASSERT_EQ(merged.find("missing_ranks")->items.size(), 1u);
-  EXPECT_EQ(merged.find("missing_ranks")->items[0].number, 1);
-  EXPECT_EQ(merged.find("accounting")->find("unaccounted")->items.size(), 2u);
+  const json merged = json::parse(read_text(out / "pinpool-report.json"));
+  ASSERT_EQ(merged.find("missing_ranks")->array().size(), 1u);
+  EXPECT_EQ(merged.find("missing_ranks")->array()[0].number(), 1);
+  EXPECT_EQ(merged.find("accounting")->find("unaccounted")->array().size(), 2u);
 }
 
 TEST(pipeline_ranks, the_report_reader_reads_what_the_report_writes) {
-  const pp::json_value v =
-      pp::parse_json(R"({"a":[1,-2.5e1,true,false,null],"s":"q\"\\\/\n\u00e9x","o":{}})");
-  EXPECT_EQ(v.find("a")->items.size(), 5u);
-  EXPECT_EQ(v.find("a")->items[1].number, -25);
-  EXPECT_TRUE(v.find("a")->items[2].boolean);
-  EXPECT_EQ(v.text_at("s"), "q\"\\/\n\xc3\xa9x");
-  EXPECT_THROW(pp::parse_json("{\"a\":1,}"), std::runtime_error);
-  EXPECT_THROW(pp::parse_json("[1 2]"), std::runtime_error);
-  EXPECT_THROW(pp::parse_json("\"open"), std::runtime_error);
+  const json v = json::parse(R"({"a":[1,-2.5e1,true,false,null],"s":"q\"\\\/\n\u00e9x","o":{}})");
+  EXPECT_EQ(v.find("a")->array().size(), 5u);
+  EXPECT_EQ(v.find("a")->array()[1].number(), -25);
+  EXPECT_TRUE(v.find("a")->array()[2].boolean());
+  EXPECT_EQ(v.get_string("s"), "q\"\\/\n\xc3\xa9x");
+  EXPECT_THROW(json::parse("{\"a\":1,}"), std::runtime_error);
+  EXPECT_THROW(json::parse("[1 2]"), std::runtime_error);
+  EXPECT_THROW(json::parse("\"open"), std::runtime_error);
 }
 
 }  // namespace
