@@ -23,6 +23,8 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
       caching_(opt_.max_bytes == 0 && opt_.thread_cache),
       may_capture_(backend_->kind() == backend_kind::cuda && opt_.detect_capture),
       lazy_release_(opt_.lazy_release && opt_.kind == memory_kind::device),
+      parks_on_streams_(lazy_release_ && caching_ &&
+                        opt_.pending_reuse == cross_stream_reuse::at_cap),
       events_(backend_->device_count()),
       lists_(sizes_.count(), events_, fences_),
       arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes, opt_.first_slab_bytes),
@@ -329,6 +331,10 @@ void pool_core::release_shared(chunk* c) noexcept {
   const capture_release capture =
       ordered && owned && may_capture_ ? release_capture_state(c) : capture_release::outside;
   if (capture == capture_release::kept) return;
+  if (lazy && parks_on_streams_ && owned && capture == capture_release::outside &&
+      park_on_stream(c)) {
+    return;
+  }
   const bool recorded =
       !ordered || (owned && capture == capture_release::outside && (lazy || record_events(c)));
   const std::uint64_t release_stream = c->streams.size() == 1 ? c->streams.front().id() : 0;
@@ -349,6 +355,19 @@ void pool_core::release_shared(chunk* c) noexcept {
   if (waiters_ > 0) released_cv_.notify_all();
   lock.unlock();
   if (last) delete this;
+}
+
+bool pool_core::park_on_stream(chunk* c) noexcept {
+  if (refusing_.load(std::memory_order_relaxed)) return false;
+  cache_entry* e = find_cache_entry(this);
+  if (e == nullptr) {
+    try {
+      e = attach_cache_entry(this);
+    } catch (...) {  // cannot register (out of memory): use the pool's lists
+      return false;
+    }
+  }
+  return e != nullptr && park_for_stream(*e, c, c->streams.front().id());
 }
 
 bool pool_core::record_events(chunk* c) noexcept {
@@ -560,6 +579,7 @@ pool_stats pool_core::stats() {
   st.name = opt_.name;
   st.kind = opt_.kind;
   st.backend = backend_->name();
+  return_own_stream_parked();
   std::unique_lock<std::mutex> lock(mutex_);
   settle_quietly(lock);
   const cache_totals cached = sum_caches(attached_, lists_.count());
@@ -567,7 +587,7 @@ pool_stats pool_core::stats() {
   st.page_locked =
       opt_.kind == memory_kind::pinned_host && arena_.all_page_locked() && !arena_.slabs().empty();
   st.bytes_reserved = arena_.bytes_reserved();
-  st.bytes_pending = lists_.bytes_pending();
+  st.bytes_pending = lists_.bytes_pending() + cached.stream_bytes;
   st.slabs = arena_.slabs().size();
   st.numa_nodes = arena_.numa_nodes();
   st.classes.reserve(lists_.used().size());

@@ -139,6 +139,7 @@ class pool_core {
   ~pool_core();
   [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
   [[gnu::always_inline]] inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
+  [[gnu::always_inline]] inline buffer hand_back(chunk* c, std::size_t bytes);
   [[noreturn]] void reject(std::size_t bytes, const char* why) const;
   [[noreturn]] void reject_stream(const stream_ref& s) const;
   [[noreturn]] void reject_foreign_per_thread_stream() const;
@@ -234,6 +235,12 @@ class pool_core {
   // Lifetime.
   void forget_chunk(chunk* c) noexcept { lists_.forget(c); }
   void detach_own_cache() noexcept;
+  void return_parked(chunk* c) noexcept;
+  /// The calling thread's stream-parked chunks back to the pool (stats: settled there).
+  void return_own_stream_parked() noexcept;
+  /// Release on one owning stream (lazy), outside a capture: parks the chunk in this thread's
+  /// stream slots (attaching an entry on first use). False when they are full or unavailable.
+  bool park_on_stream(chunk* c) noexcept;
   bool deletable() const noexcept {
     return closed_ && counters_.outstanding == 0 && attached_.empty() && scopes_.empty();
   }
@@ -255,6 +262,7 @@ class pool_core {
   const bool caching_;                      // thread caches in use (pools without a cap)
   const bool may_capture_;                  // capture is checked (CUDA, detect_capture)
   const bool lazy_release_;                 // device pools with lazy_release (stream_fences)
+  const bool parks_on_streams_;             // lazy releases park in stream slots (caching, at_cap)
   std::atomic<bool> refusing_{false};       // mirrors !broken_.empty() for lock-free paths
   std::vector<cache_entry*> attached_;      // thread cache entries holding this pool's chunks
   std::vector<graph_scope_state*> scopes_;  // open graph scopes (pool_capture.cpp)

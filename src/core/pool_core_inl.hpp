@@ -49,7 +49,12 @@ inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool ma
   check_stream(*s);
   if (may_capture_ && backend_->is_capturing(*s)) return acquire_in_capture(cls, bytes, *s);
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
-    if (chunk* c = take_cached(this, cls, bytes)) return hand_over(c, bytes, s);
+    if (cache_entry* e = find_cache_entry(this)) {
+      if (s->lifetime_tracked()) {
+        if (chunk* c = take_for_stream(*e, cls, s->id(), bytes)) return hand_back(c, bytes);
+      }
+      if (chunk* c = take_from(*e, cls, bytes)) return hand_over(c, bytes, s);
+    }
   }
   return acquire_shared(cls, bytes, s, may_wait);
 }
@@ -64,6 +69,14 @@ inline buffer pool_core::hand_over(chunk* c, std::size_t bytes, const stream_ref
     const std::lock_guard<stream_list_lock> guard(c->streams_lock);
     attach_stream(c, *s);
   }
+  nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
+  return buffer{this, c, c->ptr, bytes};
+}
+
+// Gives a chunk parked for the stream it is acquired on back to the caller, without the pool's
+// lock: its streams (that stream alone) stay; only its request changes; then its NVTX region.
+inline buffer pool_core::hand_back(chunk* c, std::size_t bytes) {
+  c->requested = bytes;
   nvtx_region_register(c->slab->nvtx_heap, c->ptr, c->bytes);
   return buffer{this, c, c->ptr, bytes};
 }

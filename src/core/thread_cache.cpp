@@ -49,13 +49,14 @@ void add_cache(cache_totals& t, const cache_entry& e, std::uint32_t classes) {
   t.acquisitions += hits;  // every take is both
   t.hits += hits;
   t.requested_delta += e.requested_delta.load(std::memory_order_relaxed);
-  for (const auto& slot : e.slot) {
-    if (const chunk* c = slot.load(std::memory_order_relaxed)) {
+  for (int i = 0; i < cache_entry::slots + cache_entry::stream_slots; ++i) {
+    if (const chunk* c = e.slot[i].load(std::memory_order_relaxed)) {
       if (classes != 0) {
         t.per_class.resize(classes);
         ++t.per_class[c->cls];
       }
       t.bytes += c->bytes;
+      if (i >= cache_entry::slots) t.stream_bytes += c->bytes;
       ++t.chunks;
     }
   }
@@ -83,10 +84,7 @@ void pool_core::detach_cache(cache_entry& e) noexcept {
   std::unique_lock<std::mutex> lock(mutex_);
   for (auto& slot : e.slot) {
     chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
-    if (c == nullptr) continue;
-    --lists_[c->cls].in_use;
-    counters_.returned(c->bytes);  // its request went through the entry's requested_delta
-    lists_.make_idle(c);
+    if (c != nullptr) return_parked(c);
   }
   cache_totals folded;
   add_cache(folded, e, 0);  // its chunks are gone from it now: only the figures count
@@ -97,6 +95,29 @@ void pool_core::detach_cache(cache_entry& e) noexcept {
   if (waiters_ > 0) released_cv_.notify_all();
   lock.unlock();
   if (last) delete this;
+}
+
+// A chunk from a cache slot, back on the pool's lists (under the lock): idle from a host slot;
+// from a stream slot, a lazy release on its stream (its fence orders any hand-off).
+void pool_core::return_parked(chunk* c) noexcept {
+  --lists_[c->cls].in_use;
+  counters_.returned(c->bytes);  // its request went through the entry's requested_delta
+  if (c->streams.empty()) {
+    lists_.make_idle(c);
+    return;
+  }
+  const std::uint64_t seq = lists_.add_pending(c, c->release_stream, true);
+  fences_.note_release(c->streams.front(), seq, events_);
+}
+
+void pool_core::return_own_stream_parked() noexcept {
+  cache_entry* e = find_cache_entry(this);
+  if (e == nullptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int i = cache_entry::slots; i < cache_entry::slots + cache_entry::stream_slots; ++i) {
+    chunk* c = e->slot[i].exchange(nullptr, std::memory_order_relaxed);
+    if (c != nullptr) return_parked(c);  // its request stays in the entry's requested_delta
+  }
 }
 
 void pool_core::detach_own_cache() noexcept {

@@ -28,9 +28,14 @@ namespace pinpool::detail {
 class pool_core;
 
 struct cache_entry {
-  static constexpr int slots = 8;
-  pool_core* core;  // owner-only (zero-initialised: tables are thread-local)
-  std::array<std::atomic<chunk*>, slots> slot;  // a chunk's class is its `cls`
+  static constexpr int slots = 8;         // host slots: slot[0, slots)
+  static constexpr int stream_slots = 4;  // stream slots: slot[slots, slots + stream_slots)
+  pool_core* core;                        // owner-only (zero-initialised: tables are thread-local)
+  // A chunk's class is its `cls`. Host slots hold chunks released with no stream (idle). Stream
+  // slots hold chunks released lazily on their one owning stream (chunk::streams, identity in
+  // chunk::release_stream), for later work on that stream from this thread: stream order makes
+  // that reuse safe with no event and no lock, and nothing else may take them (take_for_stream).
+  std::array<std::atomic<chunk*>, slots + stream_slots> slot;
   // Owner-written, folded into the pool on detach. Every take is an acquisition and a hit, so
   // one counter gives both figures.
   std::atomic<std::uint64_t> hits;
@@ -163,6 +168,38 @@ constexpr int next_slot(int i) noexcept {
   return nullptr;
 }
 
+/// @brief Owner thread, no lock: the chunk of class `cls` parked in a stream slot of `e` for the
+/// stream with identity `stream_id` (not 0), for a request of `bytes` on that stream, counted as
+/// an acquisition and a hit; null when none.
+[[gnu::always_inline]] inline chunk* take_for_stream(cache_entry& e, std::uint32_t cls,
+                                                     std::uint64_t stream_id,
+                                                     std::size_t bytes) noexcept {
+  for (int i = cache_entry::slots; i < cache_entry::slots + cache_entry::stream_slots; ++i) {
+    chunk* c = e.slot[i].load(std::memory_order_relaxed);
+    if (c != nullptr && c->cls == cls && c->release_stream == stream_id) {
+      return take_slot(e, i, c, bytes);
+    }
+  }
+  return nullptr;
+}
+
+/// @brief Owner thread: parks `c`, released lazily on its one stream (identity `stream_id`), in
+/// a free stream slot of `e`. The chunk stays in use to the pool (as in a host slot) until it is
+/// taken for that stream or the entry is detached, which hands it to the pool as a lazy release
+/// on its stream. @return false when every stream slot is taken.
+[[gnu::always_inline]] inline bool park_for_stream(cache_entry& e, chunk* c,
+                                                   std::uint64_t stream_id) noexcept {
+  for (int i = cache_entry::slots; i < cache_entry::slots + cache_entry::stream_slots; ++i) {
+    if (e.slot[i].load(std::memory_order_relaxed) == nullptr) {
+      c->release_stream = stream_id;
+      bump_down(e.requested_delta, static_cast<std::int64_t>(c->requested));
+      e.slot[i].store(c, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
+}
+
 /// @brief Owner thread, no lock: a cached chunk of class `cls` for a request of `bytes`,
 /// counted as an acquisition and a hit; null when the thread holds none.
 [[gnu::always_inline]] inline chunk* take_cached(const pool_core* core, std::uint32_t cls,
@@ -223,6 +260,7 @@ struct cache_totals {
   std::uint64_t acquisitions = 0;
   std::uint64_t hits = 0;
   std::int64_t requested_delta = 0;
+  std::size_t stream_bytes = 0;        // of the chunks (above) parked in stream slots
   std::vector<std::size_t> per_class;  // cached chunks per class (empty when none)
 };
 /// @brief Adds what `e` holds to `t`; `classes` > 0 also counts chunks per class (allocates).
