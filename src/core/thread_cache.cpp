@@ -50,7 +50,7 @@ void add_cache(cache_totals& t, const cache_entry& e, std::uint32_t classes) {
   t.hits += hits;
   t.requested_delta += e.requested_delta.load(std::memory_order_relaxed);
   for (const auto& slot : e.slot) {
-    if (const chunk* c = slot.load(std::memory_order_relaxed)) {
+    if (const chunk* c = slot.load(std::memory_order_relaxed); is_cached_chunk(c)) {
       if (classes != 0) {
         t.per_class.resize(classes);
         ++t.per_class[c->cls];
@@ -79,24 +79,29 @@ bool pool_core::attach_cache(cache_entry& e) {
   return true;
 }
 
-void pool_core::detach_cache(cache_entry& e) noexcept {
-  std::unique_lock<std::mutex> lock(mutex_);
+bool pool_core::take_back_cached(cache_entry& e, chunk* leave) noexcept {
+  bool any = false;
   for (auto& slot : e.slot) {
-    chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
-    if (c == nullptr) continue;
+    chunk* c = slot.exchange(leave, std::memory_order_acquire);  // see park_slot
+    if (!is_cached_chunk(c)) continue;
     --lists_[c->cls].in_use;
     counters_.returned(c->bytes);  // its request went through the entry's requested_delta
     lists_.make_idle(c);
+    any = true;
   }
+  return any;
+}
+
+void pool_core::detach_cache(cache_entry& e) noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const bool returned = take_back_cached(e, nullptr);
   cache_totals folded;
   add_cache(folded, e, 0);  // its chunks are gone from it now: only the figures count
   counters_.fold(folded);
   attached_.erase(std::find(attached_.begin(), attached_.end(), &e));
   e.core = nullptr;
-  const bool last = deletable();
   if (waiters_ > 0) released_cv_.notify_all();
-  lock.unlock();
-  if (last) delete this;
+  if (closed_) leave_closed(lock, returned);
 }
 
 void pool_core::detach_own_cache() noexcept {
