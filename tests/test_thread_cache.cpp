@@ -2,10 +2,13 @@
 // lifetime when threads and pools come and go, and no caching under a cap.
 #include <pinpool/pinpool.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <gtest/gtest.h>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -102,6 +105,116 @@ TEST(thread_cache, a_pool_destroyed_while_another_thread_caches_its_chunks_goes_
   while (phase.load() != 1) std::this_thread::yield();
   p.reset();  // no buffer outstanding: no report; the memory waits for the worker's cache
   phase = 2;
+  worker.join();
+}
+
+// The slabs a pool made and freed, as its registration hooks see them (any thread).
+struct slab_log {
+  std::mutex m;
+  std::vector<pinpool::slab_info> created, destroyed;
+  void watch(pinpool::pool_options& o) {
+    o.hooks.on_create = [this](const pinpool::slab_info& s) { add(created, s); };
+    o.hooks.on_destroy = [this](const pinpool::slab_info& s) { add(destroyed, s); };
+  }
+  void add(std::vector<pinpool::slab_info>& to, const pinpool::slab_info& s) {
+    const std::lock_guard<std::mutex> lock(m);
+    to.push_back(s);
+  }
+  // The slabs' addresses, sorted; `but` (if not null) left out.
+  std::vector<void*> of(const std::vector<pinpool::slab_info>& v, const void* but = nullptr) {
+    const std::lock_guard<std::mutex> lock(m);
+    std::vector<void*> out;
+    for (const auto& s : v) {
+      if (s.ptr != but) out.push_back(s.ptr);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // The slab made that holds `p`.
+  void* holding(const void* p) {
+    const std::lock_guard<std::mutex> lock(m);
+    const auto* b = static_cast<const std::byte*>(p);
+    for (const auto& s : created) {
+      const auto* start = static_cast<const std::byte*>(s.ptr);
+      if (b >= start && b < start + s.bytes) return s.ptr;
+    }
+    return nullptr;
+  }
+};
+
+// A thread caches chunks of several classes (one beyond the slab size, so in a slab of its own),
+// and keeps `kept` out if asked; `phase` steps: 1 cached, 2 the pool is gone, may exit.
+void cache_then_wait(pinpool::pool& p, std::atomic<int>& phase, pinpool::buffer* kept) {
+  {
+    std::vector<pinpool::buffer> held;
+    for (std::size_t bytes : {3000, 70000, 300000, 900000, 3 << 20})
+      held.push_back(p.acquire(bytes));
+    if (kept != nullptr) *kept = p.acquire(5000);
+  }  // released with no stream: parked in this thread's cache
+  phase = 1;
+  while (phase.load() != 2) std::this_thread::yield();
+}
+
+TEST(thread_cache, a_destroyed_pool_frees_its_slabs_while_another_thread_still_caches_its_chunks) {
+  slab_log slabs;
+  pinpool::pool_options o = uncapped();
+  slabs.watch(o);
+  auto p = std::make_unique<pinpool::pool>(cpu(), o);
+  std::atomic<int> phase{0};
+  std::thread worker([&] { cache_then_wait(*p, phase, nullptr); });
+  while (phase.load() != 1) std::this_thread::yield();
+  const auto st = p->stats();
+  EXPECT_EQ(st.bytes_in_use, 0u) << "the worker's chunks are cached, idle";
+  EXPECT_GE(st.slabs, 2u);
+  p.reset();  // the worker is still running, its cache entry still attached
+  EXPECT_EQ(slabs.of(slabs.destroyed), slabs.of(slabs.created))
+      << "every slab freed before the caching thread exits";
+  phase = 2;
+  worker.join();
+  EXPECT_EQ(slabs.destroyed.size(), slabs.created.size()) << "and each once";
+}
+
+TEST(thread_cache, a_destroyed_pool_keeps_only_the_slabs_of_buffers_still_out) {
+  slab_log slabs;
+  pinpool::pool_options o = uncapped();
+  slabs.watch(o);
+  auto p = std::make_unique<pinpool::pool>(cpu(), o);
+  std::atomic<int> phase{0};
+  pinpool::buffer kept;
+  std::thread worker([&] { cache_then_wait(*p, phase, &kept); });
+  while (phase.load() != 1) std::this_thread::yield();
+  EXPECT_GE(p->stats().slabs, 2u);
+  p.reset();
+  void* own = slabs.holding(kept.data());
+  EXPECT_NE(own, nullptr);
+  EXPECT_EQ(slabs.of(slabs.destroyed), slabs.of(slabs.created, own))
+      << "every slab but the kept buffer's freed before the caching thread exits";
+  phase = 2;
+  worker.join();
+  kept.reset();  // the last buffer: its slab goes now
+  EXPECT_EQ(slabs.of(slabs.destroyed), slabs.of(slabs.created));
+}
+
+TEST(thread_cache, a_buffer_released_after_its_pool_is_destroyed_is_not_cached) {
+  slab_log slabs;
+  pinpool::pool_options o = uncapped();
+  slabs.watch(o);
+  auto p = std::make_unique<pinpool::pool>(cpu(), o);
+  std::atomic<int> phase{0};
+  pinpool::buffer kept;
+  std::thread worker([&] {
+    cache_then_wait(*p, phase, &kept);  // this thread's entry for the pool stays attached
+    kept.reset();                       // after the pool is gone, with the worker still alive
+    phase = 3;
+    while (phase.load() != 4) std::this_thread::yield();
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  p.reset();
+  phase = 2;
+  while (phase.load() != 3) std::this_thread::yield();
+  EXPECT_EQ(slabs.of(slabs.destroyed), slabs.of(slabs.created))
+      << "the release went back to the pool, which let go of its memory, not to the cache";
+  phase = 4;
   worker.join();
 }
 

@@ -78,7 +78,7 @@ std::vector<std::string> pool_core::leak_message(std::size_t outstanding) const 
   try {
     const std::string pool = std::string("pinpool: pool '") + opt_.name + "'";
     lines.push_back(pool + " destroyed with " + std::to_string(outstanding) +
-                    " buffer(s) outstanding; its memory is kept until the last of them is "
+                    " buffer(s) outstanding; the slabs holding them are kept until they are "
                     "released");
     std::vector<outstanding_chunk> chunks;
     collect_outstanding(chunks);

@@ -29,6 +29,7 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
       lists_(sizes_.count(), events_, fences_),
       arena_(sizes_, opt_.alignment, opt_.slab_bytes, opt_.max_bytes, opt_.first_slab_bytes),
       raw_(opt_.alignment) {
+  closed_mark_.cls = closed_mark_class;
   if (opt_.initial_bytes > 0) {
     std::unique_lock<std::mutex> lock(mutex_);
     add_slab(lock, round_up(opt_.initial_bytes, opt_.alignment));
@@ -36,7 +37,7 @@ pool_core::pool_core(std::shared_ptr<backend> be, const pool_options& opt)
 }
 
 pool_core::~pool_core() {
-  destroy_memory();
+  if (!memory_freed_) destroy_memory();
 }
 
 std::size_t pool_core::chunk_size_for(std::size_t bytes) const noexcept {
@@ -351,10 +352,10 @@ void pool_core::release_shared(chunk* c) noexcept {
     const std::uint64_t seq = lists_.add_pending(c, release_stream, lazy);
     if (lazy) fences_.note_release(c->streams.front(), seq, events_);
   }
-  const bool last = deletable();
   if (waiters_ > 0) released_cv_.notify_all();
-  lock.unlock();
-  if (last) delete this;
+  if (closed_) {
+    leave_closed(lock, c->st == chunk::state::ready && c->slab->live_chunks == 0);
+  }
 }
 
 bool pool_core::park_on_stream(chunk* c) noexcept {
@@ -546,9 +547,18 @@ std::size_t pool_core::trim() {
     std::unique_lock<std::mutex> lock(mutex_);
     fence_all(lock);
     lists_.settle([this](const chunk& c) { return release_done(c); });
-    idle = arena_.remove_idle([this](chunk* c) { forget_chunk(c); });
-    counters_.backend_frees += idle.size();
+    idle = remove_idle_slabs();
   }
+  return free_slabs(idle);
+}
+
+std::vector<std::unique_ptr<slab_record>> pool_core::remove_idle_slabs() {
+  auto idle = arena_.remove_idle([this](chunk* c) { forget_chunk(c); });
+  counters_.backend_frees += idle.size();
+  return idle;
+}
+
+std::size_t pool_core::free_slabs(const std::vector<std::unique_ptr<slab_record>>& idle) noexcept {
   std::size_t freed = 0;
   for (const auto& s : idle) {
     nvtx_heap_unregister(s->nvtx_heap);
@@ -600,18 +610,62 @@ pool_stats pool_core::stats() {
   return st;
 }
 
+// Other threads' cached chunks come back at once (their entries keep only the core, marked),
+// so that only the slabs of buffers still out, pending releases and chunks parked by a release
+// racing with this call outlive the pool handle.
 void pool_core::close() noexcept {
   detach_own_cache();
   std::unique_lock<std::mutex> lock(mutex_);
   closed_ = true;
-  const std::size_t cached = sum_caches(attached_, 0).chunks;
+  for (cache_entry* e : attached_) take_back_cached(*e, &closed_mark_);
+  const std::size_t cached = sum_caches(attached_, 0).chunks;  // parks racing with the above
   const std::vector<std::string> leaks = counters_.outstanding > cached
                                              ? leak_message(counters_.outstanding - cached)
                                              : std::vector<std::string>{};
-  const bool last = deletable();  // if not, the last buffer or thread-cache detach deletes it
-  lock.unlock();
+  leave_closed(lock, true);  // may delete the core: `leaks` is this call's own
   for (const std::string& line : leaks) ::pinpool::detail::log_message("%s", line.c_str());
-  if (last) delete this;
+}
+
+// Frees the memory of a closed pool that no buffer holds; the core itself goes when nothing
+// refers to it. Each round frees unlocked, with closing_ set (not deletable meanwhile), then
+// looks again: a release or detach made meanwhile left the work to this thread.
+void pool_core::leave_closed(std::unique_lock<std::mutex>& lock, bool look_for_idle) noexcept {
+  for (;;) {
+    if (deletable()) {
+      lock.unlock();
+      delete this;
+      return;
+    }
+    const bool all = counters_.outstanding == 0 && scopes_.empty() && !memory_freed_;
+    std::vector<std::unique_ptr<slab_record>> idle;
+    if (!all && look_for_idle && !memory_freed_) idle = take_idle_slabs(lock);
+    if (closing_ || (!all && idle.empty())) {  // closing_: its holder looks again
+      lock.unlock();
+      return;
+    }
+    closing_ = true;
+    lock.unlock();
+    if (all) {
+      destroy_memory();
+    } else {
+      free_slabs(idle);
+    }
+    lock.lock();
+    closing_ = false;
+    memory_freed_ = memory_freed_ || all;
+    look_for_idle = true;
+  }
+}
+
+std::vector<std::unique_ptr<slab_record>> pool_core::take_idle_slabs(
+    std::unique_lock<std::mutex>& lock) noexcept {
+  if (closing_) return {};
+  settle_quietly(lock);
+  try {
+    return remove_idle_slabs();
+  } catch (const std::exception&) {  // out of memory: they go with the rest
+    return {};
+  }
 }
 
 // Waits (host) for every pending release, then returns events and slabs to the backend.

@@ -78,7 +78,9 @@ class pool_core {
     std::lock_guard<std::mutex> lock(mutex_);
     counters_.peak_in_use = counters_.bytes_in_use;
   }
-  /// @brief The pool handle is gone: destroy now or when the last buffer comes back.
+  /// @brief The pool handle is gone: destroy now, or take back the chunks every thread cache
+  /// holds (thread_cache.hpp says why that is safe), free every slab with no chunk in use and
+  /// destroy the rest when the last buffer comes back and the last cache entry detaches.
   void close() noexcept;
 
   /// @brief Registers a thread's cache entry (false once the pool is closed). Slow path.
@@ -241,8 +243,25 @@ class pool_core {
   /// Release on one owning stream (lazy), outside a capture: parks the chunk in this thread's
   /// stream slots (attaching an entry on first use). False when they are full or unavailable.
   bool park_on_stream(chunk* c) noexcept;
+  /// Returns the chunks in `e`'s slots to the pool's lists, leaving `leave` in each slot (null,
+  /// or closed_mark_ when closing). With the lock held. @return whether it returned any.
+  bool take_back_cached(cache_entry& e, chunk* leave) noexcept;
+  /// Removes the slabs with no chunk in use or pending (trim, close); the caller frees them
+  /// with free_slabs, unlocked. Called and returns with the lock held.
+  std::vector<std::unique_ptr<slab_record>> remove_idle_slabs();
+  std::size_t free_slabs(const std::vector<std::unique_ptr<slab_record>>& idle) noexcept;
+  /// The pool is closed and a chunk came back (or it just closed); called with the lock held,
+  /// returns without it, the core possibly gone. Deletes the core when deletable; else frees,
+  /// unlocked, every slab once no buffer is out (waiting for pending releases, as the
+  /// destructor), or with `look_for_idle` the slabs with no chunk in use or pending. Other
+  /// threads' cache entries then keep only the core (small) until they detach.
+  void leave_closed(std::unique_lock<std::mutex>& lock, bool look_for_idle) noexcept;
+  /// leave_closed: settles and removes the idle slabs (none while another thread frees some).
+  std::vector<std::unique_ptr<slab_record>> take_idle_slabs(
+      std::unique_lock<std::mutex>& lock) noexcept;
   bool deletable() const noexcept {
-    return closed_ && counters_.outstanding == 0 && attached_.empty() && scopes_.empty();
+    return closed_ && !closing_ && counters_.outstanding == 0 && attached_.empty() &&
+           scopes_.empty();
   }
   void destroy_memory() noexcept;
   // The leak report (leak_report.cpp), with the lock held.
@@ -274,6 +293,9 @@ class pool_core {
   pool_counters counters_;
   std::string broken_;           // why the pool refuses work (a release could not be recorded)
   std::size_t quarantined_ = 0;  // chunks whose release could not be recorded (runtime failure)
+  bool closing_ = false;         // closed, a thread frees memory unlocked: not deletable yet
+  bool memory_freed_ = false;    // closed, and every slab and event went back (leave_closed)
+  chunk closed_mark_;            // left in attached entries' slots by close (thread_cache.hpp)
 };
 
 }  // namespace pinpool::detail

@@ -143,7 +143,12 @@ std::vector<std::unique_ptr<slab_record>> slab_arena::remove_idle(
     const std::function<void(chunk*)>& forget) {
   auto idle = std::stable_partition(slabs_.begin(), slabs_.end(),
                                     [](const auto& s) { return s->live_chunks != 0; });
+  // Allocates first, so that a throw keeps every slab (pool_core::close relies on it).
   std::vector<std::unique_ptr<slab_record>> removed;
+  removed.reserve(static_cast<std::size_t>(slabs_.end() - idle));
+  std::size_t records = spare_records_.size();
+  for (auto it = idle; it != slabs_.end(); ++it) records += (*it)->chunks.size();
+  spare_records_.reserve(records);
   for (auto it = idle; it != slabs_.end(); ++it) {
     drop_chunks(**it, forget);
     while (!(*it)->free.empty()) erase_free(**it, (*it)->free.begin());

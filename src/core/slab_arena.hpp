@@ -54,6 +54,7 @@ class slab_arena {
   bool dissolve_idle(const std::function<void(chunk*)>& forget);
   /// @brief Removes the idle slabs (after `forget` for each of their chunks) and gives them to
   /// the caller, which returns them to the backend. Their bytes are no longer reserved.
+  /// @throws std::bad_alloc, keeping every slab (reordered at most).
   std::vector<std::unique_ptr<slab_record>> remove_idle(const std::function<void(chunk*)>& forget);
 
   const std::vector<std::unique_ptr<slab_record>>& slabs() const noexcept { return slabs_; }

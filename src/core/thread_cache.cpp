@@ -50,7 +50,7 @@ void add_cache(cache_totals& t, const cache_entry& e, std::uint32_t classes) {
   t.hits += hits;
   t.requested_delta += e.requested_delta.load(std::memory_order_relaxed);
   for (int i = 0; i < cache_entry::slots + cache_entry::stream_slots; ++i) {
-    if (const chunk* c = e.slot[i].load(std::memory_order_relaxed)) {
+    if (const chunk* c = e.slot[i].load(std::memory_order_relaxed); is_cached_chunk(c)) {
       if (classes != 0) {
         t.per_class.resize(classes);
         ++t.per_class[c->cls];
@@ -80,21 +80,27 @@ bool pool_core::attach_cache(cache_entry& e) {
   return true;
 }
 
+bool pool_core::take_back_cached(cache_entry& e, chunk* leave) noexcept {
+  bool any = false;
+  for (auto& slot : e.slot) {
+    chunk* c = slot.exchange(leave, std::memory_order_acquire);  // see park_slot
+    if (!is_cached_chunk(c)) continue;
+    return_parked(c);
+    any = true;
+  }
+  return any;
+}
+
 void pool_core::detach_cache(cache_entry& e) noexcept {
   std::unique_lock<std::mutex> lock(mutex_);
-  for (auto& slot : e.slot) {
-    chunk* c = slot.exchange(nullptr, std::memory_order_relaxed);
-    if (c != nullptr) return_parked(c);
-  }
+  const bool returned = take_back_cached(e, nullptr);
   cache_totals folded;
   add_cache(folded, e, 0);  // its chunks are gone from it now: only the figures count
   counters_.fold(folded);
   attached_.erase(std::find(attached_.begin(), attached_.end(), &e));
   e.core = nullptr;
-  const bool last = deletable();
   if (waiters_ > 0) released_cv_.notify_all();
-  lock.unlock();
-  if (last) delete this;
+  if (closed_) leave_closed(lock, returned);
 }
 
 // A chunk from a cache slot, back on the pool's lists (under the lock): idle from a host slot;
@@ -116,7 +122,7 @@ void pool_core::return_own_stream_parked() noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
   for (int i = cache_entry::slots; i < cache_entry::slots + cache_entry::stream_slots; ++i) {
     chunk* c = e->slot[i].exchange(nullptr, std::memory_order_relaxed);
-    if (c != nullptr) return_parked(c);  // its request stays in the entry's requested_delta
+    if (is_cached_chunk(c)) return_parked(c);  // its request stays in the entry's requested_delta
   }
 }
 

@@ -6,9 +6,30 @@
 //
 // Ownership: a cache entry is attached to one pool_core, which counts the cached chunks as
 // handed out and keeps the entry in its registry; the core is not deleted while any entry is
-// attached. Only the owning thread touches an entry's chunks; pool_core::stats() reads the
-// entry's atomics under the pool's lock. A thread has four entries (four pools); attaching a
+// attached. Only the owning thread takes and parks an entry's chunks; pool_core::stats() reads
+// the entry's atomics under the pool's lock. A thread has four entries (four pools); attaching a
 // fifth pool detaches the oldest. Entries are detached when the thread exits.
+//
+// Closing (pool_core::close, the pool handle destroyed) is the one other writer of slots: under
+// the pool's lock it exchanges every slot of every attached entry with the core's closed mark
+// and returns the chunks it finds to the pool, whose idle slabs then go at once, and the rest
+// once the last buffer is back (pool_core::leave_closed): a marked entry keeps only the core
+// (small), until it detaches. The owner's
+// take and park stay a plain load and store (no locked instruction on the hot path), which is
+// safe because:
+//  - no take runs concurrently with or after close: a take needs the pool handle (acquire), and
+//    the handle's use must happen before its destruction. So a chunk is never both taken by
+//    its owner and stolen by close.
+//  - a park (a buffer outliving its pool, released by the owner) writes only a slot it saw
+//    free, and close writes only marks: close's exchange either finds the parked chunk and
+//    returns it, or comes first, and then the park finds the mark (not free) and the chunk goes
+//    to the pool's lists. The store is a release and close's exchange an acquire, so the
+//    owner's last reads of the chunk happen before the pool reuses or frees it.
+//  - only a park that loaded the slot free before close's exchange and stores after it (a
+//    release racing with the pool's destruction) overwrites a mark: that chunk stays parked,
+//    counted as handed out, until its entry detaches (as every cached chunk did before).
+// The mark's class (closed_mark_class) is no class and no index_of result, so no take matches
+// it and a park never finds its slot free; detach and the readers of the figures skip it.
 //
 // The hot path is inline, and reaching the thread's table is one TLS load. A class has a home
 // slot (home_slot) and the one after it, parked in when free and looked in first: pool_core's
@@ -26,6 +47,15 @@
 namespace pinpool::detail {
 
 class pool_core;
+
+/// @brief The class of a closed pool's mark (see the top of this file): no class has it, and
+/// size_classes::index_of gives 2^32 - 2 or 2^32 - 1 for a size no class holds.
+constexpr std::uint32_t closed_mark_class = UINT32_MAX - 2;
+
+/// @brief Whether `c`, read from a slot, is a chunk (not empty, not a closed pool's mark).
+inline bool is_cached_chunk(const chunk* c) noexcept {
+  return c != nullptr && c->cls != closed_mark_class;
+}
 
 struct cache_entry {
   static constexpr int slots = 8;         // host slots: slot[0, slots)
@@ -193,7 +223,7 @@ constexpr int next_slot(int i) noexcept {
     if (e.slot[i].load(std::memory_order_relaxed) == nullptr) {
       c->release_stream = stream_id;
       bump_down(e.requested_delta, static_cast<std::int64_t>(c->requested));
-      e.slot[i].store(c, std::memory_order_relaxed);
+      e.slot[i].store(c, std::memory_order_release);  // see park_slot
       return true;
     }
   }
@@ -212,7 +242,8 @@ constexpr int next_slot(int i) noexcept {
 /// @brief Owner thread: puts an idle chunk in slot `i` of `e` (free).
 [[gnu::always_inline]] inline void park_slot(cache_entry& e, int i, chunk* c) noexcept {
   bump_down(e.requested_delta, static_cast<std::int64_t>(c->requested));
-  e.slot[i].store(c, std::memory_order_relaxed);
+  // Release: pool_core::close may take it from another thread (a plain mov on x86-64).
+  e.slot[i].store(c, std::memory_order_release);
 }
 
 /// @brief Owner thread: parks an idle chunk in its class's home slot of `e`, or the one after it.

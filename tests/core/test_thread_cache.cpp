@@ -107,6 +107,34 @@ TEST(thread_cache_entry, park_fills_eight_slots_then_refuses) {
   });
 }
 
+// A closed pool leaves its mark in every slot (pool_core::close): no park finds a slot free (the
+// release goes to the pool's lists), no take matches it, whatever the size, and the figures
+// count no chunk there.
+TEST(thread_cache_entry, a_closed_pools_mark_is_neither_free_nor_taken_nor_counted) {
+  on_thread_with_entry([](pool_core* core, cache_entry& e) {
+    chunk mark;
+    mark.cls = pinpool::detail::closed_mark_class;
+    for (auto& s : e.slot) s.store(&mark, std::memory_order_relaxed);
+    std::array<chunk, 10> c{};
+    make_chunks(c);
+    EXPECT_FALSE(pinpool::detail::park_home(e, &c[0]));
+    EXPECT_FALSE(pinpool::detail::park(core, &c[0])) << "the release goes to the pool";
+    const pinpool::detail::size_classes sizes(256, 8);
+    for (std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{5000},
+                              (std::size_t{1} << 62) + 1, SIZE_MAX}) {
+      const std::uint32_t cls = sizes.index_of(bytes);
+      EXPECT_NE(cls, pinpool::detail::closed_mark_class) << bytes << " bytes";
+      EXPECT_EQ(pinpool::detail::take_cached(core, cls, bytes), nullptr) << bytes << " bytes";
+    }
+    EXPECT_EQ(e.hits.load(), 0u);
+    EXPECT_EQ(e.requested_delta.load(), 0);
+    pinpool::detail::cache_totals t;
+    pinpool::detail::add_cache(t, e, 0);
+    EXPECT_EQ(t.chunks, 0u);
+    EXPECT_EQ(t.bytes, 0u);
+  });
+}
+
 // The sizes programs use most, powers of two, over 8 doublings (4 KiB to 512 KiB) and from
 // 256 B to 2 KiB, each get a home slot of their own under the default classes (alignment 256,
 // 8 per doubling), so interleaving them keeps every one on the inline path. With `cls % 8` the
