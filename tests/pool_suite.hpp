@@ -568,8 +568,78 @@ TYPED_TEST_P(pool_suite, max_pending_bytes_bounds_a_host_loop_that_outruns_its_s
   }
 }
 
+// Stream slots (thread caches, pools without a cap): a device chunk released on its one owning
+// stream parks with the releasing thread for that stream's next acquisition there. It is reused
+// on that stream at once, never handed to another stream or the host, and counted pending.
+TYPED_TEST_P(pool_suite, a_chunk_parked_for_its_stream_goes_to_that_stream_alone) {
+  auto p = this->make_pool(memory_kind::device);
+  pinpool::stream a = this->be_->create_stream();
+  pinpool::stream b = this->be_->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  std::atomic<bool> a_done{false};
+  void* first = nullptr;
+  {
+    pinpool::buffer x = p->acquire(4096, a);
+    first = x.data();
+    a.launch_host_func([opened, &a_done] {
+      opened.wait();
+      a_done = true;
+    });
+  }
+  {
+    pinpool::buffer on_b = p->acquire(4096, b);
+    EXPECT_NE(on_b.data(), first) << "b got a chunk a's work may still use";
+  }
+  {
+    pinpool::buffer host = p->acquire(4096);
+    EXPECT_NE(host.data(), first) << "the host got a chunk a's work may still use";
+  }
+  {
+    pinpool::buffer again = p->acquire(4096, a);
+    EXPECT_EQ(again.data(), first) << "same stream: reused at once";
+    EXPECT_FALSE(a_done.load());
+  }
+  EXPECT_EQ(p->stats().bytes_pending, p->chunk_size_for(4096)) << "released on a, a still busy";
+  gate.set_value();
+  a.synchronize();
+  b.synchronize();
+  EXPECT_EQ(p->stats().bytes_pending, 0u);
+  EXPECT_EQ(p->stats().bytes_in_use, 0u);
+}
+
+// A thread that exits hands the chunks it parked for a stream to the pool, pending on that
+// stream: reusable there at once, by the host only after the stream's work ran.
+TYPED_TEST_P(pool_suite, a_thread_exit_hands_its_stream_parked_chunks_to_the_pool_pending) {
+  auto p = this->make_pool(memory_kind::device);
+  pinpool::stream a = this->be_->create_stream();
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  void* first = nullptr;
+  std::thread([&] {
+    pinpool::buffer x = p->acquire(4096, a);
+    first = x.data();
+    a.launch_host_func([opened] { opened.wait(); });
+  }).join();
+  const pinpool::pool_stats st = p->stats();
+  EXPECT_EQ(st.bytes_pending, p->chunk_size_for(4096));
+  EXPECT_EQ(st.bytes_in_use, 0u);
+  EXPECT_EQ(st.outstanding_buffers, 0u);
+  {
+    pinpool::buffer host = p->acquire(4096);
+    EXPECT_NE(host.data(), first) << "the host got a chunk a's work may still use";
+    pinpool::buffer again = p->acquire(4096, a);
+    EXPECT_EQ(again.data(), first) << "same stream: reused at once";
+  }
+  gate.set_value();
+  a.synchronize();
+  EXPECT_EQ(p->stats().bytes_pending, 0u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    pool_suite, max_pending_bytes_bounds_a_host_loop_that_outruns_its_stream,
+    pool_suite, a_chunk_parked_for_its_stream_goes_to_that_stream_alone,
+    a_thread_exit_hands_its_stream_parked_chunks_to_the_pool_pending,
+    max_pending_bytes_bounds_a_host_loop_that_outruns_its_stream,
     below_the_cap_streams_wait_on_each_other_only_when_asked,
     stats_after_the_work_finished_show_nothing_pending, chunks_are_aligned_to_256_bytes,
     rounding_waste_is_at_most_one_eighth, steady_state_makes_no_backend_allocation,

@@ -71,8 +71,11 @@ struct pool_options {
   std::chrono::milliseconds acquire_timeout{0};
   /// Per-thread caches of idle chunks (up to 8 per thread and pool): a host release parks the
   /// chunk with the releasing thread, whose next acquisition of that size takes it back without
-  /// the pool's lock. Used only when max_bytes is 0 (at a cap, every idle chunk must be visible
-  /// to every thread). Chunks cached by another thread are not available to this one.
+  /// the pool's lock. Device pools with lazy_release and pending_reuse = at_cap also park up to
+  /// 4 chunks released on their one owning stream, for that thread's next acquisition on the
+  /// same stream (no lock, no runtime call; nothing else takes them). Used only when max_bytes
+  /// is 0 (at a cap, every idle chunk must be visible to every thread). Chunks cached by another
+  /// thread are not available to this one.
   bool thread_cache = true;
   /// See `cross_stream_reuse` (device pools, acquisitions on a stream).
   cross_stream_reuse pending_reuse = cross_stream_reuse::at_cap;
