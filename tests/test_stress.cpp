@@ -216,7 +216,8 @@ TEST(stress, no_chunk_is_reused_while_a_stream_still_writes_it) {
   const std::uint64_t target = env_number("PINPOOL_STRESS_OPS", 1'000'000);
   const unsigned cases = static_cast<unsigned>(env_number("PINPOOL_STRESS_CASES", 0xff));
   // Capped pinned and device pools (contended chunks, re-carved slabs, waits, device-side waits)
-  // and an uncapped pool (per-thread caches in play).
+  // and uncapped pools (per-thread caches in play: host slots, and for the device pool the
+  // stream slots of chunks released lazily on their stream).
   // Lazy release fences (the default) and, for the capped pools, an event per release.
   struct config {
     pinpool::memory_kind kind;
@@ -226,6 +227,7 @@ TEST(stress, no_chunk_is_reused_while_a_stream_still_writes_it) {
   const config configs[] = {{pinpool::memory_kind::pinned_host, 4 << 20, true},
                             {pinpool::memory_kind::device, 4 << 20, true},
                             {pinpool::memory_kind::host, 0, true},
+                            {pinpool::memory_kind::device, 0, true},
                             {pinpool::memory_kind::pinned_host, 4 << 20, false},
                             {pinpool::memory_kind::device, 4 << 20, false}};
   for (const auto& [kind, cap, lazy] : configs) {
