@@ -780,8 +780,8 @@ def section_rmm(d, charts):
     out += ["### Peak bytes reserved against peak bytes live (traces)", ""]
     prow = []
     for key, label in RMM_WORKLOADS:
-        for peer in ("pinpool", "pinpool_eager_events", "pinpool_wait_before_growing",
-                     "rmm_pool", "rmm_arena", "rmm_binning"):
+        for peer in ("pinpool", "pinpool_bounded", "pinpool_eager_events",
+                     "pinpool_wait_before_growing", "rmm_pool", "rmm_arena", "rmm_binning"):
             r = res.get((key, peer))
             if not r:
                 continue
@@ -792,7 +792,11 @@ def section_rmm(d, charts):
                              fmt_ratio(ratio(r["peak_reserved"], r["peak_live"])),
                              f"{fmt_calls(r['calls_per_op_total'])}: {calls_text(r['calls_per_op'])}"])
     out += [table(["trace", "allocator", "peak live", "peak reserved", "reserved/live",
-                   "runtime calls per op"], prow), ""]
+                   "runtime calls per op"], prow), "",
+            "pinpool_bounded: `pool_options::max_pending_bytes = 4 MiB` (the host waits for the "
+            "oldest pending copy, `cudaEventSynchronize`, instead of growing past 4 MiB pending); "
+            "pinpool_eager_events: `lazy_release = false`; pinpool_wait_before_growing: "
+            "`pending_reuse = always`.", ""]
     for key, label in RMM_WORKLOADS:
         p, r = res.get((key, "pinpool")), res.get((key, "rmm_pool"))
         if p and r and "peak_reserved" in p and "peak_reserved" in r:
@@ -824,7 +828,8 @@ def section_rmm(d, charts):
                 rmm_ahead.append(f"host instructions per same-stream round trip at "
                                  f"{human_bytes(b)} ({r:.0f} Ir against pinpool's {p:.0f})")
             elif p < r:
-                pp_ahead.append(f"instructions at {human_bytes(b)} ({p:.0f} Ir against {r:.0f})")
+                pp_ahead.append(f"host instructions per same-stream round trip at "
+                                f"{human_bytes(b)} ({p:.0f} Ir against RMM's {r:.0f})")
     out += ["### Host instructions per same-stream round trip (callgrind)", ""]
     if irows:
         out += [table(["size", "pinpool Ir", "pinpool Ir, detect_capture off", "RMM pool Ir",
