@@ -636,8 +636,31 @@ TYPED_TEST_P(pool_suite, a_thread_exit_hands_its_stream_parked_chunks_to_the_poo
   EXPECT_EQ(p->stats().bytes_pending, 0u);
 }
 
+// Threads that find an empty pool at once add one slab between them: the others wait for the
+// slab being added (it holds their chunks too) instead of each adding one.
+TYPED_TEST_P(pool_suite, concurrent_first_acquisitions_add_one_slab) {
+  constexpr int threads = 8;
+  for (int round = 0; round < 40; ++round) {
+    auto p = this->make_pool(memory_kind::pinned_host);
+    std::atomic<int> ready{0};
+    std::vector<pinpool::buffer> got(threads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < threads) std::this_thread::yield();
+        got[static_cast<std::size_t>(t)] = p->acquire(1024);
+      });
+    }
+    for (auto& w : workers) w.join();
+    ASSERT_EQ(p->stats().backend_allocations, 1u) << "round " << round;
+    ASSERT_EQ(p->stats().outstanding_buffers, static_cast<std::size_t>(threads));
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    pool_suite, a_chunk_parked_for_its_stream_goes_to_that_stream_alone,
+    pool_suite, concurrent_first_acquisitions_add_one_slab,
+    a_chunk_parked_for_its_stream_goes_to_that_stream_alone,
     a_thread_exit_hands_its_stream_parked_chunks_to_the_pool_pending,
     max_pending_bytes_bounds_a_host_loop_that_outruns_its_stream,
     below_the_cap_streams_wait_on_each_other_only_when_asked,

@@ -47,6 +47,24 @@ std::size_t pool_core::chunk_size_for(std::size_t bytes) const noexcept {
 
 // ---- acquisition ------------------------------------------------------------------------------
 
+// A chunk of the pool's lists: reusable at once, behind a device-side wait when the pool prefers
+// waiting (pending_reuse = always), whose release completed, or (at max_pending_bytes) after a
+// wait for the oldest pending one. Null when the pool would have to grow.
+inline chunk* pool_core::take_without_growing(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                              const stream_ref* s, bool may_wait) {
+  if (chunk* c = take_reusable(cls, s)) return c;
+  // Waiting anyway: a device-side wait (one runtime call) costs less than asking first whether
+  // the release completed (two calls, three when it has not). Device pools and streams only.
+  if (opt_.pending_reuse == cross_stream_reuse::always) {
+    if (chunk* c = take_behind_device_wait(lock, cls, s)) return c;
+  }
+  if (chunk* c = take_completed(lock, cls)) return c;
+  if (opt_.max_pending_bytes != 0 && lists_.bytes_pending() >= opt_.max_pending_bytes) {
+    return take_after_wait(lock, cls, s, may_wait);
+  }
+  return nullptr;
+}
+
 // The pool's own lists (under the lock), growth, and waiting at the cap. Waiting: releases
 // notify; completions of stream work do not, so the waiter also polls every millisecond.
 buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const stream_ref* s,
@@ -57,19 +75,9 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
   lists_.count_acquisition(cls);
   std::chrono::steady_clock::time_point deadline{};
   std::optional<nvtx_range> waiting;  // "pinpool::wait" from the first wait to the return
-  const bool wait_before_growing = opt_.pending_reuse == cross_stream_reuse::always;
   reclaim_state reclaim;
   for (;;) {
-    if (chunk* c = take_reusable(cls, s)) return hand_out(hit(c), bytes, s);
-    // Waiting anyway: a device-side wait (one runtime call) costs less than asking first whether
-    // the release completed (two calls, three when it has not). Device pools and streams only.
-    if (wait_before_growing) {
-      if (chunk* c = take_behind_device_wait(lock, cls, s)) return hand_out(hit(c), bytes, s);
-    }
-    if (chunk* c = take_completed(lock, cls)) return hand_out(hit(c), bytes, s);
-    if (opt_.max_pending_bytes != 0 && lists_.bytes_pending() >= opt_.max_pending_bytes) {
-      if (chunk* c = take_after_wait(lock, cls, s, may_wait)) return hand_out(hit(c), bytes, s);
-    }
+    if (chunk* c = take_without_growing(lock, cls, s, may_wait)) return hand_out(hit(c), bytes, s);
     if (chunk* c = take_new_reclaiming(lock, cls, bytes, s, may_wait, reclaim)) {
       return hand_out(c, bytes, s);
     }
@@ -97,11 +105,21 @@ buffer pool_core::acquire_shared(std::uint32_t cls, std::size_t bytes, const str
 // when the pool would otherwise grow or is at its cap: fences on the streams with unfenced lazy
 // releases, then queries); else from a new slab. Null when the cap leaves nothing.
 chunk* pool_core::take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls) {
-  for (bool settled = false;; settled = true) {
+  bool settled = false;
+  for (;;) {
     if (chunk* c = carve_from_free_space(cls)) return c;
-    if (settled || lists_.bytes_pending() + arena_.bytes_free() < sizes_.chunk_bytes(cls)) break;
-    fence_all(lock);
-    lists_.settle([this](const chunk& c) { return release_done(c); });
+    if (!settled && lists_.bytes_pending() + arena_.bytes_free() >= sizes_.chunk_bytes(cls)) {
+      settled = true;
+      fence_all(lock);
+      lists_.settle([this](const chunk& c) { return release_done(c); });
+      continue;
+    }
+    if (slabs_growing_ == 0) break;
+    // Another thread is adding a slab (without the lock): it may hold this chunk too, so wait
+    // for it rather than add a second one.
+    ++waiters_;
+    released_cv_.wait(lock, [this] { return slabs_growing_ == 0; });
+    --waiters_;
   }
   const std::size_t slab_bytes = arena_.growth_bytes(cls);
   return slab_bytes == 0 ? nullptr : arena_.carve_from(add_slab(lock, slab_bytes), cls);
@@ -294,6 +312,7 @@ buffer pool_core::hand_out(chunk* c, std::size_t bytes, const stream_ref* s) {
 slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes,
                                  bool in_capture) {
   arena_.reserve(bytes);
+  ++slabs_growing_;
   lock.unlock();
   nvtx_range range("pinpool::grow");
   slab mem;
@@ -304,9 +323,11 @@ slab_record& pool_core::add_slab(std::unique_lock<std::mutex>& lock, std::size_t
   } catch (...) {
     lock.lock();
     arena_.unreserve(bytes);
+    slab_added();
     throw;
   }
   lock.lock();
+  slab_added();
   ++counters_.grows;
   ++counters_.backend_allocations;
   // NVTX memory heaps describe memory CUDA tools can check: on a CUDA backend, not plain host

@@ -140,6 +140,8 @@ class pool_core {
  private:
   ~pool_core();
   [[gnu::always_inline]] inline std::uint32_t class_of(std::size_t bytes) const;
+  [[gnu::always_inline]] inline buffer acquire_on(std::size_t bytes, const stream_ref& s,
+                                                  bool may_wait);
   [[gnu::always_inline]] inline buffer hand_over(chunk* c, std::size_t bytes, const stream_ref* s);
   [[gnu::always_inline]] inline buffer hand_back(chunk* c, std::size_t bytes);
   [[noreturn]] void reject(std::size_t bytes, const char* why) const;
@@ -180,6 +182,10 @@ class pool_core {
 
   // Acquisition under the lock.
   chunk* take_reusable(std::uint32_t cls, const stream_ref* s);
+  // (pool_core.cpp; inline: a part of acquire_shared)
+  [[gnu::always_inline]] inline chunk* take_without_growing(std::unique_lock<std::mutex>& lock,
+                                                            std::uint32_t cls, const stream_ref* s,
+                                                            bool may_wait);
   chunk* take_behind_device_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
                                  const stream_ref* s);
   chunk* take_after_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls, const stream_ref* s,
@@ -193,6 +199,11 @@ class pool_core {
   /// `in_capture`: backend::allocate_during_capture.
   slab_record& add_slab(std::unique_lock<std::mutex>& lock, std::size_t bytes,
                         bool in_capture = false);
+  /// A slab allocation made without the lock ended (added or failed): wakes take_new's waiters.
+  void slab_added() noexcept {
+    --slabs_growing_;
+    if (waiters_ > 0) released_cv_.notify_all();
+  }
   /// Runs `hooks.on_create` for a new slab; if it throws, frees the slab and rethrows. Unlocked.
   void announce_slab(const slab& mem);
   /// Runs `hooks.on_destroy` (exceptions logged), then returns the slab to the backend.
@@ -277,6 +288,7 @@ class pool_core {
   mutable std::mutex mutex_;
   std::condition_variable released_cv_;
   int waiters_ = 0;
+  int slabs_growing_ = 0;  // slab allocations in flight (add_slab, without the lock)
   bool closed_ = false;
   const bool caching_;                      // thread caches in use (pools without a cap)
   const bool may_capture_;                  // capture is checked (CUDA, detect_capture)

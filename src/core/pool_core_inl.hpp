@@ -45,18 +45,25 @@ inline buffer pool_core::acquire(std::size_t bytes, const stream_ref* s, bool ma
     }
     return acquire_host_slow(bytes, may_wait);
   }
+  return acquire_on(bytes, *s, may_wait);
+}
+
+// On a stream: a capture's scope serves it during a capture; else, without the pool's lock, a
+// chunk this thread parked for `s` (its stream slots: stream order makes it safe) or one of its
+// host slots; else the pool's lists.
+inline buffer pool_core::acquire_on(std::size_t bytes, const stream_ref& s, bool may_wait) {
   const std::uint32_t cls = class_of(bytes);
-  check_stream(*s);
-  if (may_capture_ && backend_->is_capturing(*s)) return acquire_in_capture(cls, bytes, *s);
+  check_stream(s);
+  if (may_capture_ && backend_->is_capturing(s)) return acquire_in_capture(cls, bytes, s);
   if (caching_ && !refusing_.load(std::memory_order_relaxed)) {
     if (cache_entry* e = find_cache_entry(this)) {
-      if (s->lifetime_tracked()) {
-        if (chunk* c = take_for_stream(*e, cls, s->id(), bytes)) return hand_back(c, bytes);
+      if (parks_on_streams_ && s.lifetime_tracked()) {
+        if (chunk* c = take_for_stream(*e, cls, s.id(), bytes)) return hand_back(c, bytes);
       }
-      if (chunk* c = take_from(*e, cls, bytes)) return hand_over(c, bytes, s);
+      if (chunk* c = take_from(*e, cls, bytes)) return hand_over(c, bytes, &s);
     }
   }
-  return acquire_shared(cls, bytes, s, may_wait);
+  return acquire_shared(cls, bytes, &s, may_wait);
 }
 
 // Gives a chunk from this thread's cache to the caller, without the pool's lock (hand_out gives
