@@ -201,10 +201,7 @@ chunk* pool_core::take_completed(std::unique_lock<std::mutex>& lock, std::uint32
 chunk* pool_core::take_behind_device_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
                                           const stream_ref* s) {
   if (s == nullptr || opt_.kind != memory_kind::device) return nullptr;
-  std::uint64_t seq = 0;
-  chunk* c = lists_.take_oldest_pending(cls, seq);
-  if (c == nullptr) return nullptr;
-  return wait_for_release(lock, c, seq, s) ? c : nullptr;
+  return take_oldest_after_wait(lock, cls, s);
 }
 
 // Over max_pending_bytes: the oldest pending chunk of `cls`, after a wait for its release
@@ -216,11 +213,19 @@ chunk* pool_core::take_after_wait(std::unique_lock<std::mutex>& lock, std::uint3
     return take_behind_device_wait(lock, cls, s);
   }
   if (!may_wait) return nullptr;
+  nvtx_range range("pinpool::wait");
+  return take_oldest_after_wait(lock, cls, nullptr);
+}
+
+// The oldest pending chunk of `cls`, once `waiter` (a stream, device-side; null: the host,
+// blocking) waits for its release (wait_for_release). Null when none is pending or the wait
+// cannot be made yet.
+chunk* pool_core::take_oldest_after_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                         const stream_ref* waiter) {
   std::uint64_t seq = 0;
   chunk* c = lists_.take_oldest_pending(cls, seq);
   if (c == nullptr) return nullptr;
-  nvtx_range range("pinpool::wait");
-  return wait_for_release(lock, c, seq, nullptr) ? c : nullptr;
+  return wait_for_release(lock, c, seq, waiter) ? c : nullptr;
 }
 
 chunk* pool_core::hit(chunk* c) noexcept {

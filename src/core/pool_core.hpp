@@ -190,6 +190,8 @@ class pool_core {
                                  const stream_ref* s);
   chunk* take_after_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls, const stream_ref* s,
                          bool may_wait);
+  chunk* take_oldest_after_wait(std::unique_lock<std::mutex>& lock, std::uint32_t cls,
+                                const stream_ref* waiter);
   chunk* hit(chunk* c) noexcept;
   chunk* take_new(std::unique_lock<std::mutex>& lock, std::uint32_t cls);
   chunk* carve_from_free_space(std::uint32_t cls);
