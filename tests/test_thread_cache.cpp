@@ -142,6 +142,13 @@ struct slab_log {
   }
 };
 
+// An uncapped pool on the CPU backend whose slabs `slabs` records.
+std::unique_ptr<pinpool::pool> watched_pool(slab_log& slabs) {
+  pinpool::pool_options o = uncapped();
+  slabs.watch(o);
+  return std::make_unique<pinpool::pool>(cpu(), o);
+}
+
 // A thread caches chunks of several classes (one beyond the slab size, so in a slab of its own),
 // and keeps `kept` out if asked; `phase` steps: 1 cached, 2 the pool is gone, may exit.
 void cache_then_wait(pinpool::pool& p, std::atomic<int>& phase, pinpool::buffer* kept) {
@@ -157,9 +164,7 @@ void cache_then_wait(pinpool::pool& p, std::atomic<int>& phase, pinpool::buffer*
 
 TEST(thread_cache, a_destroyed_pool_frees_its_slabs_while_another_thread_still_caches_its_chunks) {
   slab_log slabs;
-  pinpool::pool_options o = uncapped();
-  slabs.watch(o);
-  auto p = std::make_unique<pinpool::pool>(cpu(), o);
+  auto p = watched_pool(slabs);
   std::atomic<int> phase{0};
   std::thread worker([&] { cache_then_wait(*p, phase, nullptr); });
   while (phase.load() != 1) std::this_thread::yield();
@@ -176,9 +181,7 @@ TEST(thread_cache, a_destroyed_pool_frees_its_slabs_while_another_thread_still_c
 
 TEST(thread_cache, a_destroyed_pool_keeps_only_the_slabs_of_buffers_still_out) {
   slab_log slabs;
-  pinpool::pool_options o = uncapped();
-  slabs.watch(o);
-  auto p = std::make_unique<pinpool::pool>(cpu(), o);
+  auto p = watched_pool(slabs);
   std::atomic<int> phase{0};
   pinpool::buffer kept;
   std::thread worker([&] { cache_then_wait(*p, phase, &kept); });
@@ -197,9 +200,7 @@ TEST(thread_cache, a_destroyed_pool_keeps_only_the_slabs_of_buffers_still_out) {
 
 TEST(thread_cache, a_buffer_released_after_its_pool_is_destroyed_is_not_cached) {
   slab_log slabs;
-  pinpool::pool_options o = uncapped();
-  slabs.watch(o);
-  auto p = std::make_unique<pinpool::pool>(cpu(), o);
+  auto p = watched_pool(slabs);
   std::atomic<int> phase{0};
   pinpool::buffer kept;
   std::thread worker([&] {
